@@ -1,0 +1,25 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { GatewayError } from '../../core/errors.js';
+import type { Database } from '../../db/database.js';
+import { pendingMigrations } from '../../db/migrate.js';
+
+const Health = Type.Object({ status: Type.Literal('ok') });
+const Readiness = Type.Object({ status: Type.Literal('ready'), checks: Type.Object({ database: Type.Literal('ok'), migrations: Type.Literal('ok') }) });
+
+/** Liveness (the process answers) and readiness (Postgres reachable and fully migrated). */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'The process is up.', response: { 200: Health } } }, async () => ({ status: 'ok' as const }));
+
+  app.get(
+    '/readyz',
+    { schema: { tags: ['operations'], summary: 'PostgreSQL is reachable and every migration is applied.', response: { 200: Readiness, 503: { $ref: 'ErrorResponse#' } } } },
+    async () => {
+      await db.ping().catch((error: Error) => {
+        throw new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is not reachable: ${error.message}`);
+      });
+      const pending = await pendingMigrations((sql) => db.pool.query(sql));
+      if (pending.length > 0) throw new GatewayError('DATABASE_UNAVAILABLE', `Migrations not applied: ${pending.join(', ')}.`, { pending });
+      return { status: 'ready' as const, checks: { database: 'ok' as const, migrations: 'ok' as const } };
+    },
+  );
+};

@@ -1,0 +1,14 @@
+import { Type } from '@fastify/type-provider-typebox';
+import { ERROR_CODES } from '../core/errors.js';
+
+/** The error body every failure answers with. */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Union(Object.keys(ERROR_CODES).map((code) => Type.Literal(code))),
+      message: Type.String(),
+      details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+  },
+  { $id: 'ErrorResponse', description: 'Every failure: a stable code (docs/errors.md) and what was wrong.' },
+);

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+
+/**
+ * argon2id for every stored secret: passwords, device and app secrets, voice PINs.
+ * Parameters: OWASP's recommended minimum for argon2id (19 MiB, 2 passes, 1 lane).
+ * One lane because a 2-core server verifies many secrets at once (a reconnect
+ * storm); more lanes would only make each verification fight the others.
+ * About 25 ms of one core per hash on the reference machine (bench/credentials).
+ */
+export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export function hashSecret(secret: string): Promise<string> {
+  return argon2.hash(secret, ARGON2_OPTIONS);
+}
+
+/** Constant-time comparison is argon2's own; a malformed stored hash counts as a mismatch. */
+export async function verifySecret(hash: string, secret: string): Promise<boolean> {
+  try {
+    return await argon2.verify(hash, secret);
+  } catch {
+    return false;
+  }
+}
+
+let dummyHash: Promise<string> | undefined;
+
+/**
+ * Spends the same time as a real verification when there is no account, so the
+ * response time does not say whether the account exists.
+ */
+export async function verifyAgainstNothing(secret: string): Promise<false> {
+  dummyHash ??= hashSecret(randomBytes(16).toString('hex'));
+  await verifySecret(await dummyHash, secret);
+  return false;
+}
+
+/** 192 random bits, URL-safe, with a visible prefix that says what the secret is for (seed 000). */
+export function generateSecret(prefix: 'gd' | 'ga' | 'gs'): string {
+  return `${prefix}_${randomBytes(24).toString('base64url')}`;
+}

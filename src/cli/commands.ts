@@ -1,0 +1,89 @@
+import { createAppCredential } from '../auth/app-credentials.js';
+import { ROLES, type Role } from '../auth/context.js';
+import { addMember } from '../auth/members.js';
+import { operatorContext } from '../auth/operator.js';
+import type { CapabilitySpec } from '../core/devices/device-registry.js';
+import { GatewayError } from '../core/errors.js';
+import { createTenant } from '../core/tenants.js';
+import type { Core } from '../main.js';
+
+export type Flags = Record<string, string | string[] | boolean | undefined>;
+export type CommandResult = { json: Record<string, unknown>; text: string };
+export type OneOffCommand = { usage: string; options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>; run(core: Core, flags: Flags, args: string[]): Promise<CommandResult> };
+
+function required(flags: Flags, name: string): string {
+  const value = flags[name];
+  if (typeof value !== 'string' || value === '') throw new GatewayError('VALIDATION_FAILED', `--${name} is required.`);
+  return value;
+}
+
+function list(flags: Flags, name: string): string[] {
+  const value = flags[name];
+  return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
+}
+
+/** `NAME[:pin][:approval]`, as in `--capability unlock:pin`. */
+export function parseCapability(spec: string): CapabilitySpec {
+  const [name = '', ...flags] = spec.split(':');
+  const unknown = flags.filter((flag) => flag !== 'pin' && flag !== 'approval');
+  if (unknown.length > 0) throw new GatewayError('VALIDATION_FAILED', `--capability ${spec}: unknown flag ${unknown.join(', ')} (use NAME, NAME:pin or NAME:approval).`);
+  return { name, requiresPin: flags.includes('pin'), requiresApproval: flags.includes('approval') };
+}
+
+/** The one-off subcommands (everything but `start`), by their two-word names. */
+export const COMMANDS: Record<string, OneOffCommand> = {
+  'tenant create': {
+    usage: 'gatehouse tenant create <slug> [--name NAME] [--json]',
+    options: { name: { type: 'string' } },
+    async run(core, flags, args) {
+      const slug = args[0];
+      if (!slug) throw new GatewayError('VALIDATION_FAILED', 'The tenant slug is required: gatehouse tenant create <slug>.');
+      const tenant = await createTenant(core.db, { slug, name: flags.name as string | undefined });
+      return { json: { id: tenant.id, slug: tenant.slug }, text: `Created tenant ${tenant.slug} (${tenant.id}).` };
+    },
+  },
+  'user create': {
+    usage: 'gatehouse user create --tenant SLUG --email E --password P --role owner|admin|member|viewer [--json]',
+    options: { tenant: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' }, role: { type: 'string' } },
+    async run(core, flags) {
+      const role = required(flags, 'role');
+      if (!ROLES.includes(role as Role)) throw new GatewayError('VALIDATION_FAILED', `--role must be one of ${ROLES.join(', ')}.`);
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const member = await addMember(core.db, core.policy, ctx, { email: required(flags, 'email'), password: required(flags, 'password'), role: role as Role });
+      const note = member.existingUser ? ' (an existing user; their password is unchanged)' : '';
+      return { json: { id: member.id, email: member.email }, text: `Added ${member.email} as ${member.role}${note}. User id ${member.id}.` };
+    },
+  },
+  'device create': {
+    usage: 'gatehouse device create --tenant SLUG --name NAME [--capability NAME[:pin]]... [--json]',
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, capability: { type: 'string', multiple: true } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const device = await core.devices.register(ctx, { name: required(flags, 'name'), capabilities: list(flags, 'capability').map(parseCapability) });
+      return {
+        json: { id: device.id, name: device.name, username: device.username, password: device.password },
+        text: `Created device ${device.name} (${device.id}).\n  MQTT username: ${device.username}\n  MQTT password: ${device.password}\nThe password is shown only this once.`,
+      };
+    },
+  },
+  'app create': {
+    usage: 'gatehouse app create --tenant SLUG --name NAME [--publish F]... [--subscribe F]... [--deny-publish F]... [--deny-subscribe F]... [--json]',
+    options: {
+      tenant: { type: 'string' }, name: { type: 'string' },
+      publish: { type: 'string', multiple: true }, subscribe: { type: 'string', multiple: true },
+      'deny-publish': { type: 'string', multiple: true }, 'deny-subscribe': { type: 'string', multiple: true },
+    },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const app = await createAppCredential(core.db, core.policy, ctx, {
+        name: required(flags, 'name'),
+        publish: list(flags, 'publish'), subscribe: list(flags, 'subscribe'),
+        denyPublish: list(flags, 'deny-publish'), denySubscribe: list(flags, 'deny-subscribe'),
+      });
+      return {
+        json: { id: app.id, username: app.username, password: app.password },
+        text: `Created app ${app.name} (${app.id}).\n  username: ${app.username}\n  password: ${app.password}\n  publish: ${app.publish.join(' ')}  subscribe: ${app.subscribe.join(' ')}\nThe password is shown only this once.`,
+      };
+    },
+  },
+};

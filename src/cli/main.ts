@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { isGatewayError, type ErrorCode } from '../core/errors.js';
+import { openDatabase } from '../db/open.js';
+import { createLogger, type Logger } from '../logger.js';
+import { createCore, startGateway } from '../main.js';
+import { COMMANDS, type CommandResult, type Flags } from './commands.js';
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+  start                    run the gateway (HTTP, MQTT, embedded PostgreSQL unless DATABASE_URL)
+  migrate                  apply pending database migrations
+${Object.values(COMMANDS).map((command) => `  ${command.usage.replace(/^gatehouse /, '')}`).join('\n')}
+
+Every command accepts --json and then prints exactly one JSON object on stdout.`;
+
+class UsageError extends Error {}
+
+function print(json: boolean, result: CommandResult): void {
+  process.stdout.write(json ? `${JSON.stringify(result.json)}\n` : `${result.text}\n`);
+}
+
+function fail(json: boolean, code: ErrorCode | 'USAGE', message: string): never {
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(code === 'USAGE' ? 2 : 1);
+}
+
+/** One-off commands log only warnings (on stderr), so that stdout stays the command's answer. */
+function oneOffLogger(config: Config): Logger {
+  const verbose = config.logLevel === 'debug' || config.logLevel === 'trace';
+  return createLogger({ logFormat: config.logFormat, logLevel: verbose ? config.logLevel : 'warn' }, 2);
+}
+
+async function runStart(config: Config): Promise<void> {
+  const log = createLogger(config);
+  const gateway = await startGateway(config, log);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      log.error('shutdown took too long; exiting anyway');
+      log.flush();
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    gateway.close().then(
+      () => log.flush(() => process.exit(0)),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        log.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function runOneOff(config: Config, run: (core: ReturnType<typeof createCore>) => Promise<CommandResult>, json: boolean): Promise<void> {
+  const log = oneOffLogger(config);
+  const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
+  try {
+    print(json, await run(createCore(database.db)));
+  } finally {
+    await database.close();
+    log.flush();
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  try {
+    const words = argv.filter((arg) => !arg.startsWith('-'));
+    const config = loadConfig();
+    if (words[0] === 'start') return await runStart(config);
+    if (words[0] === 'migrate') {
+      return await runOneOff(config, async () => ({ json: { migrated: true }, text: 'Migrations are up to date.' }), json);
+    }
+    const name = `${words[0] ?? ''} ${words[1] ?? ''}`;
+    const command = COMMANDS[name];
+    if (!command) throw new UsageError(words.length === 0 || argv.includes('--help') ? USAGE : `unknown command "${name.trim()}"\n\n${USAGE}`);
+    let flags: Flags;
+    let positionals: string[];
+    try {
+      const parsed = parseArgs({ args: argv, options: { ...command.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
+      flags = parsed.values as Flags;
+      positionals = parsed.positionals.slice(2);
+    } catch (error) {
+      throw new UsageError(`${(error as Error).message}\nusage: ${command.usage}`);
+    }
+    await runOneOff(config, (core) => command.run(core, flags, positionals), json);
+  } catch (error) {
+    if (error instanceof UsageError) fail(json, 'USAGE', error.message);
+    if (error instanceof ConfigError) fail(json, 'CONFIG_INVALID', error.message);
+    if (isGatewayError(error)) fail(json, error.code, error.message);
+    // Anything else is a bug or an environment failure: say what, without a stack trace unless asked.
+    const message = error instanceof Error ? error.message : String(error);
+    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') console.error(error);
+    fail(json, 'INTERNAL', message);
+  }
+}

@@ -1,0 +1,111 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The gateway's whole configuration, read once at boot from the environment.
+ * This is the only module that reads `process.env` (DESIGN.md §4.6); everything
+ * else receives a `Config`.
+ */
+
+const port = (fallback: number) =>
+  z.coerce.number().int('must be a whole number').min(0, 'must be 0..65535').max(65535, 'must be 0..65535').default(fallback);
+
+const postgresUrl = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be a URL like postgres://user:password@host:5432/database');
+
+const schema = z.object({
+  /** HTTP API, webhooks, /metrics and MQTT over WebSocket. 0 picks a free port. */
+  HTTP_PORT: port(8080),
+  /** Address the HTTP and MQTT listeners bind to. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** MQTT over TCP. 0 picks a free port. */
+  MQTT_PORT: port(1883),
+  /** MQTT over TLS; on when a certificate is configured. */
+  MQTTS_PORT: port(8883),
+  /** An existing PostgreSQL server. Unset: an embedded server with its data in DATA_DIR. */
+  DATABASE_URL: postgresUrl.optional(),
+  /** Where the embedded PostgreSQL keeps its data (and other local state). */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** Redis for scale-out; cluster mode when set. */
+  REDIS_URL: z.string().url('must be a URL like redis://host:6379').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** json (default when not a terminal) or pretty (default in a terminal). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** The address users reach the gateway at; issuer of tokens, base of OAuth redirects. */
+  PUBLIC_URL: z.string().url('must be an absolute URL like https://gateway.example.com').optional(),
+  /** Milliseconds a graceful shutdown may take before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
+  /** Connections in the PostgreSQL pool. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+});
+
+export type Config = {
+  httpPort: number;
+  host: string;
+  mqttPort: number;
+  mqttsPort: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  redisUrl: string | undefined;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  logFormat: 'json' | 'pretty';
+  publicUrl: string;
+  shutdownTimeoutMs: number;
+  databasePoolSize: number;
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Environment = Record<string, string | undefined>;
+
+/** Empty strings count as unset, as a shell's `VAR= cmd` means. */
+function withoutEmpty(env: Environment): Environment {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+export function loadConfig(env: Environment = process.env, isTerminal = Boolean(process.stdout.isTTY)): Config {
+  const parsed = schema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const given = env[name];
+        return `${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(redactUrl(given))})`}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    httpPort: e.HTTP_PORT,
+    host: e.HOST,
+    mqttPort: e.MQTT_PORT,
+    mqttsPort: e.MQTTS_PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (isTerminal ? 'pretty' : 'json'),
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/$/, ''),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+  };
+}
+
+/** Never echo a password back, even in an error message. */
+function redactUrl(value: string): string {
+  return value.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1***@');
+}

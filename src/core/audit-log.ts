@@ -1,0 +1,53 @@
+import type { TenantContext } from '../auth/context.js';
+import type { Tx } from '../db/database.js';
+
+export type SecurityEventType =
+  | 'TENANT_CREATED'
+  | 'USER_CREATED'
+  | 'MEMBERSHIP_CREATED'
+  | 'DEVICE_CREATED'
+  | 'APP_CREATED'
+  | 'LOGIN'
+  | 'LOGIN_FAILED'
+  | 'LOCKOUT'
+  | 'DEVICE_CONNECT'
+  | 'DEVICE_AUTH_FAILED'
+  | 'DEVICE_TOPIC_VIOLATION'
+  | 'REFRESH_TOKEN_REUSE'
+  | 'SESSION_REVOKED'
+  | 'COMMAND_SENT'
+  | 'VOICE_INTENT'
+  | 'PIN_FAILED'
+  | 'PIN_LOCKOUT';
+
+export type SecurityEvent = {
+  type: SecurityEventType;
+  details?: Record<string, unknown>;
+  userId?: string;
+  deviceId?: string;
+  sourceIp?: string;
+};
+
+const INSERT = `INSERT INTO security_events (tenant_id, event_type, channel, principal, user_id, device_id, source_ip, details)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+/**
+ * The audit log (security_events). Written inside the caller's transaction so
+ * that an event is recorded exactly when its cause is.
+ */
+export function recordSecurityEvent(tx: Tx, ctx: TenantContext, event: SecurityEvent): Promise<unknown> {
+  return tx.query(INSERT, [
+    ctx.tenantId, event.type, ctx.channel, JSON.stringify(ctx.principal),
+    event.userId ?? (ctx.principal.kind === 'user' ? ctx.principal.id : null),
+    event.deviceId ?? (ctx.principal.kind === 'device' ? ctx.principal.id : null),
+    event.sourceIp ?? null, JSON.stringify(event.details ?? {}),
+  ]);
+}
+
+/** An event before any TenantContext exists (a failed login); tenantId null when no tenant owns it. */
+export function recordPlatformEvent(tx: Tx, tenantId: string | null, event: SecurityEvent & { channel?: string }): Promise<unknown> {
+  return tx.query(INSERT, [
+    tenantId, event.type, event.channel ?? null, null, event.userId ?? null, event.deviceId ?? null,
+    event.sourceIp ?? null, JSON.stringify(event.details ?? {}),
+  ]);
+}

@@ -1,0 +1,60 @@
+/**
+ * The one error type of Gatehouse. Every failure the core reports carries a
+ * stable code from this table; each adapter translates codes once (api → HTTP
+ * status, broker → MQTT return code, voice → platform error). docs/errors.md
+ * documents every code and is checked against this table by a test.
+ */
+export const ERROR_CODES = {
+  // Input
+  VALIDATION_FAILED: 'The request or message did not match its schema.',
+  BAD_REQUEST: 'The request could not be read (malformed body, wrong content type).',
+  PAYLOAD_TOO_LARGE: 'The body or payload is larger than the configured limit.',
+  NOT_FOUND: 'No such route or resource.',
+  CONFLICT: 'The resource already exists.',
+  // Identity
+  UNAUTHENTICATED: 'No credentials, or credentials that do not identify anyone.',
+  INVALID_CREDENTIALS: 'The username, password, secret or client credentials are wrong.',
+  TOKEN_INVALID: 'The token is malformed, forged, signed with an unknown key or an unexpected algorithm.',
+  TOKEN_EXPIRED: 'The token has expired or is not yet valid.',
+  TOKEN_REVOKED: 'The token or its session was revoked.',
+  ACCOUNT_SUSPENDED: 'The user, device or credential is suspended or revoked.',
+  RATE_LIMITED: 'Too many attempts or messages; retry later.',
+  // Tenancy and policy
+  TENANT_REQUIRED: 'No tenant could be resolved for the request: fail closed.',
+  TENANT_FORBIDDEN: 'The caller is not a member of the requested tenant.',
+  TENANT_NOT_FOUND: 'No such tenant.',
+  POLICY_DENIED: 'The channel, role or scope of the caller does not allow this action.',
+  DEVICE_NOT_FOUND: 'No such device, or no access to it.',
+  USER_NOT_FOUND: 'No such user, or no access to it.',
+  DEVICE_TOPIC_VIOLATION: 'A device or credential used a topic outside its ACL.',
+  // Voice safety
+  PIN_REQUIRED: 'The capability requires the user\'s voice PIN.',
+  PIN_INVALID: 'The voice PIN is wrong.',
+  PIN_LOCKED: 'Too many wrong PINs; the capability is locked for a while.',
+  // Infrastructure
+  DATABASE_UNAVAILABLE: 'PostgreSQL cannot be reached or is not migrated.',
+  PORT_IN_USE: 'A configured port is already taken by another process.',
+  CONFIG_INVALID: 'A configuration value is missing or malformed.',
+  INTERNAL: 'An unexpected failure; the details are in the server log.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class GatewayError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code],
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof GatewayError;
+}
+
+export function hasCode(error: unknown, code: ErrorCode): error is GatewayError {
+  return isGatewayError(error) && error.code === code;
+}

@@ -1,0 +1,64 @@
+import pg from 'pg';
+import { isTenantContext, type TenantContext } from '../auth/context.js';
+import { GatewayError } from '../core/errors.js';
+
+/** What a repository may do inside a transaction: run queries, nothing else. */
+export type Tx = Pick<pg.PoolClient, 'query'>;
+
+/** The role tenant transactions run as; row-level security applies to it (migrations/…_core-schema.sql). */
+const TENANT_ROLE = 'gatehouse_app';
+
+/**
+ * The pool, and the only two ways into data:
+ * - `withTenant(ctx, fn)`: a transaction as the restricted role with `app.tenant_id`
+ *   set, so row-level security hides every other tenant's rows even from SQL
+ *   that forgets its `WHERE tenant_id`.
+ * - `withPlatform(fn)`: a transaction as the owner, bypassing row-level security.
+ *   Only src/auth (resolving a credential before any tenant is known) and
+ *   platform administration (tenants) use it.
+ */
+export class Database {
+  constructor(readonly pool: pg.Pool) {}
+
+  async withTenant<T>(ctx: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (!isTenantContext(ctx)) throw new GatewayError('TENANT_REQUIRED', 'No tenant context: refusing to touch tenant data.');
+    // tenantId was checked to be a UUID when src/auth issued the context, so it is safe to inline;
+    // one round trip instead of three.
+    return this.transaction(`BEGIN; SET LOCAL ROLE ${TENANT_ROLE}; SELECT set_config('app.tenant_id', '${ctx.tenantId}', true)`, fn);
+  }
+
+  async withPlatform<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction('BEGIN', fn);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+
+export function createPool(connectionString: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
+  // An idle client's error (server restart) must not crash the process; the pool drops that client.
+  pool.on('error', () => undefined);
+  return pool;
+}
