@@ -16,6 +16,16 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    ignores: ['src/auth/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{
+        group: ['**/auth/issue-context.js'],
+        message: 'Only src/auth constructs a TenantContext (DESIGN.md §4.2).',
+      }] }],
+    },
+  },
+  {
     files: ['src/config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

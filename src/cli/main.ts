@@ -95,9 +95,7 @@ export async function main(argv: string[]): Promise<void> {
     if (error instanceof UsageError) fail(json, 'USAGE', error.message);
     if (error instanceof ConfigError) fail(json, 'CONFIG_INVALID', error.message);
     if (isGatewayError(error)) fail(json, error.code, error.message);
-    // Anything else is a bug or an environment failure: say what, without a stack trace unless asked.
-    const message = error instanceof Error ? error.message : String(error);
-    if (process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace') console.error(error);
-    fail(json, 'INTERNAL', message);
+    // Anything else is an environment failure (a directory Postgres cannot use, a server gone): say what, without a stack trace.
+    fail(json, 'INTERNAL', error instanceof Error ? error.message : String(error));
   }
 }

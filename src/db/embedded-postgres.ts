@@ -145,7 +145,7 @@ async function initCluster(clusterDir: string, credentials: Credentials, ids: { 
         '--locale=C.UTF-8',
         '--lc-messages=C',
       ],
-      { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C.UTF-8' } },
+      { ...ids, stdio: ['ignore', 'pipe', 'pipe'], env: { LC_ALL: 'C.UTF-8' } },
     );
     await runToCompletion(child, 'initdb');
   } finally {
@@ -175,7 +175,7 @@ async function launch(clusterDir: string, port: number, ids: { uid: number; gid:
     postgres,
     ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
     // Own process group: a Ctrl-C in the terminal reaches the gateway, which stops Postgres after its own work is done.
-    { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } },
+    { ...ids, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { LC_ALL: 'C.UTF-8', LC_MESSAGES: 'C' } },
   );
   await new Promise<void>((resolve, reject) => {
     let output = '';

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { Database, createPool } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
+
+export const silentLog = createLogger({ logLevel: 'silent', logFormat: 'json' });
+
+function withDatabase(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A fresh, empty database on the run's server, for one test file. */
+export async function createEmptyDatabase(): Promise<string> {
+  const serverUrl = inject('pgServerUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(serverUrl, name);
+}
+
+/** A fresh database with every migration applied, and a Database over it. */
+export async function createTestDatabase(): Promise<{ url: string; db: Database; close(): Promise<void> }> {
+  const url = await createEmptyDatabase();
+  await migrate(url, silentLog);
+  const db = new Database(createPool(url, 5));
+  return { url, db, close: () => db.close() };
+}

@@ -1,0 +1,43 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const config = loadConfig({}, false);
+    expect(config).toMatchObject({
+      httpPort: 8080, mqttPort: 1883, mqttsPort: 8883, databaseUrl: undefined,
+      dataDir: path.resolve('./data'), logLevel: 'info', logFormat: 'json', publicUrl: 'http://localhost:8080',
+    });
+  });
+
+  it('is pretty in a terminal unless told otherwise', () => {
+    expect(loadConfig({}, true).logFormat).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json');
+  });
+
+  it('names every wrong variable, and hides a password in the echo', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ HTTP_PORT: 'eighty', DATABASE_URL: 'mysql://root:hunter2@db/x', LOG_LEVEL: 'loud' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.problems).toHaveLength(3);
+    expect(error.message).toMatch(/HTTP_PORT: .*"eighty"/);
+    expect(error.message).toMatch(/DATABASE_URL: must be a URL like postgres:/);
+    expect(error.message).toMatch(/LOG_LEVEL/);
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('rejects a port out of range', () => {
+    expect(() => loadConfig({ MQTT_PORT: '70000' })).toThrow(/MQTT_PORT: must be 0..65535/);
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', HTTP_PORT: '' }).httpPort).toBe(8080);
+  });
+});
