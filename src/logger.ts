@@ -16,8 +16,9 @@ const REDACT = [
  * JSON logs go through an asynchronous destination so that logging never
  * blocks a hot path; call `logger.flush()` before exiting.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, fd: 1 | 2 = 1): Logger {
+export function createLogger(config: Pick<Config, 'logLevel' | 'logFormat'>, fd: 1 | 2 = 1, destination?: NodeJS.WritableStream): Logger {
   const options = { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { pid: process.pid } };
+  if (destination) return pino(options, destination);
   if (config.logFormat === 'pretty') {
     return pino(options, pretty({ destination: fd, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l' }));
   }
