@@ -1,20 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi, type HttpApp } from './api/app.js';
 import type { Config } from './config.js';
-import { DeviceRegistry } from './core/devices/device-registry.js';
+import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
-import { AccessPolicy } from './core/policy/access-policy.js';
-import type { Database } from './db/database.js';
 import { openDatabase } from './db/open.js';
 import type { Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
-
-/** The core services every adapter stands on. */
-export type Core = {
-  db: Database;
-  policy: AccessPolicy;
-  devices: DeviceRegistry;
-};
 
 export type Gateway = {
   core: Core;
@@ -24,11 +15,6 @@ export type Gateway = {
   /** Stops accepting, finishes in-flight work, closes the pool, stops the embedded server. */
   close(): Promise<void>;
 };
-
-export function createCore(db: Database): Core {
-  const policy = new AccessPolicy(db);
-  return { db, policy, devices: new DeviceRegistry(db, policy) };
-}
 
 async function listen(app: HttpApp, port: number, host: string, variable: string): Promise<number> {
   try {
@@ -45,11 +31,10 @@ async function listen(app: HttpApp, port: number, host: string, variable: string
 /** The composition root: config → database → core → adapters. */
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
-  const core = createCore(database.db);
-  const metrics = createMetrics();
   let http: HttpApp | undefined;
   try {
-    http = await buildApi({ db: core.db, log, metrics, publicUrl: config.publicUrl });
+    const core = await createCore(database.db, config);
+    http = await buildApi({ core, log, metrics: createMetrics(), publicUrl: config.publicUrl });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     log.info({ httpPort }, 'gatehouse is serving');
     const server = http;

@@ -2,16 +2,22 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import type { Database } from '../db/database.js';
+import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { installErrorHandling } from './error-handler.js';
 import { healthRoutes } from './routes/health.js';
+import { jwksRoutes } from './routes/jwks.js';
+import { memberRoutes } from './routes/members.js';
+import { meRoutes } from './routes/me.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { ErrorResponse } from './schemas.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { platformRoutes } from './routes/platform.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { ErrorResponse, TokenPair } from './schemas.js';
 
 export type ApiDependencies = {
-  db: Database;
+  core: Core;
   log: Logger;
   metrics: Metrics;
   publicUrl: string;
@@ -35,6 +41,7 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   const app = createFastify(deps.log);
   installErrorHandling(app);
   app.addSchema(ErrorResponse);
+  app.addSchema(TokenPair);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -50,7 +57,15 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(healthRoutes, { db: deps.db });
+  app.decorateRequest('caller', null);
+  const { core } = deps;
+  await app.register(healthRoutes, { db: core.db });
   await app.register(metricsRoutes, { metrics: deps.metrics });
+  await app.register(jwksRoutes, { core });
+  await app.register(sessionRoutes, { core });
+  await app.register(meRoutes, { core });
+  await app.register(memberRoutes, { core });
+  await app.register(platformRoutes, { core });
+  await app.register(oauthRoutes, { core });
   return app;
 }

@@ -12,3 +12,11 @@ export const ErrorResponse = Type.Object(
   },
   { $id: 'ErrorResponse', description: 'Every failure: a stable code (docs/errors.md) and what was wrong.' },
 );
+
+/** What every token grant answers (RFC 6749 §5.1). */
+export const TokenPair = Type.Object({
+  access_token: Type.String(),
+  refresh_token: Type.String(),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer({ description: 'Seconds the access token lives.' }),
+}, { $id: 'TokenPair' });

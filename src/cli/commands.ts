@@ -1,11 +1,11 @@
 import { createAppCredential } from '../auth/app-credentials.js';
 import { ROLES, type Role } from '../auth/context.js';
-import { addMember } from '../auth/members.js';
+import { platformRedirectUris, type VoicePlatform } from '../auth/oauth/clients.js';
 import { operatorContext } from '../auth/operator.js';
 import type { CapabilitySpec } from '../core/devices/device-registry.js';
 import { GatewayError } from '../core/errors.js';
 import { createTenant } from '../core/tenants.js';
-import type { Core } from '../main.js';
+import type { Core } from '../core/create-core.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -49,7 +49,7 @@ export const COMMANDS: Record<string, OneOffCommand> = {
       const role = required(flags, 'role');
       if (!ROLES.includes(role as Role)) throw new GatewayError('VALIDATION_FAILED', `--role must be one of ${ROLES.join(', ')}.`);
       const ctx = await operatorContext(core.db, required(flags, 'tenant'));
-      const member = await addMember(core.db, core.policy, ctx, { email: required(flags, 'email'), password: required(flags, 'password'), role: role as Role });
+      const member = await core.auth.members.add(ctx, { email: required(flags, 'email'), password: required(flags, 'password'), role: role as Role });
       const note = member.existingUser ? ' (an existing user; their password is unchanged)' : '';
       return { json: { id: member.id, email: member.email }, text: `Added ${member.email} as ${member.role}${note}. User id ${member.id}.` };
     },
@@ -84,6 +84,37 @@ export const COMMANDS: Record<string, OneOffCommand> = {
         json: { id: app.id, username: app.username, password: app.password },
         text: `Created app ${app.name} (${app.id}).\n  username: ${app.username}\n  password: ${app.password}\n  publish: ${app.publish.join(' ')}  subscribe: ${app.subscribe.join(' ')}\nThe password is shown only this once.`,
       };
+    },
+  },
+  'oauth-client create': {
+    usage: 'gatehouse oauth-client create --platform alexa|google [--vendor-id ID | --project-id ID] [--redirect-uri URI]... [--name NAME] [--json]',
+    options: { platform: { type: 'string' }, 'vendor-id': { type: 'string' }, 'project-id': { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true }, name: { type: 'string' } },
+    async run(core, flags) {
+      const platform = required(flags, 'platform');
+      if (platform !== 'alexa' && platform !== 'google') throw new GatewayError('VALIDATION_FAILED', '--platform must be alexa or google.');
+      const platformId = (flags['vendor-id'] ?? flags['project-id']) as string | undefined;
+      const redirectUris = [...(platformId ? platformRedirectUris(platform as VoicePlatform, platformId) : []), ...list(flags, 'redirect-uri')];
+      const client = await core.auth.oauth.clients.create({ platform: platform as VoicePlatform, name: flags.name as string | undefined, redirectUris });
+      return {
+        json: { client_id: client.clientId, client_secret: client.clientSecret, platform: client.platform, redirect_uris: client.redirectUris },
+        text: `Created ${client.name} OAuth client.\n  client_id: ${client.clientId}\n  client_secret: ${client.clientSecret}\n  redirect URIs:\n    ${client.redirectUris.join('\n    ')}\nThe secret is shown only this once.`,
+      };
+    },
+  },
+  'keys rotate': {
+    usage: 'gatehouse keys rotate [--json]',
+    options: {},
+    async run(core) {
+      const kid = await core.auth.keys.rotate();
+      return { json: { kid }, text: `New signing key ${kid}; the previous keys keep verifying until their tokens expire.` };
+    },
+  },
+  'admin create': {
+    usage: 'gatehouse admin create --email E --password P [--json]',
+    options: { email: { type: 'string' }, password: { type: 'string' } },
+    async run(core, flags) {
+      const admin = await core.auth.members.createPlatformAdmin(required(flags, 'email'), required(flags, 'password'));
+      return { json: { id: admin.id, email: admin.email }, text: `${admin.email} is a platform administrator (manages tenants; sees no tenant data by that alone).` };
     },
   },
 };

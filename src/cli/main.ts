@@ -3,7 +3,8 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { isGatewayError, type ErrorCode } from '../core/errors.js';
 import { openDatabase } from '../db/open.js';
 import { createLogger, type Logger } from '../logger.js';
-import { createCore, startGateway } from '../main.js';
+import { createCore, type Core } from '../core/create-core.js';
+import { startGateway } from '../main.js';
 import { COMMANDS, type CommandResult, type Flags } from './commands.js';
 
 const USAGE = `Usage: gatehouse <command> [options]
@@ -58,11 +59,11 @@ async function runStart(config: Config): Promise<void> {
   process.on('SIGINT', stop);
 }
 
-async function runOneOff(config: Config, run: (core: ReturnType<typeof createCore>) => Promise<CommandResult>, json: boolean): Promise<void> {
+async function runOneOff(config: Config, run: (core: Core) => Promise<CommandResult>, json: boolean): Promise<void> {
   const log = oneOffLogger(config);
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
   try {
-    print(json, await run(createCore(database.db)));
+    print(json, await run(await createCore(database.db, config)));
   } finally {
     await database.close();
     log.flush();

@@ -19,6 +19,10 @@ export const ERROR_CODES = {
   TOKEN_REVOKED: 'The token or its session was revoked.',
   ACCOUNT_SUSPENDED: 'The user, device or credential is suspended or revoked.',
   RATE_LIMITED: 'Too many attempts or messages; retry later.',
+  OAUTH_CLIENT_INVALID: 'The OAuth client is unknown or its secret is wrong (OAuth invalid_client).',
+  OAUTH_GRANT_INVALID: 'The authorization code or refresh token is unknown, used, expired or not for this client (OAuth invalid_grant).',
+  OAUTH_REQUEST_INVALID: 'The OAuth request lacks or misuses a parameter (OAuth invalid_request).',
+  REDIRECT_URI_INVALID: 'The redirect URI is not on the client\'s allowlist; nothing is redirected.',
   // Tenancy and policy
   TENANT_REQUIRED: 'No tenant could be resolved for the request: fail closed.',
   TENANT_FORBIDDEN: 'The caller is not a member of the requested tenant.',

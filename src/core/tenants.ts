@@ -34,3 +34,7 @@ export async function findTenantBySlug(db: Database, slug: string): Promise<Tena
     return rows[0];
   });
 }
+
+export async function listTenants(db: Database): Promise<Tenant[]> {
+  return db.withPlatform(async (tx) => (await tx.query<Tenant>('SELECT id, slug, name, status FROM tenants ORDER BY slug')).rows);
+}

@@ -1,10 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMember } from '../../src/auth/members.js';
 import { hasCode } from '../../src/core/errors.js';
 import { DeviceRegistry } from '../../src/core/devices/device-registry.js';
 import { AccessPolicy } from '../../src/core/policy/access-policy.js';
 import type { Database } from '../../src/db/database.js';
 import { createTestDatabase } from '../support/database.js';
+import { Members } from '../../src/auth/members.js';
+import { Sessions } from '../../src/auth/sessions.js';
+import type { AccessTokens } from '../../src/auth/access-tokens.js';
+
+const tenantMembers = (db: Database) => new Members(db, new AccessPolicy(db), new Sessions(db, undefined as unknown as AccessTokens));
 import { contextFor, makeTenant } from '../support/fixtures.js';
 
 describe('row-level security: the second wall', () => {
@@ -22,7 +26,7 @@ describe('row-level security: the second wall', () => {
     for (const tenant of [a, b]) {
       await devices.register(tenant.operator, { name: 'sensor-1', capabilities: [{ name: 'unlock', requiresPin: true }] });
       await devices.register(tenant.operator, { name: 'sensor-2' });
-      await addMember(db, new AccessPolicy(db), tenant.operator, { email: `owner@${tenant.slug}.test`, password: 'long enough password', role: 'owner' });
+      await tenantMembers(db).add(tenant.operator, { email: `owner@${tenant.slug}.test`, password: 'long enough password', role: 'owner' });
     }
   });
   afterAll(() => close());

@@ -1,0 +1,35 @@
+import type { AccessPolicy } from '../core/policy/access-policy.js';
+import type { Database } from '../db/database.js';
+import { AccessTokens } from './access-tokens.js';
+import { CredentialVerifier } from './credential-verifier.js';
+import { FailureLimiter } from './failure-limiter.js';
+import { Members } from './members.js';
+import { AuthorizationServer } from './oauth/authorization-server.js';
+import { OAuthClients } from './oauth/clients.js';
+import { PasswordLogin } from './password-login.js';
+import { RequestAuthenticator } from './request-context.js';
+import { Sessions } from './sessions.js';
+import { SigningKeys } from './signing-keys.js';
+
+/** src/auth assembled: everything that turns a credential into a TenantContext. */
+export async function createAuth(db: Database, policy: AccessPolicy, options: { issuer: string; limiter?: FailureLimiter }) {
+  const limiter = options.limiter ?? new FailureLimiter();
+  const keys = new SigningKeys(db);
+  await keys.init();
+  const tokens = new AccessTokens(keys, options.issuer);
+  const logins = new PasswordLogin(db, limiter);
+  const sessions = new Sessions(db, tokens);
+  return {
+    limiter,
+    keys,
+    tokens,
+    logins,
+    sessions,
+    members: new Members(db, policy, sessions),
+    requests: new RequestAuthenticator(db, tokens),
+    credentials: new CredentialVerifier(db, limiter),
+    oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter),
+  };
+}
+
+export type Auth = Awaited<ReturnType<typeof createAuth>>;

@@ -1,0 +1,85 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GatewayError } from '../core/errors.js';
+import { scopesForChannel } from '../core/policy/capability-matrix.js';
+import type { Database } from '../db/database.js';
+import type { TopicFilters } from './app-credentials.js';
+import type { TenantContext } from './context.js';
+import type { FailureLimiter } from './failure-limiter.js';
+import { issueContext } from './issue-context.js';
+import { verifyAgainstNothing, verifySecret } from './secrets.js';
+
+export type VerifiedCredential =
+  | { kind: 'device'; ctx: TenantContext; deviceName: string }
+  | { kind: 'app'; ctx: TenantContext; appName: string; filters: TopicFilters };
+
+type CredentialRow = {
+  kind: 'device' | 'app'; id: string; tenant_id: string; name: string; secret_hash: string; status: string; tenant_status: string;
+  publish_allow?: string[]; subscribe_allow?: string[]; publish_deny?: string[]; subscribe_deny?: string[];
+};
+
+type CacheEntry = { secretHash: string; digest: Buffer; until: number };
+
+export const VERIFICATION_CACHE_TTL_MS = 5 * 60_000;
+const MAX_CACHED = 200_000;
+
+const DEVICE_QUERY = `SELECT 'device' AS kind, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status
+                        FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = $1`;
+const APP_QUERY = `SELECT 'app' AS kind, a.id, a.tenant_id, a.name, a.secret_hash, a.status, t.status AS tenant_status,
+                          a.publish_allow, a.subscribe_allow, a.publish_deny, a.subscribe_deny
+                     FROM app_credentials a JOIN tenants t ON t.id = a.tenant_id WHERE a.username = $1`;
+
+/**
+ * Device and app credentials (MQTT username + secret) → TenantContext.
+ *
+ * argon2id costs ~25 ms of CPU, so a reconnect storm of thousands of devices
+ * would take the node down if every CONNECT paid it. Successful verifications
+ * are remembered for a few minutes as an HMAC of the secret under a per-process
+ * key, next to the stored hash they were checked against. The row is still read
+ * on every CONNECT, so a revoked or suspended credential is refused at once, and
+ * a changed secret (a new hash) never matches a remembered one.
+ */
+export class CredentialVerifier {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cacheKey = randomBytes(32);
+
+  constructor(private readonly db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {}
+
+  async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
+    const keys = [`mqtt:${username}`, ...(ip ? [`ip:${ip}`] : [])];
+    this.limiter.assertAllowed(keys);
+    const { rows } = await this.db.withPlatform((tx) => tx.query<CredentialRow>(username.startsWith('app:') ? APP_QUERY : DEVICE_QUERY, [username]));
+    const row = rows[0];
+    const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret);
+    if (!row || !ok) {
+      this.limiter.recordFailure(keys);
+      throw new GatewayError('INVALID_CREDENTIALS', 'Bad username or password.');
+    }
+    if (row.status !== 'active' || row.tenant_status !== 'active') {
+      throw new GatewayError('ACCOUNT_SUSPENDED', `This ${row.kind} credential is ${row.status !== 'active' ? row.status : 'in a suspended tenant'}.`);
+    }
+    if (row.kind === 'device') {
+      const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'device', id: row.id }, channel: 'iot', scopes: scopesForChannel('iot') });
+      return { kind: 'device', ctx, deviceName: row.name };
+    }
+    const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'app', id: row.id }, channel: 'automation', scopes: scopesForChannel('automation') });
+    return {
+      kind: 'app', ctx, appName: row.name,
+      filters: { publish: row.publish_allow!, subscribe: row.subscribe_allow!, denyPublish: row.publish_deny!, denySubscribe: row.subscribe_deny! },
+    };
+  }
+
+  /** Forgets what was remembered for a credential (on revocation or a new secret, in addition to the hash check). */
+  forget(username: string): void {
+    this.cache.delete(username);
+  }
+
+  private async secretMatches(username: string, secretHash: string, secret: string): Promise<boolean> {
+    const digest = createHmac('sha256', this.cacheKey).update(secret).digest();
+    const cached = this.cache.get(username);
+    if (cached && cached.until > this.now() && cached.secretHash === secretHash && timingSafeEqual(cached.digest, digest)) return true;
+    if (!(await verifySecret(secretHash, secret))) return false;
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(username, { secretHash, digest, until: this.now() + VERIFICATION_CACHE_TTL_MS });
+    return true;
+  }
+}

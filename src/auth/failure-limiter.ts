@@ -1,0 +1,68 @@
+import { GatewayError } from '../core/errors.js';
+
+export type LimitRule = { maxFailures: number; windowMs: number; lockMs: number };
+
+/** What each kind of key tolerates. Accounts are guarded tighter than addresses (NAT puts many users behind one). */
+export const DEFAULT_LIMITS: Record<string, LimitRule> = {
+  account: { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
+  ip: { maxFailures: 50, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
+  client: { maxFailures: 20, windowMs: 15 * 60_000, lockMs: 15 * 60_000 },
+  mqtt: { maxFailures: 10, windowMs: 5 * 60_000, lockMs: 5 * 60_000 },
+};
+
+type Entry = { failures: number[]; lockedUntil: number };
+
+const MAX_ENTRIES = 100_000;
+
+/**
+ * Brute-force protection for logins, MQTT CONNECTs and token exchanges: count
+ * failures per key (`account:<email>`, `ip:<address>`, `client:<id>`…) in a
+ * sliding window and lock a key that passes its limit. A key locks whether or
+ * not the account exists, so a lockout says nothing about existence.
+ * In-process; a cluster shares it through Redis (scale-out issue).
+ */
+export class FailureLimiter {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly rules: Record<string, LimitRule> = DEFAULT_LIMITS, private readonly now: () => number = Date.now) {}
+
+  /** Throws RATE_LIMITED if any key is locked. */
+  assertAllowed(keys: readonly string[]): void {
+    const wait = Math.max(0, ...keys.map((key) => (this.entries.get(key)?.lockedUntil ?? 0) - this.now()));
+    if (wait > 0) {
+      throw new GatewayError('RATE_LIMITED', `Too many failed attempts; try again in ${Math.ceil(wait / 1000)} s.`, { retryAfterSeconds: Math.ceil(wait / 1000) });
+    }
+  }
+
+  /** Records a failure on every key; returns the keys this failure locked. */
+  recordFailure(keys: readonly string[]): string[] {
+    const now = this.now();
+    const locked: string[] = [];
+    for (const key of keys) {
+      const rule = this.rules[key.slice(0, key.indexOf(':'))];
+      if (!rule) continue;
+      const entry = this.entries.get(key) ?? { failures: [], lockedUntil: 0 };
+      entry.failures = entry.failures.filter((at) => now - at < rule.windowMs);
+      entry.failures.push(now);
+      if (entry.failures.length >= rule.maxFailures && entry.lockedUntil <= now) {
+        entry.lockedUntil = now + rule.lockMs;
+        entry.failures = [];
+        locked.push(key);
+      }
+      this.entries.set(key, entry);
+    }
+    if (this.entries.size > MAX_ENTRIES) this.prune(now);
+    return locked;
+  }
+
+  recordSuccess(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry && entry.lockedUntil <= this.now()) this.entries.delete(key);
+  }
+
+  private prune(now: number): void {
+    for (const [key, entry] of this.entries) if (entry.lockedUntil <= now && entry.failures.length === 0) this.entries.delete(key);
+    // Still too many (an attack from many addresses): drop the oldest half rather than grow without bound.
+    if (this.entries.size > MAX_ENTRIES) [...this.entries.keys()].slice(0, this.entries.size / 2).forEach((key) => this.entries.delete(key));
+  }
+}

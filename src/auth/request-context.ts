@@ -1,0 +1,78 @@
+import { GatewayError } from '../core/errors.js';
+import type { Database } from '../db/database.js';
+import type { AccessClaims, AccessTokens } from './access-tokens.js';
+import type { Role, TenantContext } from './context.js';
+import { issueContext } from './issue-context.js';
+
+type LiveState = { revoked: boolean; suspended: boolean; role: Role | null; platformAdmin: boolean };
+
+/** How stale a revocation may be seen: removing a member or suspending a user bites within this long. */
+export const SESSION_STATE_TTL_MS = 2_000;
+const MAX_CACHED = 50_000;
+
+export type Caller = {
+  claims: AccessClaims;
+  /** Undefined for a platform administrator acting outside any tenant. */
+  ctx: TenantContext | undefined;
+  /** Read live, like the role: taking the right away bites within seconds. */
+  platformAdmin: boolean;
+};
+
+/**
+ * Access token (+ X-Active-Tenant) → TenantContext, for every request.
+ * The signature proves who; the live state (session revoked? user suspended?
+ * role in that tenant now?) is read from Postgres and cached for two seconds
+ * (seed 002 §24), so revocations do not wait for the token to expire and the
+ * role in the context is the current one, not the one at login.
+ */
+export class RequestAuthenticator {
+  private readonly cache = new Map<string, { state: LiveState; until: number }>();
+
+  constructor(private readonly db: Database, private readonly tokens: AccessTokens) {}
+
+  async authenticate(token: string, activeTenant?: string): Promise<Caller> {
+    const claims = await this.tokens.verify(token);
+    let tenantId = claims.tenant_id;
+    if (activeTenant) {
+      const membership = claims.tenants.find((m) => m.id === activeTenant || m.slug === activeTenant);
+      if (!membership) throw new GatewayError('TENANT_FORBIDDEN', 'X-Active-Tenant names a tenant this token is not a member of.');
+      tenantId = membership.id;
+    }
+    const state = await this.liveState(claims, tenantId);
+    if (state.revoked) throw new GatewayError('TOKEN_REVOKED', 'This session was revoked.');
+    if (state.suspended) throw new GatewayError('TOKEN_REVOKED', 'This account is suspended.');
+    const platformAdmin = state.platformAdmin && claims.padm === true;
+    if (tenantId === null) return { claims, ctx: undefined, platformAdmin };
+    if (state.role === null) throw new GatewayError('TOKEN_REVOKED', 'You are no longer a member of this tenant.');
+    const voice = claims.channel === 'alexa' || claims.channel === 'google';
+    const ctx = issueContext({
+      tenantId,
+      principal: { kind: voice ? 'voice' : 'user', id: claims.sub },
+      channel: claims.channel,
+      roles: [state.role],
+      scopes: claims.scopes,
+    });
+    return { claims, ctx, platformAdmin };
+  }
+
+  private async liveState(claims: AccessClaims, tenantId: string | null): Promise<LiveState> {
+    const key = `${claims.sid}|${tenantId ?? ''}`;
+    const now = Date.now();
+    const cached = this.cache.get(key);
+    if (cached && cached.until > now) return cached.state;
+    const state = await this.db.withPlatform(async (tx) => {
+      const { rows } = await tx.query<LiveState>(
+        `SELECT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = $1 AND r.revoked_at IS NOT NULL) AS revoked,
+                u.status <> 'active' AS suspended, u.is_platform_admin AS "platformAdmin",
+                (SELECT m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                  WHERE m.user_id = u.id AND m.tenant_id = $3 AND t.status = 'active') AS role
+           FROM users u WHERE u.id = $2`,
+        [claims.sid, claims.sub, tenantId],
+      );
+      return rows[0] ?? { revoked: true, suspended: true, role: null, platformAdmin: false };
+    });
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(key, { state, until: now + SESSION_STATE_TTL_MS });
+    return state;
+  }
+}
