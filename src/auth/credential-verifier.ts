@@ -41,14 +41,15 @@ const APP_QUERY = `SELECT 'app' AS kind, a.id, a.tenant_id, a.name, a.secret_has
 export class CredentialVerifier {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly cacheKey = randomBytes(32);
+  /** Verifications that ran argon2, and those answered from the cache (exported as metrics). */
+  readonly stats = { argon2: 0, cached: 0 };
 
   constructor(private readonly db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {}
 
   async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
     const keys = [`mqtt:${username}`, ...(ip ? [`ip:${ip}`] : [])];
     this.limiter.assertAllowed(keys);
-    const { rows } = await this.db.withPlatform((tx) => tx.query<CredentialRow>(username.startsWith('app:') ? APP_QUERY : DEVICE_QUERY, [username]));
-    const row = rows[0];
+    const [row] = await this.db.platformQuery<CredentialRow>(username.startsWith('app:') ? APP_QUERY : DEVICE_QUERY, [username]);
     const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret);
     if (!row || !ok) {
       this.limiter.recordFailure(keys);
@@ -76,7 +77,11 @@ export class CredentialVerifier {
   private async secretMatches(username: string, secretHash: string, secret: string): Promise<boolean> {
     const digest = createHmac('sha256', this.cacheKey).update(secret).digest();
     const cached = this.cache.get(username);
-    if (cached && cached.until > this.now() && cached.secretHash === secretHash && timingSafeEqual(cached.digest, digest)) return true;
+    if (cached && cached.until > this.now() && cached.secretHash === secretHash && timingSafeEqual(cached.digest, digest)) {
+      this.stats.cached++;
+      return true;
+    }
+    this.stats.argon2++;
     if (!(await verifySecret(secretHash, secret))) return false;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(username, { secretHash, digest, until: this.now() + VERIFICATION_CACHE_TTL_MS });

@@ -60,17 +60,14 @@ export class RequestAuthenticator {
     const now = Date.now();
     const cached = this.cache.get(key);
     if (cached && cached.until > now) return cached.state;
-    const state = await this.db.withPlatform(async (tx) => {
-      const { rows } = await tx.query<LiveState>(
-        `SELECT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = $1 AND r.revoked_at IS NOT NULL) AS revoked,
-                u.status <> 'active' AS suspended, u.is_platform_admin AS "platformAdmin",
-                (SELECT m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
-                  WHERE m.user_id = u.id AND m.tenant_id = $3 AND t.status = 'active') AS role
-           FROM users u WHERE u.id = $2`,
-        [claims.sid, claims.sub, tenantId],
-      );
-      return rows[0] ?? { revoked: true, suspended: true, role: null, platformAdmin: false };
-    });
+    const [state = { revoked: true, suspended: true, role: null, platformAdmin: false }] = await this.db.platformQuery<LiveState>(
+      `SELECT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = $1 AND r.revoked_at IS NOT NULL) AS revoked,
+              u.status <> 'active' AS suspended, u.is_platform_admin AS "platformAdmin",
+              (SELECT m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+                WHERE m.user_id = u.id AND m.tenant_id = $3 AND t.status = 'active') AS role
+         FROM users u WHERE u.id = $2`,
+      [claims.sid, claims.sub, tenantId],
+    );
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
     this.cache.set(key, { state, until: now + SESSION_STATE_TTL_MS });
     return state;

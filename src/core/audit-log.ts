@@ -6,6 +6,8 @@ export type SecurityEventType =
   | 'USER_CREATED'
   | 'MEMBERSHIP_CREATED'
   | 'DEVICE_CREATED'
+  | 'DEVICE_SECRET_ROTATED'
+  | 'DEVICE_STATUS_CHANGED'
   | 'APP_CREATED'
   | 'LOGIN'
   | 'LOGIN_FAILED'

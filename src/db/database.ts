@@ -13,9 +13,9 @@ const TENANT_ROLE = 'gatehouse_app';
  * - `withTenant(ctx, fn)`: a transaction as the restricted role with `app.tenant_id`
  *   set, so row-level security hides every other tenant's rows even from SQL
  *   that forgets its `WHERE tenant_id`.
- * - `withPlatform(fn)`: a transaction as the owner, bypassing row-level security.
- *   Only src/auth (resolving a credential before any tenant is known) and
- *   platform administration (tenants) use it.
+ * - `withPlatform(fn)` (and `platformQuery` for a single read): as the owner,
+ *   bypassing row-level security. Only src/auth (resolving a credential before
+ *   any tenant is known) and platform administration (tenants) use them.
  */
 export class Database {
   constructor(readonly pool: pg.Pool) {}
@@ -29,6 +29,11 @@ export class Database {
 
   async withPlatform<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.transaction('BEGIN', fn);
+  }
+
+  /** One read outside any tenant, without a transaction: one round trip (credential lookups on CONNECT). */
+  async platformQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
+    return (await this.pool.query<R>(sql, params)).rows;
   }
 
   async ping(): Promise<void> {

@@ -61,6 +61,29 @@ export class DeviceRegistry {
     }
   }
 
+  /** Issues a new secret; the old one stops working at once (its hash is gone). */
+  async rotateSecret(ctx: TenantContext, name: string): Promise<{ username: string; password: string }> {
+    const { resolved } = await this.policy.requireAccess(ctx, 'device.manage', [name]);
+    const password = generateSecret('gd');
+    const secretHash = await hashSecret(password);
+    return this.db.withTenant(ctx, async (tx) => {
+      const { rows } = await tx.query<{ username: string }>(
+        'UPDATE devices SET secret_hash = $2, updated_at = now() WHERE id = $1 RETURNING username', [resolved.get(name), secretHash],
+      );
+      await recordSecurityEvent(tx, ctx, { type: 'DEVICE_SECRET_ROTATED', deviceId: resolved.get(name) });
+      return { username: rows[0]!.username, password };
+    });
+  }
+
+  /** Suspends, revokes or reinstates a device; a refused status takes effect at its next CONNECT (and the broker drops it). */
+  async setStatus(ctx: TenantContext, name: string, status: Device['status']): Promise<void> {
+    const { resolved } = await this.policy.requireAccess(ctx, 'device.manage', [name]);
+    await this.db.withTenant(ctx, async (tx) => {
+      await tx.query('UPDATE devices SET status = $2, updated_at = now() WHERE id = $1', [resolved.get(name), status]);
+      await recordSecurityEvent(tx, ctx, { type: 'DEVICE_STATUS_CHANGED', deviceId: resolved.get(name), details: { status } });
+    });
+  }
+
   async list(ctx: TenantContext): Promise<Device[]> {
     await this.policy.requireAccess(ctx, 'device.read');
     return this.db.withTenant(ctx, async (tx) => {

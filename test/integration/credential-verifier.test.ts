@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAppCredential } from '../../src/auth/app-credentials.js';
+import { CredentialVerifier } from '../../src/auth/credential-verifier.js';
+import { FailureLimiter } from '../../src/auth/failure-limiter.js';
+import { DeviceRegistry } from '../../src/core/devices/device-registry.js';
+import { AccessPolicy } from '../../src/core/policy/access-policy.js';
+import type { Database } from '../../src/db/database.js';
+import { createTestDatabase } from '../support/database.js';
+import { makeTenant } from '../support/fixtures.js';
+
+describe('device and app credentials, with the verification cache', () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let devices: DeviceRegistry;
+  let tenant: Awaited<ReturnType<typeof makeTenant>>;
+
+  beforeAll(async () => {
+    ({ db, close } = await createTestDatabase());
+    devices = new DeviceRegistry(db, new AccessPolicy(db));
+    tenant = await makeTenant(db, 'creds');
+  });
+  afterAll(() => close());
+
+  const code = (promise: Promise<unknown>) => promise.then(() => 'accepted', (error: { code?: string }) => error.code ?? String(error));
+
+  it('turns a device credential into a device context on the iot channel', async () => {
+    const device = await devices.register(tenant.operator, { name: 'meter-1' });
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    const verified = await verifier.verify(device.username, device.password);
+    expect(verified).toMatchObject({ kind: 'device', deviceName: 'meter-1' });
+    expect(verified.ctx).toMatchObject({ tenantId: tenant.id, principal: { kind: 'device', id: device.id }, channel: 'iot', roles: [] });
+    expect([...verified.ctx.scopes].sort()).toEqual(['command.receive', 'telemetry.publish']);
+  });
+
+  it('answers a wrong secret and an unknown username alike', async () => {
+    const device = await devices.register(tenant.operator, { name: 'meter-2' });
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    expect(await code(verifier.verify(device.username, 'gd_wrong'))).toBe('INVALID_CREDENTIALS');
+    expect(await code(verifier.verify('nobody@nowhere', device.password))).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('spends argon2 once, then answers from the cache', async () => {
+    const device = await devices.register(tenant.operator, { name: 'meter-3' });
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    for (let i = 0; i < 5; i++) await verifier.verify(device.username, device.password);
+    expect(verifier.stats).toEqual({ argon2: 1, cached: 4 });
+    // A wrong secret is never answered from the cache.
+    expect(await code(verifier.verify(device.username, `${device.password}x`))).toBe('INVALID_CREDENTIALS');
+    expect(verifier.stats.argon2).toBe(2);
+  });
+
+  it('never accepts a changed secret\'s old value, nor a revoked device, from the cache', async () => {
+    const device = await devices.register(tenant.operator, { name: 'meter-4' });
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    await verifier.verify(device.username, device.password);
+    const rotated = await devices.rotateSecret(tenant.operator, 'meter-4');
+    expect(await code(verifier.verify(device.username, device.password))).toBe('INVALID_CREDENTIALS');
+    expect(await code(verifier.verify(device.username, rotated.password))).toBe('accepted');
+    await devices.setStatus(tenant.operator, 'meter-4', 'revoked');
+    expect(await code(verifier.verify(device.username, rotated.password))).toBe('ACCOUNT_SUSPENDED');
+    await devices.setStatus(tenant.operator, 'meter-4', 'suspended');
+    expect(await code(verifier.verify(device.username, rotated.password))).toBe('ACCOUNT_SUSPENDED');
+  });
+
+  it('locks a username after repeated failures', async () => {
+    const device = await devices.register(tenant.operator, { name: 'meter-5' });
+    const verifier = new CredentialVerifier(db, new FailureLimiter({ mqtt: { maxFailures: 3, windowMs: 60_000, lockMs: 60_000 } }));
+    for (let i = 0; i < 3; i++) expect(await code(verifier.verify(device.username, 'gd_wrong'))).toBe('INVALID_CREDENTIALS');
+    expect(await code(verifier.verify(device.username, device.password))).toBe('RATE_LIMITED');
+  });
+
+  it('turns an app credential into an app context with its topic filters', async () => {
+    const app = await createAppCredential(db, new AccessPolicy(db), tenant.operator, { name: 'bench', subscribe: ['devices/+/telemetry'], denyPublish: ['#'] });
+    const verified = await new CredentialVerifier(db, new FailureLimiter()).verify(app.username, app.password);
+    expect(verified).toMatchObject({
+      kind: 'app', appName: 'bench',
+      filters: { publish: ['#'], subscribe: ['devices/+/telemetry'], denyPublish: ['#'], denySubscribe: [] },
+    });
+    expect(verified.ctx).toMatchObject({ principal: { kind: 'app', id: app.id }, channel: 'automation' });
+  });
+});
