@@ -33,7 +33,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let http: HttpApp | undefined;
   try {
-    const core = await createCore(database.db, config);
+    const core = await createCore(database.db, config, log);
     http = await buildApi({ core, log, metrics: createMetrics(), publicUrl: config.publicUrl });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     log.info({ httpPort }, 'gatehouse is serving');

@@ -1,8 +1,10 @@
+import { recordPlatformEvent } from '../core/audit-log.js';
 import type { AccessPolicy } from '../core/policy/access-policy.js';
 import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
 import { AccessTokens } from './access-tokens.js';
 import { CredentialVerifier } from './credential-verifier.js';
-import { FailureLimiter } from './failure-limiter.js';
+import { DEFAULT_LIMITS, FailureLimiter } from './failure-limiter.js';
 import { Members } from './members.js';
 import { AuthorizationServer } from './oauth/authorization-server.js';
 import { OAuthClients } from './oauth/clients.js';
@@ -12,8 +14,13 @@ import { Sessions } from './sessions.js';
 import { SigningKeys } from './signing-keys.js';
 
 /** src/auth assembled: everything that turns a credential into a TenantContext. */
-export async function createAuth(db: Database, policy: AccessPolicy, options: { issuer: string; limiter?: FailureLimiter }) {
-  const limiter = options.limiter ?? new FailureLimiter();
+export async function createAuth(db: Database, policy: AccessPolicy, options: { issuer: string; log: Logger }) {
+  const limiter = new FailureLimiter(DEFAULT_LIMITS, (key) => {
+    // Audited off the request path: a lockout must never fail the refusal it accompanies.
+    db.withPlatform((tx) => recordPlatformEvent(tx, null, { type: 'LOCKOUT', details: { key } })).catch((error: unknown) =>
+      options.log.error({ err: error, key }, 'could not record a lockout'),
+    );
+  });
   const keys = new SigningKeys(db);
   await keys.init();
   const tokens = new AccessTokens(keys, options.issuer);

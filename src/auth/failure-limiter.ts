@@ -24,7 +24,12 @@ const MAX_ENTRIES = 100_000;
 export class FailureLimiter {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly rules: Record<string, LimitRule> = DEFAULT_LIMITS, private readonly now: () => number = Date.now) {}
+  /** `onLockout` hears of every key the moment it locks (the audit log writes a LOCKOUT event). */
+  constructor(
+    private readonly rules: Record<string, LimitRule> = DEFAULT_LIMITS,
+    private readonly onLockout: (key: string) => void = () => undefined,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Throws RATE_LIMITED if any key is locked. */
   assertAllowed(keys: readonly string[]): void {
@@ -34,7 +39,7 @@ export class FailureLimiter {
     }
   }
 
-  /** Records a failure on every key; returns the keys this failure locked. */
+  /** Records a failure on every key; returns the keys this failure locked (and tells onLockout). */
   recordFailure(keys: readonly string[]): string[] {
     const now = this.now();
     const locked: string[] = [];
@@ -52,6 +57,7 @@ export class FailureLimiter {
       this.entries.set(key, entry);
     }
     if (this.entries.size > MAX_ENTRIES) this.prune(now);
+    locked.forEach(this.onLockout);
     return locked;
   }
 

@@ -23,12 +23,10 @@ export class PasswordLogin {
     const user = await this.db.withPlatform((tx) => findUserByEmail(tx, email.trim()));
     const ok = user ? await verifySecret(user.passwordHash, password) : await verifyAgainstNothing(password);
     if (!user || !ok) {
-      const locked = this.limiter.recordFailure(keys);
-      await this.db.withPlatform(async (tx) => {
-        const base = { userId: user?.id, sourceIp: source.ip, channel: source.channel };
-        await recordPlatformEvent(tx, null, { ...base, type: 'LOGIN_FAILED', details: { email } });
-        for (const key of locked) await recordPlatformEvent(tx, null, { ...base, type: 'LOCKOUT', details: { key } });
-      });
+      this.limiter.recordFailure(keys);
+      await this.db.withPlatform((tx) =>
+        recordPlatformEvent(tx, null, { type: 'LOGIN_FAILED', userId: user?.id, sourceIp: source.ip, channel: source.channel, details: { email } }),
+      );
       throw new GatewayError('INVALID_CREDENTIALS', 'The email or password is wrong.');
     }
     this.limiter.recordSuccess(keys[0]!);

@@ -11,6 +11,8 @@ type LoadedKey = StoredKey & { privateKey: CryptoKey; publicKey: CryptoKey };
 const RETIRED_KEY_GRACE_MS = 20 * 60 * 1000;
 /** An unknown kid makes us look in the database again (a rotation by another node), at most this often. */
 const RELOAD_INTERVAL_MS = 1000;
+/** Signing and publishing look for a rotation done elsewhere (another node, the CLI) at least this often. */
+const REFRESH_INTERVAL_MS = 5000;
 
 /**
  * ES256 signing keys, stored in Postgres so every node of a cluster signs and
@@ -52,6 +54,7 @@ export class SigningKeys {
 
   signingKey(): { kid: string; key: CryptoKey } {
     if (!this.current) throw new Error('SigningKeys.init() was not awaited');
+    this.refreshIfStale();
     return { kid: this.current.kid, key: this.current.privateKey };
   }
 
@@ -67,11 +70,17 @@ export class SigningKeys {
 
   /** The JWKS document: every key that may still verify a token. */
   jwks(): { keys: JWK[] } {
+    this.refreshIfStale();
     return {
       keys: [...this.keys.values()]
         .filter((key) => this.live(key.kid))
         .map((key) => ({ ...key.publicJwk, kid: key.kid, alg: TOKEN_ALGORITHM, use: 'sig' })),
     };
+  }
+
+  /** In the background: this caller uses what is loaded now, which stays valid through the grace period. */
+  private refreshIfStale(): void {
+    if (Date.now() - this.lastLoad > REFRESH_INTERVAL_MS) this.load().catch(() => undefined);
   }
 
   private live(kid: string): LoadedKey | undefined {

@@ -63,7 +63,7 @@ async function runOneOff(config: Config, run: (core: Core) => Promise<CommandRes
   const log = oneOffLogger(config);
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
   try {
-    print(json, await run(await createCore(database.db, config)));
+    print(json, await run(await createCore(database.db, config, log)));
   } finally {
     await database.close();
     log.flush();

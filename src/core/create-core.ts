@@ -1,6 +1,7 @@
 import { createAuth, type Auth } from '../auth/auth-service.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
+import type { Logger } from '../logger.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { AccessPolicy } from './policy/access-policy.js';
 
@@ -12,7 +13,7 @@ export type Core = {
   auth: Auth;
 };
 
-export async function createCore(db: Database, config: Pick<Config, 'publicUrl'>): Promise<Core> {
+export async function createCore(db: Database, config: Pick<Config, 'publicUrl'>, log: Logger): Promise<Core> {
   const policy = new AccessPolicy(db);
-  return { db, policy, devices: new DeviceRegistry(db, policy), auth: await createAuth(db, policy, { issuer: config.publicUrl }) };
+  return { db, policy, devices: new DeviceRegistry(db, policy), auth: await createAuth(db, policy, { issuer: config.publicUrl, log }) };
 }

@@ -70,6 +70,28 @@ describe('gatehouse start with embedded PostgreSQL, and the CLI beside it', () =
     expect(app.code).toBe(0);
     expect(onlyJsonObject(app.stdout)).toEqual({ id: expect.any(String), username: 'app:dashboard@acme', password: expect.stringMatching(/^ga_/) });
 
+    const client = await runCli(['oauth-client', 'create', '--platform', 'alexa', '--vendor-id', 'M2VENDOR', '--json'], env);
+    expect(client.code).toBe(0);
+    expect(onlyJsonObject(client.stdout)).toEqual({
+      client_id: expect.stringMatching(/^alexa-/), client_secret: expect.stringMatching(/^gs_/), platform: 'alexa',
+      redirect_uris: ['https://pitangui.amazon.com/api/skill/link/M2VENDOR', 'https://layla.amazon.com/api/skill/link/M2VENDOR', 'https://alexa.amazon.co.jp/api/skill/link/M2VENDOR'],
+    });
+
+    const admin = await runCli(['admin', 'create', '--email', 'root@platform.test', '--password', 'a long passphrase', '--json'], env);
+    expect(admin.code).toBe(0);
+    expect(onlyJsonObject(admin.stdout)).toEqual({ id: expect.any(String), email: 'root@platform.test' });
+
+    const kidBefore = ((await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+    const rotated = await runCli(['keys', 'rotate', '--json'], env);
+    expect(rotated.code).toBe(0);
+    const { kid } = onlyJsonObject(rotated.stdout) as { kid: string };
+    // The running gateway learns of the new key (from Postgres) and publishes old and new together.
+    const jwks = await waitFor(async () => {
+      const keys = ((await (await fetch(`${base}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((key) => key.kid);
+      return keys.includes(kid) ? keys : undefined;
+    }, 10_000, 'rotated key in the JWKS');
+    expect(jwks).toEqual(expect.arrayContaining([...kidBefore, kid]));
+
     const again = await runCli(['tenant', 'create', 'acme', '--json'], env);
     expect(again.code).not.toBe(0);
     expect(onlyJsonObject(again.stdout)).toEqual({ error: { code: 'CONFLICT', message: 'A tenant with slug "acme" already exists.' } });

@@ -5,6 +5,7 @@ import type { Core } from '../../src/core/create-core.js';
 import { scopesForChannel } from '../../src/core/policy/capability-matrix.js';
 import { createTenant } from '../../src/core/tenants.js';
 import { call, startTestGateway, type TestGateway } from '../support/gateway.js';
+import { waitFor } from '../support/processes.js';
 import { ALEXA_REDIRECT, ALEXA_VENDOR, authorizeUrl, pkcePair, tokenRequest } from '../support/oauth.js';
 
 const PASSWORD = 'correct horse battery';
@@ -181,6 +182,22 @@ describe('OAuth account linking (authorization code + PKCE)', () => {
     const grant = await tokenRequest(base, alexa, { grant_type: 'password' }, 'body');
     expect(grant.status).toBe(400);
     expect(grant.body.error).toBe('unsupported_grant_type');
+  });
+
+  it('locks a client out after repeated failed exchanges, and audits it', async () => {
+    const victim = await core.auth.oauth.clients.create({ platform: 'google', redirectUris: platformRedirectUris('google', 'locked-project') });
+    const client = { id: victim.clientId, secret: victim.clientSecret };
+    for (let i = 0; i < 20; i++) {
+      const failed = await tokenRequest(base, { id: client.id, secret: 'gs_guess' }, { grant_type: 'refresh_token', refresh_token: 'x' });
+      expect(failed.status).toBe(401);
+    }
+    const locked = await tokenRequest(base, client, { grant_type: 'refresh_token', refresh_token: 'x' });
+    expect(locked.status).toBe(429);
+    expect(locked.body.error).toBe('slow_down');
+    await waitFor(async () => {
+      const rows = await core.db.withPlatform(async (tx) => (await tx.query(`SELECT 1 FROM security_events WHERE event_type = 'LOCKOUT' AND details->>'key' = $1`, [`client:${client.id}`])).rows);
+      return rows.length === 1 ? true : undefined;
+    }, 5_000, 'lockout event');
   });
 
   it('lets a user in several tenants choose which one to link', async () => {
