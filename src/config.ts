@@ -45,6 +45,30 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /** PEM certificate and key for MQTT over TLS. Unset: certs/server.crt and certs/server.key if `gatehouse certs dev` made them. */
+  MQTT_TLS_CERT: z.string().min(1).optional(),
+  MQTT_TLS_KEY: z.string().min(1).optional(),
+  /** PEM CA whose client certificates authenticate devices (mTLS: the certificate's CN is the device's username). */
+  MQTT_TLS_CLIENT_CA: z.string().min(1).optional(),
+  /** Open MQTT connections on this node at most; more are refused with CONNACK 3. */
+  MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(100_000),
+  /** Connections at once per device or app credential (distinct client ids), so mqtt-bench can share one. */
+  MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: z.coerce.number().int().min(1).default(1_000),
+  /** Largest PUBLISH payload routed, in bytes; larger ones are dropped and counted. */
+  MQTT_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(268_435_455).default(256 * 1024),
+  /** Longest topic or filter, in bytes, and most levels. */
+  MQTT_MAX_TOPIC_LENGTH: z.coerce.number().int().min(16).max(65_535).default(1024),
+  MQTT_MAX_TOPIC_LEVELS: z.coerce.number().int().min(4).max(100).default(16),
+  /** Per-connection token buckets: messages and payload bytes per second (burst: one second's worth). Over them: disconnected. */
+  MQTT_RATE_MESSAGES: z.coerce.number().int().min(1).default(5_000),
+  MQTT_RATE_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
+  /** Largest telemetry or state payload stored, in bytes. */
+  TELEMETRY_MAX_BYTES: z.coerce.number().int().min(64).max(1024 * 1024).default(16 * 1024),
+  /** Group commit: rows per INSERT at most, and how long a row may wait for its batch (ms). */
+  TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  /** Rows queued for Postgres beyond which publishers are slowed (their sockets stop being read). */
+  TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(20_000),
 });
 
 export type Config = {
@@ -60,6 +84,19 @@ export type Config = {
   publicUrl: string;
   shutdownTimeoutMs: number;
   databasePoolSize: number;
+  mqtt: {
+    tlsCert: string | undefined;
+    tlsKey: string | undefined;
+    tlsClientCa: string | undefined;
+    maxConnections: number;
+    maxConnectionsPerCredential: number;
+    maxPayloadBytes: number;
+    maxTopicLength: number;
+    maxTopicLevels: number;
+    rateMessages: number;
+    rateBytes: number;
+  };
+  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number };
 };
 
 export class ConfigError extends Error {
@@ -102,6 +139,19 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/$/, ''),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    mqtt: {
+      tlsCert: e.MQTT_TLS_CERT,
+      tlsKey: e.MQTT_TLS_KEY,
+      tlsClientCa: e.MQTT_TLS_CLIENT_CA,
+      maxConnections: e.MQTT_MAX_CONNECTIONS,
+      maxConnectionsPerCredential: e.MQTT_MAX_CONNECTIONS_PER_CREDENTIAL,
+      maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
+      maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,
+      maxTopicLevels: e.MQTT_MAX_TOPIC_LEVELS,
+      rateMessages: e.MQTT_RATE_MESSAGES,
+      rateBytes: e.MQTT_RATE_BYTES,
+    },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER },
   };
 }
 

@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi, type HttpApp } from './api/app.js';
+import { BrokerMetrics } from './broker/broker-metrics.js';
+import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
@@ -11,6 +13,8 @@ export type Gateway = {
   core: Core;
   http: HttpApp;
   httpPort: number;
+  mqttPort: number;
+  mqttsPort: number | undefined;
   databaseUrl: string;
   /** Stops accepting, finishes in-flight work, closes the pool, stops the embedded server. */
   close(): Promise<void>;
@@ -32,21 +36,43 @@ async function listen(app: HttpApp, port: number, host: string, variable: string
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let http: HttpApp | undefined;
+  let broker: MqttBroker | undefined;
+  let core: Core | undefined;
+  const metrics = createMetrics();
   try {
-    const core = await createCore(database.db, config, log);
-    http = await buildApi({ core, log, metrics: createMetrics(), publicUrl: config.publicUrl });
+    const brokerMetrics = new BrokerMetrics(metrics.registry, {
+      connections: () => broker?.frontDoor.connections ?? 0,
+      telemetryQueue: () => core?.telemetry.depth ?? 0,
+    });
+    core = await createCore(database.db, {
+      config, log,
+      telemetryObserver: {
+        batchWritten: (rows, seconds) => {
+          brokerMetrics.batchRows.observe(rows);
+          brokerMetrics.commitSeconds.observe(seconds);
+        },
+        batchFailed: (rows, error) => log.error({ err: error, rows }, 'a telemetry batch failed; its publishers get no PUBACK and will resend'),
+      },
+    });
+    http = await buildApi({ core, log, metrics, publicUrl: config.publicUrl });
+    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
-    log.info({ httpPort }, 'gatehouse is serving');
-    const server = http;
+    log.info({ httpPort, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
+    const [server, mqtt, services] = [http, broker, core];
     let closing: Promise<void> | undefined;
     return {
-      core,
+      core: services,
       http: server,
       httpPort,
+      mqttPort: mqtt.mqttPort,
+      mqttsPort: mqtt.mqttsPort,
       databaseUrl: database.connectionString,
       close() {
         closing ??= (async () => {
+          await mqtt.close();
           await server.close();
+          // QoS 0 telemetry still buffered, presence and state: written before the pool goes.
+          await services.stop();
           await database.close();
           log.info('gatehouse stopped');
         })();
@@ -54,7 +80,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     };
   } catch (error) {
+    await broker?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
+    await core?.stop().catch(() => undefined);
     await database.close();
     throw error;
   }

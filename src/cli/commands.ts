@@ -1,6 +1,7 @@
 import { createAppCredential } from '../auth/app-credentials.js';
 import { ROLES, type Role } from '../auth/context.js';
 import { platformRedirectUris, type VoicePlatform } from '../auth/oauth/clients.js';
+import { CERTS_DIR } from '../paths.js';
 import { operatorContext } from '../auth/operator.js';
 import type { CapabilitySpec } from '../core/devices/device-registry.js';
 import { GatewayError } from '../core/errors.js';
@@ -9,7 +10,13 @@ import type { Core } from '../core/create-core.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
-export type OneOffCommand = { usage: string; options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>; run(core: Core, flags: Flags, args: string[]): Promise<CommandResult> };
+export type OneOffCommand = {
+  usage: string;
+  options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  /** False for commands that touch no data (certificates): they run without starting or finding Postgres. */
+  needsDatabase?: false;
+  run(core: Core, flags: Flags, args: string[]): Promise<CommandResult>;
+};
 
 function required(flags: Flags, name: string): string {
   const value = flags[name];
@@ -115,6 +122,16 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     async run(core, flags) {
       const admin = await core.auth.members.createPlatformAdmin(required(flags, 'email'), required(flags, 'password'));
       return { json: { id: admin.id, email: admin.email }, text: `${admin.email} is a platform administrator (manages tenants; sees no tenant data by that alone).` };
+    },
+  },
+  'certs dev': {
+    usage: 'gatehouse certs dev [--dir DIR] [--json]',
+    options: { dir: { type: 'string' } },
+    needsDatabase: false,
+    async run(_core, flags) {
+      const { writeDevCertificates } = await import('../broker/dev-certificates.js');
+      const files = await writeDevCertificates((flags.dir as string | undefined) ?? CERTS_DIR);
+      return { json: files, text: `Development CA and server certificate (localhost, 127.0.0.1, ::1) written:\n  ${Object.values(files).join('\n  ')}\nMQTT over TLS turns on at the next start.` };
     },
   },
 };

@@ -62,9 +62,11 @@ async function runStart(config: Config): Promise<void> {
 async function runOneOff(config: Config, run: (core: Core) => Promise<CommandResult>, json: boolean): Promise<void> {
   const log = oneOffLogger(config);
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
+  const core = await createCore(database.db, { config, log });
   try {
-    print(json, await run(await createCore(database.db, config, log)));
+    print(json, await run(core));
   } finally {
+    await core.stop();
     await database.close();
     log.flush();
   }
@@ -91,6 +93,7 @@ export async function main(argv: string[]): Promise<void> {
     } catch (error) {
       throw new UsageError(`${(error as Error).message}\nusage: ${command.usage}`);
     }
+    if (command.needsDatabase === false) return print(json, await command.run(undefined as never, flags, positionals));
     await runOneOff(config, (core) => command.run(core, flags, positionals), json);
   } catch (error) {
     if (error instanceof UsageError) fail(json, 'USAGE', error.message);

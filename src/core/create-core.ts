@@ -2,18 +2,58 @@ import { createAuth, type Auth } from '../auth/auth-service.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { CommandService } from './commands/command-service.js';
+import { PinGate } from './commands/pin-gate.js';
 import { DeviceRegistry } from './devices/device-registry.js';
+import { DeviceStateWriter } from './devices/device-state-writer.js';
+import { EventBus } from './event-bus.js';
 import { AccessPolicy } from './policy/access-policy.js';
+import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
+import { TelemetryReader } from './telemetry/telemetry-reader.js';
 
 /** The core services every adapter stands on; adapters receive this and nothing else of the core. */
 export type Core = {
   db: Database;
+  events: EventBus;
   policy: AccessPolicy;
   devices: DeviceRegistry;
   auth: Auth;
+  commands: CommandService;
+  telemetry: TelemetryWriter;
+  telemetryReader: TelemetryReader;
+  deviceState: DeviceStateWriter;
+  /** Stops the timers and writes everything buffered (graceful shutdown). */
+  stop(): Promise<void>;
 };
 
-export async function createCore(db: Database, config: Pick<Config, 'publicUrl'>, log: Logger): Promise<Core> {
+export type CoreOptions = {
+  config: Pick<Config, 'publicUrl' | 'telemetry'>;
+  log: Logger;
+  telemetryObserver?: TelemetryWriterObserver;
+};
+
+export async function createCore(db: Database, { config, log, telemetryObserver }: CoreOptions): Promise<Core> {
+  const events = new EventBus();
   const policy = new AccessPolicy(db);
-  return { db, policy, devices: new DeviceRegistry(db, policy), auth: await createAuth(db, policy, { issuer: config.publicUrl, log }) };
+  const commands = new CommandService(db, policy, new PinGate(db), events);
+  const telemetry = new TelemetryWriter(db, {
+    maxBatch: config.telemetry.batchMax,
+    maxDelayMs: config.telemetry.batchDelayMs,
+    highWater: config.telemetry.queueHighWater,
+    concurrency: 2,
+  }, telemetryObserver);
+  const deviceState = new DeviceStateWriter(db, 1000, (error) => log.error({ err: error }, 'writing device presence or state failed'));
+  const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => log.error({ err: error }, 'expiring commands failed')), 1000);
+  expiry.unref();
+  return {
+    db, events, policy, commands, telemetry, deviceState,
+    devices: new DeviceRegistry(db, policy, events),
+    telemetryReader: new TelemetryReader(db, policy),
+    auth: await createAuth(db, policy, { issuer: config.publicUrl, log }),
+    async stop() {
+      clearInterval(expiry);
+      await telemetry.flush();
+      await deviceState.close();
+    },
+  };
 }

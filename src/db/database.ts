@@ -7,6 +7,7 @@ export type Tx = Pick<pg.PoolClient, 'query'>;
 
 /** The role tenant transactions run as; row-level security applies to it (migrations/…_core-schema.sql). */
 const TENANT_ROLE = 'gatehouse_app';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The pool, and the only two ways into data:
@@ -29,6 +30,21 @@ export class Database {
 
   async withPlatform<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.transaction('BEGIN', fn);
+  }
+
+  /**
+   * One transaction that writes for several tenants in turn (a telemetry batch
+   * from many devices): row-level security applies to each group, with
+   * app.tenant_id switched between them. The ids come from issued contexts.
+   */
+  async withEachTenant<T>(groups: Iterable<[tenantId: string, T]>, fn: (tx: Tx, item: T, tenantId: string) => Promise<void>): Promise<void> {
+    await this.transaction(`BEGIN; SET LOCAL ROLE ${TENANT_ROLE}`, async (tx) => {
+      for (const [tenantId, item] of groups) {
+        if (!UUID.test(tenantId)) throw new GatewayError('TENANT_REQUIRED', 'Not a tenant id.');
+        await tx.query(`SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+        await fn(tx, item, tenantId);
+      }
+    });
   }
 
   /** One read outside any tenant, without a transaction: one round trip (credential lookups on CONNECT). */

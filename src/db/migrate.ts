@@ -1,18 +1,9 @@
 import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import type { Logger } from '../logger.js';
+import { MIGRATIONS_DIR } from '../paths.js';
 
 const MIGRATIONS_TABLE = 'pgmigrations';
-
-/** migrations/ at the package root, whether running from src/ (tests) or dist/src/. */
-export const MIGRATIONS_DIR = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (path.basename(dir) !== 'src') dir = path.dirname(dir);
-  const root = path.dirname(dir);
-  return path.join(path.basename(root) === 'dist' ? path.dirname(root) : root, 'migrations');
-})();
 
 /**
  * Applies every pending migration. node-pg-migrate holds a Postgres advisory

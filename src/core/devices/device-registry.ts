@@ -4,6 +4,7 @@ import type { Database } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
+import type { EventBus } from '../event-bus.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import { CAPABILITY_NAME, assertDeviceName, deviceUsername } from './device-name.js';
 
@@ -20,9 +21,16 @@ export type Device = {
   createdAt: Date;
 };
 
+export type DeviceDetail = Device & {
+  state: unknown;
+  stateUpdatedAt: Date | null;
+  telemetryCount: number;
+  capabilities: { name: string; requiresPin: boolean; requiresApproval: boolean }[];
+};
+
 /** The device registry: who the devices of a tenant are and what they can do. */
 export class DeviceRegistry {
-  constructor(private readonly db: Database, private readonly policy: AccessPolicy) {}
+  constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly events?: EventBus) {}
 
   /** Registers a device and issues its secret, shown once here and stored only as an argon2id hash. */
   async register(ctx: TenantContext, input: { name: string; capabilities?: CapabilitySpec[] }): Promise<RegisteredDevice> {
@@ -71,16 +79,35 @@ export class DeviceRegistry {
         'UPDATE devices SET secret_hash = $2, updated_at = now() WHERE id = $1 RETURNING username', [resolved.get(name), secretHash],
       );
       await recordSecurityEvent(tx, ctx, { type: 'DEVICE_SECRET_ROTATED', deviceId: resolved.get(name) });
+      this.events?.emit('device.access.revoked', { tenantId: ctx.tenantId, deviceId: resolved.get(name)! });
       return { username: rows[0]!.username, password };
     });
   }
 
-  /** Suspends, revokes or reinstates a device; a refused status takes effect at its next CONNECT (and the broker drops it). */
+  /** Suspends, revokes or reinstates a device; its live connections are dropped at once and it cannot connect again. */
   async setStatus(ctx: TenantContext, name: string, status: Device['status']): Promise<void> {
     const { resolved } = await this.policy.requireAccess(ctx, 'device.manage', [name]);
     await this.db.withTenant(ctx, async (tx) => {
       await tx.query('UPDATE devices SET status = $2, updated_at = now() WHERE id = $1', [resolved.get(name), status]);
       await recordSecurityEvent(tx, ctx, { type: 'DEVICE_STATUS_CHANGED', deviceId: resolved.get(name), details: { status } });
+    });
+    if (status !== 'active') this.events?.emit('device.access.revoked', { tenantId: ctx.tenantId, deviceId: resolved.get(name)! });
+  }
+
+  async get(ctx: TenantContext, name: string): Promise<DeviceDetail> {
+    const { resolved } = await this.policy.requireAccess(ctx, 'device.read', [name]);
+    return this.db.withTenant(ctx, async (tx) => {
+      const { rows } = await tx.query<DeviceDetail>(
+        `SELECT d.id, d.name, d.status, d.online, d.last_seen_at AS "lastSeenAt", d.created_at AS "createdAt",
+                s.state, s.updated_at AS "stateUpdatedAt",
+                (SELECT count(*)::int FROM telemetry t WHERE t.device_id = d.id) AS "telemetryCount",
+                coalesce((SELECT json_agg(json_build_object('name', c.capability, 'requiresPin', c.requires_pin, 'requiresApproval', c.requires_approval) ORDER BY c.capability)
+                            FROM device_capabilities c WHERE c.device_id = d.id), '[]') AS capabilities
+           FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
+          WHERE d.id = $1`,
+        [resolved.get(name)],
+      );
+      return rows[0]!;
     });
   }
 

@@ -1,0 +1,24 @@
+import type { CommandService } from '../core/commands/command-service.js';
+import type { Core } from '../core/create-core.js';
+import type { DeviceStateWriter } from '../core/devices/device-state-writer.js';
+import type { TelemetryWriter } from '../core/telemetry/telemetry-writer.js';
+import type { Logger } from '../logger.js';
+import type { BrokerMetrics } from './broker-metrics.js';
+
+export type BrokerLimits = {
+  maxPayloadBytes: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  telemetryMaxBytes: number;
+};
+
+/** Everything a tenant broker's hooks need; shared by all tenants' brokers. */
+export type BrokerContext = {
+  core: Core;
+  telemetry: TelemetryWriter;
+  deviceState: DeviceStateWriter;
+  commands: CommandService;
+  limits: BrokerLimits;
+  metrics: BrokerMetrics;
+  log: Logger;
+};

@@ -1,0 +1,49 @@
+import type { IConnectPacket } from 'mqtt-packet';
+import { GatewayError, isGatewayError } from '../core/errors.js';
+import type { Core } from '../core/create-core.js';
+import { appAcl, deviceAcl, userAcl } from '../core/topics/topic-acl.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { MqttSession } from './session.js';
+
+export type ConnectLimits = { messagesPerSecond: number; bytesPerSecond: number };
+
+const JWT = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * CONNECT credentials → MqttSession, all decisions asked of the core:
+ * - device or app: username + secret (`gatehouse device create` / `app create`);
+ * - a person, on WebSocket only: an access token as the password (the username
+ *   may name the tenant to act in, like X-Active-Tenant).
+ */
+export class ConnectAuthenticator {
+  constructor(private readonly core: Core, private readonly limits: ConnectLimits) {}
+
+  async authenticate(packet: IConnectPacket, transport: MqttSession['transport'], remoteAddress: string | undefined): Promise<MqttSession> {
+    const username = packet.username ?? '';
+    const password = packet.password?.toString('utf8') ?? '';
+    if (!password) throw new GatewayError('UNAUTHENTICATED', 'A username and password are required.');
+    const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), lastViolationEventAt: 0 };
+
+    if (JWT.test(password)) {
+      if (transport !== 'ws') throw new GatewayError('UNAUTHENTICATED', 'Access tokens are accepted on WebSocket connections only.');
+      const { ctx } = await this.core.auth.requests.authenticate(password, username || undefined);
+      if (!ctx) throw new GatewayError('TENANT_REQUIRED', 'The token acts in no tenant.');
+      const mayRead = (() => {
+        try {
+          this.core.policy.check(ctx, 'device.read');
+          return true;
+        } catch (error) {
+          if (isGatewayError(error)) return false;
+          throw error;
+        }
+      })();
+      return { ...base, ctx, acl: userAcl(mayRead), credentialId: `user:${ctx.principal.id}` };
+    }
+
+    const verified = await this.core.auth.credentials.verify(username, password, remoteAddress);
+    if (verified.kind === 'device') {
+      return { ...base, ctx: verified.ctx, acl: deviceAcl(verified.deviceName), deviceName: verified.deviceName, credentialId: verified.ctx.principal.id };
+    }
+    return { ...base, ctx: verified.ctx, acl: appAcl(verified.filters), credentialId: verified.ctx.principal.id };
+  }
+}

@@ -1,0 +1,128 @@
+import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
+import { parseDeviceTopic } from '../../core/topics/device-topics.js';
+import { levelCount } from '../../core/topics/topic-match.js';
+import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
+import type { BrokerContext } from '../broker-context.js';
+import { sessionOf, type MqttSession } from '../session.js';
+import { reportViolation } from './violations.js';
+
+/** Where refused messages go: a topic no client may subscribe to ($-topics other than $SYS are refused). */
+export const DROPPED_TOPIC = '$gatehouse/dropped';
+
+type Callback = (error?: Error | null) => void;
+
+/**
+ * MQTT 3.1.1 cannot refuse a PUBLISH [MQTT-3.3.5-2]: it is acknowledged as usual
+ * and goes nowhere. The connection stays up, so nothing else it sent is lost.
+ */
+function drop(packet: PublishPacket, callback: Callback): void {
+  packet.topic = DROPPED_TOPIC;
+  packet.retain = false;
+  callback(null);
+}
+
+/**
+ * aedes authorizePublish: runs before the PUBACK, synchronously against the
+ * ACL computed at CONNECT (an async check would reorder one client's messages).
+ * Telemetry waits here for its batch to commit when QoS > 0, so the PUBACK
+ * means "stored"; QoS 0 waits only when the writer is backed up (backpressure).
+ */
+export function authorizePublishHook(context: BrokerContext) {
+  const { limits, metrics, telemetry, deviceState, commands, log } = context;
+
+  function device(session: MqttSession, packet: PublishPacket, callback: Callback): void {
+    const parsed = parseDeviceTopic(packet.topic)!;
+    const deviceId = session.ctx.principal.id;
+    deviceState.seen(deviceId);
+    switch (parsed.kind) {
+      case 'telemetry': {
+        const verdict = checkTelemetryPayload(packet.payload as Buffer, limits.telemetryMaxBytes);
+        if (!verdict.ok) {
+          metrics.telemetryRejected[verdict.reason]!++;
+          log.debug({ tenantId: session.ctx.tenantId, device: session.deviceName, reason: verdict.reason }, 'telemetry refused');
+          return drop(packet, callback);
+        }
+        const record = { tenantId: session.ctx.tenantId, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
+        if (packet.qos > 0) {
+          telemetry.write(record, (error) => callback(error ?? null));
+          return;
+        }
+        if (telemetry.write(record)) return callback(null);
+        telemetry.drained().then(() => callback(null), callback);
+        return;
+      }
+      case 'state': {
+        const verdict = checkTelemetryPayload(packet.payload as Buffer, limits.telemetryMaxBytes);
+        if (!verdict.ok) return drop(packet, callback);
+        deviceState.state(session.ctx.tenantId, deviceId, verdict.json);
+        packet.retain = true; // the last state is retained for whoever subscribes next
+        return callback(null);
+      }
+      case 'command-result': {
+        let result: unknown;
+        try {
+          result = JSON.parse((packet.payload as Buffer).toString('utf8'));
+        } catch {
+          return drop(packet, callback);
+        }
+        if (typeof result === 'object' && result !== null) {
+          commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>).catch((error: unknown) => log.error({ err: error }, 'storing a command result failed'));
+        }
+        return callback(null);
+      }
+      default:
+        return callback(null);
+    }
+  }
+
+  return function authorizePublish(client: Client | null, packet: PublishPacket, callback: Callback): void {
+    // client is null only for a will published after its broker restarted; wills were checked at CONNECT.
+    const session = client ? sessionOf(client) : undefined;
+    if (!session) return callback(client ? new Error('no session') : null);
+    const size = (packet.payload as Buffer).length;
+    metrics.messagesIn++;
+    metrics.bytesIn += size;
+    if (!session.rate.take(size)) {
+      metrics.refusedPublishes.rate_limit!++;
+      reportViolation(context, session, { reason: 'rate limit exceeded', topic: packet.topic.slice(0, 200) });
+      return callback(new Error('rate limit exceeded: disconnected'));
+    }
+    if (size > limits.maxPayloadBytes) {
+      metrics.refusedPublishes.payload_too_large!++;
+      log.info({ tenantId: session.ctx.tenantId, principal: session.ctx.principal, size }, 'payload over the limit dropped');
+      return drop(packet, callback);
+    }
+    if (packet.topic.length > limits.maxTopicLength || levelCount(packet.topic) > limits.maxTopicLevels) {
+      metrics.refusedPublishes.topic_limits!++;
+      return drop(packet, callback);
+    }
+    if (!session.acl.canPublish(packet.topic)) {
+      metrics.refusedPublishes.acl!++;
+      reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic.slice(0, 200) });
+      return drop(packet, callback);
+    }
+    if (session.deviceName !== undefined) return device(session, packet, callback);
+    callback(null);
+  };
+}
+
+/** aedes authorizeForward: expired commands are never delivered, whatever queue they sat in. */
+export function authorizeForwardHook(context: BrokerContext) {
+  return function authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    const session = sessionOf(client);
+    if (session?.deviceName !== undefined && packet.topic.includes('/commands/')) {
+      const parsed = parseDeviceTopic(packet.topic);
+      if (parsed?.kind === 'command') {
+        try {
+          const { expiresAt } = JSON.parse((packet.payload as Buffer).toString('utf8')) as { expiresAt?: string };
+          if (expiresAt && Date.parse(expiresAt) <= Date.now()) return null;
+        } catch {
+          return null;
+        }
+        context.commands.markDelivered(session.ctx, parsed.commandId).catch((error: unknown) => context.log.error({ err: error }, 'marking a command delivered failed'));
+      }
+    }
+    context.metrics.messagesOut++;
+    return packet;
+  };
+}

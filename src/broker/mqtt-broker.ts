@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Config } from '../config.js';
+import type { Core } from '../core/create-core.js';
+import { GatewayError } from '../core/errors.js';
+import type { Logger } from '../logger.js';
+import { CERTS_DIR } from '../paths.js';
+import type { BrokerMetrics } from './broker-metrics.js';
+import { ConnectAuthenticator } from './connect-authenticator.js';
+import { FrontDoor } from './front-door.js';
+import { TenantBrokers } from './tenant-brokers.js';
+
+export type MqttBroker = {
+  mqttPort: number;
+  mqttsPort: number | undefined;
+  frontDoor: FrontDoor;
+  /** Stops accepting, then closes every client (their unacknowledged QoS 1 messages will be resent). */
+  close(): Promise<void>;
+};
+
+async function listen(server: net.Server, port: number, host: string, variable: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(error.code === 'EADDRINUSE' ? new GatewayError('PORT_IN_USE', `${variable} ${port} is already in use on ${host}; stop the other process or choose another port.`) : error),
+    );
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/** TLS material: configured files, else the development certificates of `gatehouse certs dev`, else none (TLS off). */
+async function tlsOptions(config: Config['mqtt']): Promise<tls.TlsOptions | undefined> {
+  const cert = config.tlsCert ?? (existsSync(path.join(CERTS_DIR, 'server.crt')) ? path.join(CERTS_DIR, 'server.crt') : undefined);
+  const key = config.tlsKey ?? (cert && !config.tlsCert ? path.join(CERTS_DIR, 'server.key') : undefined);
+  if (!cert || !key) return undefined;
+  const options: tls.TlsOptions = { cert: await readFile(cert), key: await readFile(key), minVersion: 'TLSv1.2' };
+  if (config.tlsClientCa) Object.assign(options, { ca: await readFile(config.tlsClientCa), requestCert: true, rejectUnauthorized: false });
+  return options;
+}
+
+/** The MQTT adapter: TCP, TLS and WebSocket listeners feeding the front door, and the core's events fed to the brokers. */
+export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer }): Promise<MqttBroker> {
+  const { core, config, metrics } = deps;
+  const log = deps.log.child({ component: 'mqtt' });
+  const context = {
+    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log,
+    limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, telemetryMaxBytes: config.telemetry.maxBytes },
+  };
+  const brokers = new TenantBrokers(context, { drainTimeout: 10_000, concurrency: 100, maxTopicLevels: config.mqtt.maxTopicLevels });
+  const frontDoor = new FrontDoor(
+    new ConnectAuthenticator(core, { messagesPerSecond: config.mqtt.rateMessages, bytesPerSecond: config.mqtt.rateBytes }),
+    (session, stream) => brokers.handOff(session, stream),
+    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength },
+    metrics,
+    log,
+  );
+
+  const unsubscribe = [
+    core.events.on('command.issued', ({ tenantId, deviceName, command }) =>
+      brokers.publishCommand(tenantId, deviceName, command).catch((error: unknown) => log.error({ err: error }, 'publishing a command failed'))),
+    core.events.on('device.access.revoked', ({ tenantId, deviceId }) =>
+      void brokers.disconnectDevice(tenantId, deviceId).then((count) => count > 0 && log.info({ tenantId, deviceId, count }, 'revoked device disconnected'))),
+  ];
+
+  const sockets = new Set<Duplex>();
+  const track = (stream: Duplex) => {
+    sockets.add(stream);
+    stream.once('close', () => sockets.delete(stream));
+  };
+
+  // Nagle's algorithm would hold small PUBLISH/PUBACK packets back by up to 40 ms.
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    track(socket);
+    frontDoor.accept(socket, 'tcp', socket.remoteAddress);
+  });
+  const mqttPort = await listen(tcp, config.mqttPort, config.host, 'MQTT_PORT');
+
+  let secure: tls.Server | undefined;
+  let mqttsPort: number | undefined;
+  const tlsConfig = await tlsOptions(config.mqtt);
+  if (tlsConfig) {
+    secure = tls.createServer(tlsConfig, (socket) => {
+      socket.setNoDelay(true);
+      track(socket);
+      frontDoor.accept(socket, 'tls', socket.remoteAddress);
+    });
+    secure.on('tlsClientError', (error) => log.debug({ err: error.message }, 'TLS handshake failed'));
+    mqttsPort = await listen(secure, config.mqttsPort, config.host, 'MQTTS_PORT');
+  }
+
+  // MQTT over WebSocket on the HTTP server's /mqtt (subprotocol "mqtt", as MQTT.js and browsers ask).
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  deps.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(request.url ?? '/', 'http://x').pathname !== '/mqtt') {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws);
+      track(stream);
+      frontDoor.accept(stream, 'ws', request.socket.remoteAddress);
+    });
+  });
+
+  log.info({ mqttPort, mqttsPort }, 'MQTT listening');
+  return {
+    mqttPort,
+    mqttsPort,
+    frontDoor,
+    async close() {
+      unsubscribe.forEach((off) => off());
+      tcp.close();
+      secure?.close();
+      wss.close();
+      await brokers.closeAll();
+      for (const stream of sockets) stream.destroy();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+import type { TopicFilters } from '../../auth/app-credentials.js';
+import { parseDeviceTopic } from './device-topics.js';
+import { filterCovers, filtersOverlap, topicMatches } from './topic-match.js';
+
+/**
+ * What one MQTT session may publish and subscribe, computed once at CONNECT
+ * from its credential and checked synchronously on every packet (an async
+ * check would let aedes reorder one client's messages).
+ * Topics and filters are relative to the tenant.
+ */
+export type TopicAcl = {
+  canPublish(topic: string): boolean;
+  canSubscribe(filter: string): boolean;
+};
+
+/** Shared subscriptions are not offered (aedes has none); refusing them keeps them from ever crossing anything. */
+export function isSharedSubscription(filter: string): boolean {
+  return filter.startsWith('$share/') || filter.startsWith('$queue/');
+}
+
+/** A device publishes its own telemetry, state, events and command results, and subscribes to its own commands only. */
+export function deviceAcl(name: string): TopicAcl {
+  const commands = `devices/${name}/commands/#`;
+  return {
+    canPublish(topic) {
+      const parsed = parseDeviceTopic(topic);
+      return parsed !== undefined && parsed.device === name && parsed.kind !== 'command';
+    },
+    canSubscribe(filter) {
+      return filterCovers(commands, filter);
+    },
+  };
+}
+
+/**
+ * An app credential: its allow filters, minus its deny filters (deny wins, as in
+ * EMQX's ACL). A subscription is allowed only if every topic it can match is
+ * allowed and none is denied. `$SYS/…` (this tenant's broker statistics) is
+ * allowed unless denied.
+ */
+export function appAcl(filters: TopicFilters): TopicAcl {
+  return {
+    canPublish(topic) {
+      if (topic.startsWith('$')) return false;
+      return filters.publish.some((f) => topicMatches(f, topic)) && !filters.denyPublish.some((f) => topicMatches(f, topic));
+    },
+    canSubscribe(filter) {
+      if (filters.denySubscribe.some((f) => filtersOverlap(f, filter))) return false;
+      if (filter.startsWith('$SYS/') || filter === '$SYS') return true;
+      if (filter.startsWith('$')) return false;
+      return filters.subscribe.some((f) => filterCovers(f, filter));
+    },
+  };
+}
+
+const USER_READABLE = ['devices/+/telemetry/#', 'devices/+/state', 'devices/+/events/#'];
+
+/**
+ * A person on a dashboard (WebSocket, access token): may watch telemetry,
+ * state and events of the tenant's devices if their role may read devices,
+ * and never publishes (commands go through the API, where capability and PIN
+ * checks apply).
+ */
+export function userAcl(mayReadDevices: boolean): TopicAcl {
+  return {
+    canPublish: () => false,
+    canSubscribe: (filter) => mayReadDevices && USER_READABLE.some((f) => filterCovers(f, filter)),
+  };
+}
