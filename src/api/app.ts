@@ -6,6 +6,8 @@ import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { installErrorHandling } from './error-handler.js';
+import { commandRoutes } from './routes/commands.js';
+import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
 import { jwksRoutes } from './routes/jwks.js';
 import { memberRoutes } from './routes/members.js';
@@ -67,5 +69,7 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(memberRoutes, { core });
   await app.register(platformRoutes, { core });
   await app.register(oauthRoutes, { core });
+  await app.register(deviceRoutes, { core });
+  await app.register(commandRoutes, { core });
   return app;
 }

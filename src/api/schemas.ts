@@ -20,3 +20,7 @@ export const TokenPair = Type.Object({
   token_type: Type.Literal('Bearer'),
   expires_in: Type.Integer({ description: 'Seconds the access token lives.' }),
 }, { $id: 'TokenPair' });
+
+/** A timestamp: the core hands out Dates, the serializer writes ISO 8601. */
+export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
+export const NullableDateTime = Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' });

@@ -1,0 +1,123 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { connect, record, settle, subscribe, until, type Received } from '../support/mqtt.js';
+
+/** Tenant B never receives a byte of tenant A, whatever it subscribes to; both use the same device names. */
+describe('MQTT tenant isolation', () => {
+  let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
+  const creds: Record<string, Credential> = {};
+  const open: MqttClient[] = [];
+
+  async function client(who: string, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
+    const c = await connect(gw.endpoints.tcp, { username: creds[who]!.username, password: creds[who]!.password, ...options });
+    open.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    gw = await startBrokerGateway();
+    for (const tenant of ['alpha', 'beta']) {
+      await gw.tenant(tenant);
+      creds[`${tenant}.sensor`] = await gw.device(tenant, 'sensor-1');
+      creds[`${tenant}.watcher`] = await gw.app(tenant, 'watcher');
+    }
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  });
+  afterAll(() => gw?.close());
+
+  const fromBeta = (messages: Received[]) => messages.filter((m) => m.payload.includes('beta'));
+
+  it('wildcard subscriptions see only their own tenant', async () => {
+    const alpha = await client('alpha.watcher');
+    const beta = await client('beta.watcher');
+    const alphaSeen = record(alpha);
+    const betaSeen = record(beta);
+    for (const watcher of [alpha, beta]) {
+      expect(await subscribe(watcher, ['#', '+/+/telemetry', 'devices/+/telemetry', 'devices/sensor-1/#'], 1)).toEqual([1, 1, 1, 1]);
+    }
+    const sensor = await client('beta.sensor');
+    await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ from: 'beta' }), { qos: 1 });
+    await sensor.publishAsync('devices/sensor-1/events/alarm', JSON.stringify({ from: 'beta' }), { qos: 1 });
+    await until(() => betaSeen.some((m) => m.topic === 'devices/sensor-1/events/alarm'), 5_000, 'beta to receive its own messages');
+    expect(betaSeen.some((m) => m.topic === 'devices/sensor-1/telemetry')).toBe(true);
+    await settle();
+    expect(alphaSeen).toEqual([]);
+    expect(betaSeen.every((m) => m.topic.startsWith('devices/sensor-1/'))).toBe(true);
+  });
+
+  it('retained messages stay in their tenant', async () => {
+    const sensor = await client('beta.sensor');
+    await sensor.publishAsync('devices/sensor-1/state', JSON.stringify({ from: 'beta', on: true }), { qos: 1, retain: true });
+    await settle(100);
+    const alpha = await client('alpha.watcher');
+    const alphaSeen = record(alpha);
+    await subscribe(alpha, ['#', 'devices/sensor-1/state']);
+    const beta = await client('beta.watcher');
+    const betaSeen = record(beta);
+    await subscribe(beta, 'devices/sensor-1/state');
+    await until(() => betaSeen.length === 1, 5_000, 'beta\'s retained state');
+    expect(betaSeen[0]).toMatchObject({ topic: 'devices/sensor-1/state', retain: true });
+    await settle();
+    expect(fromBeta(alphaSeen)).toEqual([]);
+  });
+
+  it('a will reaches only its own tenant', async () => {
+    const alpha = await client('alpha.watcher');
+    const beta = await client('beta.watcher');
+    const alphaSeen = record(alpha);
+    const betaSeen = record(beta);
+    await subscribe(alpha, '#');
+    await subscribe(beta, 'devices/+/events/#');
+    const sensor = await client('beta.sensor', { will: { topic: 'devices/sensor-1/events/offline', payload: Buffer.from('{"from":"beta","gone":true}'), qos: 1, retain: false } });
+    sensor.stream.destroy(); // not a DISCONNECT: the will fires
+    await until(() => betaSeen.some((m) => m.topic === 'devices/sensor-1/events/offline'), 5_000, 'the will');
+    await settle();
+    expect(fromBeta(alphaSeen)).toEqual([]);
+  });
+
+  it('a will on a topic the credential may not publish is refused at CONNECT', async () => {
+    await expect(client('beta.sensor', { will: { topic: 'devices/other/events/x', payload: Buffer.from('x'), qos: 0, retain: false } })).rejects.toMatchObject({ code: 5 });
+  });
+
+  it('shared subscriptions are refused with 0x80, never crossing tenants', async () => {
+    const alpha = await client('alpha.watcher');
+    expect(await subscribe(alpha, ['$share/group/devices/+/telemetry', '$queue/devices/#', 'devices/+/telemetry'])).toEqual([128, 128, 0]);
+  });
+
+  it('the same client id in two tenants is two sessions: no takeover, no shared persistent session', async () => {
+    const alphaFirst = await client('alpha.watcher', { clientId: 'dashboard', clean: false });
+    await subscribe(alphaFirst, 'devices/+/telemetry', 1);
+    await alphaFirst.endAsync();
+    const beta = await client('beta.watcher', { clientId: 'dashboard', clean: false });
+    const betaSeen = record(beta);
+    expect((beta as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent ?? false).toBe(false);
+    // While alpha's dashboard is away, each tenant's sensor publishes.
+    const alphaSensor = await client('alpha.sensor');
+    const betaSensor = await client('beta.sensor');
+    await alphaSensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ from: 'alpha', n: 1 }), { qos: 1 });
+    await betaSensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ from: 'beta', n: 1 }), { qos: 1 });
+    const alphaAgain = await client('alpha.watcher', { clientId: 'dashboard', clean: false });
+    const alphaSeen = record(alphaAgain);
+    await until(() => alphaSeen.length >= 1, 5_000, 'alpha\'s queued message');
+    await settle();
+    expect(alphaSeen.map((m) => JSON.parse(m.payload).from)).toEqual(['alpha']);
+    expect(beta.connected).toBe(true);
+    expect(betaSeen).toEqual([]);
+  });
+
+  it('$SYS shows an app its own tenant\'s broker only; devices may not subscribe to it', async () => {
+    const alpha = await client('alpha.watcher');
+    const alphaSeen = record(alpha);
+    expect(await subscribe(alpha, '$SYS/#')).toEqual([0]);
+    await client('beta.sensor', { clientId: 'beta-marker' });
+    await client('alpha.sensor', { clientId: 'alpha-marker' });
+    await until(() => alphaSeen.some((m) => m.payload.includes('alpha-marker')), 5_000, 'alpha\'s own $SYS news');
+    await settle();
+    expect(alphaSeen.filter((m) => m.payload.includes('beta-marker') || m.payload.includes(creds['beta.sensor']!.id))).toEqual([]);
+    const sensor = await client('alpha.sensor');
+    expect(await subscribe(sensor, '$SYS/#')).toEqual([128]);
+  });
+});

@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createAppCredential, type TopicFilters } from '../../src/auth/app-credentials.js';
+import { operatorContext } from '../../src/auth/operator.js';
+import { writeDevCertificates } from '../../src/broker/dev-certificates.js';
+import type { CapabilitySpec } from '../../src/core/devices/device-registry.js';
+import { createTenant } from '../../src/core/tenants.js';
+import { startTestGateway, type TestGateway } from './gateway.js';
+import type { Endpoints } from './mqtt.js';
+
+export type Credential = { username: string; password: string; id: string };
+
+/** A real gateway with TCP, TLS (development certificates) and WebSocket listeners, and helpers to provision tenants. */
+export async function startBrokerGateway(env: Record<string, string> = {}): Promise<TestGateway & {
+  endpoints: Endpoints;
+  tenant(slug: string): Promise<{ id: string; slug: string }>;
+  device(slug: string, name: string, capabilities?: CapabilitySpec[]): Promise<Credential>;
+  app(slug: string, name: string, filters?: Partial<TopicFilters>): Promise<Credential>;
+  user(slug: string, email: string, role: 'owner' | 'admin' | 'member' | 'viewer'): Promise<{ id: string; token: string }>;
+}> {
+  const certs = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-certs-'));
+  const files = await writeDevCertificates(certs);
+  const t = await startTestGateway({ MQTT_PORT: '0', MQTTS_PORT: '0', MQTT_TLS_CERT: files.serverCert!, MQTT_TLS_KEY: files.serverKey!, ...env });
+  const core = t.gateway.core;
+  const endpoints: Endpoints = {
+    tcp: `mqtt://127.0.0.1:${t.gateway.mqttPort}`,
+    tls: `mqtts://localhost:${t.gateway.mqttsPort}`,
+    ws: `ws://127.0.0.1:${t.gateway.httpPort}/mqtt`,
+    ca: await readFile(files.caCert!, 'utf8'),
+  };
+  return {
+    ...t,
+    endpoints,
+    async tenant(slug) {
+      return createTenant(core.db, { slug });
+    },
+    async device(slug, name, capabilities = []) {
+      const device = await core.devices.register(await operatorContext(core.db, slug), { name, capabilities });
+      return { username: device.username, password: device.password, id: device.id };
+    },
+    async app(slug, name, filters = {}) {
+      const app = await createAppCredential(core.db, core.policy, await operatorContext(core.db, slug), { name, ...filters });
+      return { username: app.username, password: app.password, id: app.id };
+    },
+    async user(slug, email, role) {
+      const password = 'correct horse battery';
+      const member = await core.auth.members.add(await operatorContext(core.db, slug), { email, password, role });
+      const response = await fetch(`${t.base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password, tenant: slug }) });
+      const { access_token } = (await response.json()) as { access_token: string };
+      return { id: member.id, token: access_token };
+    },
+  };
+}
