@@ -26,7 +26,7 @@ export async function startBrokerGateway(env: Record<string, string> = {}): Prom
   const core = t.gateway.core;
   const endpoints: Endpoints = {
     tcp: `mqtt://127.0.0.1:${t.gateway.mqttPort}`,
-    tls: `mqtts://localhost:${t.gateway.mqttsPort}`,
+    tls: `mqtts://127.0.0.1:${t.gateway.mqttsPort}`,
     ws: `ws://127.0.0.1:${t.gateway.httpPort}/mqtt`,
     ca: await readFile(files.caCert!, 'utf8'),
   };

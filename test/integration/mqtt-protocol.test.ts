@@ -1,0 +1,126 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { connect, exchange, rawConnect, rawStream, record, settle, subscribe, until, urlFor, type Transport } from '../support/mqtt.js';
+
+/** MQTT 3.1.1 within a tenant, over each transport. */
+describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport) => {
+  let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
+  let device: Credential;
+  let app: Credential;
+  const open: MqttClient[] = [];
+
+  async function as(credential: Credential, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
+    const c = await connect(urlFor(gw.endpoints, transport), { username: credential.username, password: credential.password, ca: gw.endpoints.ca, rejectUnauthorized: true, ...options });
+    open.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    gw = await startBrokerGateway();
+    await gw.tenant('lab');
+    device = await gw.device('lab', 'probe');
+    app = await gw.app('lab', 'console');
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  });
+  afterAll(() => gw?.close());
+
+  it('delivers QoS 0, 1 and 2, at the lower of the publish and subscription QoS', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    expect(await subscribe(watcher, 'devices/probe/events/#', 2)).toEqual([2]);
+    const probe = await as(device);
+    for (const qos of [0, 1, 2] as const) await probe.publishAsync(`devices/probe/events/q${qos}`, `{"qos":${qos}}`, { qos });
+    await until(() => seen.length === 3, 5_000, 'three messages');
+    expect(seen.map((m) => [m.topic, m.qos]).sort()).toEqual([['devices/probe/events/q0', 0], ['devices/probe/events/q1', 1], ['devices/probe/events/q2', 2]]);
+
+    const low = await as(app);
+    const lowSeen = record(low);
+    await subscribe(low, 'devices/probe/events/#', 0);
+    await probe.publishAsync('devices/probe/events/again', '{}', { qos: 2 });
+    await until(() => lowSeen.length === 1, 5_000, 'downgraded message');
+    expect(lowSeen[0]!.qos).toBe(0);
+  });
+
+  it('keeps the last retained message per topic for new subscribers, and clears it with an empty one', async () => {
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/retained', '{"v":1}', { qos: 1, retain: true });
+    await probe.publishAsync('devices/probe/events/retained', '{"v":2}', { qos: 1, retain: true });
+    const late = await as(app);
+    const seen = record(late);
+    await subscribe(late, 'devices/probe/events/retained');
+    await until(() => seen.length === 1, 5_000, 'the retained message');
+    expect(seen[0]).toMatchObject({ payload: '{"v":2}', retain: true });
+    await probe.publishAsync('devices/probe/events/retained', '', { qos: 1, retain: true });
+    const later = await as(app);
+    const none = record(later);
+    await subscribe(later, 'devices/probe/events/retained');
+    await settle();
+    expect(none).toEqual([]);
+  });
+
+  it('publishes the will on an unexpected disconnect, and not after DISCONNECT', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    await subscribe(watcher, 'devices/probe/events/#', 1);
+    const polite = await as(device, { will: { topic: 'devices/probe/events/will', payload: Buffer.from('{"polite":true}'), qos: 1, retain: false } });
+    await polite.endAsync();
+    const rude = await as(device, { will: { topic: 'devices/probe/events/will', payload: Buffer.from('{"polite":false}'), qos: 1, retain: false } });
+    rude.stream.destroy();
+    await until(() => seen.length === 1, 5_000, 'the will');
+    await settle();
+    expect(seen.map((m) => m.payload)).toEqual(['{"polite":false}']);
+  });
+
+  it('queues QoS 1 messages for a persistent session, and not for a clean one', async () => {
+    const persistent = await as(app, { clientId: `persist-${transport}`, clean: false });
+    await subscribe(persistent, 'devices/probe/events/#', 1);
+    await persistent.endAsync();
+    const cleanOne = await as(app, { clientId: `clean-${transport}`, clean: true });
+    await subscribe(cleanOne, 'devices/probe/events/#', 1);
+    await cleanOne.endAsync();
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/while-away', '{"n":1}', { qos: 1 });
+    const back = await as(app, { clientId: `persist-${transport}`, clean: false });
+    const seen = record(back);
+    await until(() => seen.length === 1, 5_000, 'the queued message');
+    expect(seen[0]!.topic).toBe('devices/probe/events/while-away');
+    const cleanBack = await as(app, { clientId: `clean-${transport}`, clean: true });
+    const cleanSeen = record(cleanBack);
+    await settle();
+    expect(cleanSeen).toEqual([]);
+  });
+
+  it('delivers once to overlapping subscriptions of one client', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    await subscribe(watcher, ['devices/#', 'devices/+/events/#', 'devices/probe/events/overlap'], 1);
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/overlap', '{}', { qos: 1 });
+    await until(() => seen.length >= 1, 5_000, 'the message');
+    await settle();
+    expect(seen.filter((m) => m.topic === 'devices/probe/events/overlap')).toHaveLength(1);
+  });
+
+  it('unsubscribes the filter it was asked to', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    await subscribe(watcher, 'devices/probe/events/#', 1);
+    await watcher.unsubscribeAsync('devices/probe/events/#');
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/after-unsubscribe', '{}', { qos: 1 });
+    await settle();
+    expect(seen).toEqual([]);
+  });
+
+  it('handles zero-length client ids as [MQTT-3.1.3-6..9] require', async () => {
+    const assigned = await as(device, { clientId: '', clean: true });
+    expect(assigned.connected).toBe(true);
+    const stream = await rawStream(gw.endpoints, transport);
+    const answer = await exchange(stream, [rawConnect({ clientId: '', clean: false, username: device.username, password: device.password })]);
+    expect(answer).toMatchObject({ cmd: 'connack', returnCode: 2 }); // identifier rejected [MQTT-3.1.3-8]
+    stream.destroy();
+  });
+});
