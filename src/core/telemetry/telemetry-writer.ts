@@ -1,7 +1,8 @@
+import { uuidv7 } from 'uuidv7';
 import type { Database } from '../../db/database.js';
 
 export type TelemetryRecord = { tenantId: string; deviceId: string; stream: string; payload: string; receivedAt: number };
-type Pending = TelemetryRecord & { done: ((error?: Error) => void) | undefined };
+type Pending = TelemetryRecord & { id: string; done: ((error?: Error) => void) | undefined };
 
 export type TelemetryWriterOptions = {
   /** Rows per INSERT at most. */
@@ -19,9 +20,10 @@ export type TelemetryWriterObserver = {
   batchFailed?(rows: number, error: Error): void;
 };
 
-const INSERT = `INSERT INTO telemetry (tenant_id, device_id, stream, payload, received_at)
-  SELECT $1::uuid, u.d, u.s, u.p::jsonb, to_timestamp(u.r / 1000.0)
-    FROM unnest($2::uuid[], $3::text[], $4::text[], $5::float8[]) AS u(d, s, p, r)`;
+// Ids are made here, UUIDv7 and monotonic within the process, so that rows of one millisecond keep their arrival order.
+const INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
+  SELECT u.id, $1::uuid, u.d, u.s, u.p::jsonb, to_timestamp(u.r / 1000.0)
+    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[]) AS u(id, d, s, p, r)`;
 
 /**
  * Group commit for telemetry: rows from every publisher are gathered and
@@ -50,7 +52,7 @@ export class TelemetryWriter {
 
   /** Queues a row; false means the queue is past its high-water mark and the caller should wait for `drained()`. */
   write(record: TelemetryRecord, done?: (error?: Error) => void): boolean {
-    this.queue.push({ ...record, done });
+    this.queue.push({ ...record, id: uuidv7(), done });
     if (this.queue.length >= this.options.maxBatch) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
     return this.queue.length < this.options.highWater;
@@ -101,7 +103,7 @@ export class TelemetryWriter {
     let failure: Error | undefined;
     try {
       await this.db.withEachTenant(byTenant, (tx, rows, tenantId) =>
-        tx.query(INSERT, [tenantId, rows.map((r) => r.deviceId), rows.map((r) => r.stream), rows.map((r) => r.payload), rows.map((r) => r.receivedAt)]).then(() => undefined),
+        tx.query(INSERT, [tenantId, rows.map((r) => r.id), rows.map((r) => r.deviceId), rows.map((r) => r.stream), rows.map((r) => r.payload), rows.map((r) => r.receivedAt)]).then(() => undefined),
       );
       this.observer.batchWritten?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
