@@ -69,6 +69,19 @@ export class CredentialVerifier {
     };
   }
 
+  /**
+   * A device that proved its identity with a client certificate from the
+   * configured CA (mTLS): the certificate's CN is its username; no secret is
+   * checked, but its status and its tenant's still are.
+   */
+  async verifyCertificate(username: string): Promise<VerifiedCredential & { kind: 'device' }> {
+    const [row] = await this.db.platformQuery<CredentialRow>(DEVICE_QUERY, [username]);
+    if (!row) throw new GatewayError('INVALID_CREDENTIALS', 'The client certificate names no device.');
+    if (row.status !== 'active' || row.tenant_status !== 'active') throw new GatewayError('ACCOUNT_SUSPENDED', `This device credential is ${row.status}.`);
+    const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'device', id: row.id }, channel: 'iot', scopes: scopesForChannel('iot') });
+    return { kind: 'device', ctx, deviceName: row.name };
+  }
+
   /** Forgets what was remembered for a credential (on revocation or a new secret, in addition to the hash check). */
   forget(username: string): void {
     this.cache.delete(username);

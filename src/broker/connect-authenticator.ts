@@ -12,17 +12,24 @@ const JWT = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /**
  * CONNECT credentials → MqttSession, all decisions asked of the core:
  * - device or app: username + secret (`gatehouse device create` / `app create`);
+ * - a device with a client certificate (mTLS) whose CN is its username;
  * - a person, on WebSocket only: an access token as the password (the username
  *   may name the tenant to act in, like X-Active-Tenant).
  */
 export class ConnectAuthenticator {
   constructor(private readonly core: Core, private readonly limits: ConnectLimits) {}
 
-  async authenticate(packet: IConnectPacket, transport: MqttSession['transport'], remoteAddress: string | undefined): Promise<MqttSession> {
+  /** `certificateName`: the CN of a client certificate the TLS listener verified against MQTT_TLS_CLIENT_CA. */
+  async authenticate(packet: IConnectPacket, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName?: string): Promise<MqttSession> {
     const username = packet.username ?? '';
     const password = packet.password?.toString('utf8') ?? '';
-    if (!password) throw new GatewayError('UNAUTHENTICATED', 'A username and password are required.');
     const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), lastViolationEventAt: 0 };
+    if (certificateName && !password) {
+      if (username && username !== certificateName) throw new GatewayError('INVALID_CREDENTIALS', 'The username does not match the client certificate.');
+      const verified = await this.core.auth.credentials.verifyCertificate(certificateName);
+      return { ...base, ctx: verified.ctx, acl: deviceAcl(verified.deviceName), deviceName: verified.deviceName, credentialId: verified.ctx.principal.id };
+    }
+    if (!password) throw new GatewayError('UNAUTHENTICATED', 'A username and password (or a client certificate) are required.');
 
     if (JWT.test(password)) {
       if (transport !== 'ws') throw new GatewayError('UNAUTHENTICATED', 'Access tokens are accepted on WebSocket connections only.');

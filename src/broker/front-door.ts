@@ -37,7 +37,7 @@ export class FrontDoor {
     return this.open;
   }
 
-  accept(stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined): void {
+  accept(stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName?: string): void {
     const parser = mqttPacket.parser();
     const chunks: Buffer[] = [];
     let settled = false;
@@ -72,13 +72,13 @@ export class FrontDoor {
         return;
       }
       // Whatever follows the CONNECT stays unread until the tenant's broker takes over.
-      finish(() => void this.admit(packet, Buffer.concat(chunks), stream, transport, remoteAddress));
+      finish(() => void this.admit(packet, Buffer.concat(chunks), stream, transport, remoteAddress, certificateName));
     });
     stream.on('error', onError);
     stream.on('readable', onReadable);
   }
 
-  private async admit(packet: IConnectPacket, bytes: Buffer, stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined): Promise<void> {
+  private async admit(packet: IConnectPacket, bytes: Buffer, stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName: string | undefined): Promise<void> {
     const version = packet.protocolVersion ?? 4;
     const deny = (code: number, reason: string) => {
       this.metrics.connectsRefused++;
@@ -93,7 +93,7 @@ export class FrontDoor {
 
     let session: MqttSession;
     try {
-      session = await this.authenticator.authenticate(packet, transport, remoteAddress);
+      session = await this.authenticator.authenticate(packet, transport, remoteAddress, certificateName);
     } catch (error) {
       if (!isGatewayError(error)) this.log.error({ err: error }, 'CONNECT authentication failed unexpectedly');
       return deny(isGatewayError(error) ? connackCodeFor(error.code) : CONNACK.SERVER_UNAVAILABLE, isGatewayError(error) ? error.message : 'internal error');

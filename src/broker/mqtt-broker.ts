@@ -88,7 +88,9 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
     secure = tls.createServer(tlsConfig, (socket) => {
       socket.setNoDelay(true);
       track(socket);
-      frontDoor.accept(socket, 'tls', socket.remoteAddress);
+      // Only a certificate that chains to MQTT_TLS_CLIENT_CA names a device; an unverified one is ignored.
+      const certificateName = socket.authorized ? String(socket.getPeerCertificate().subject?.CN ?? '') || undefined : undefined;
+      frontDoor.accept(socket, 'tls', socket.remoteAddress, certificateName);
     });
     secure.on('tlsClientError', (error) => log.debug({ err: error.message }, 'TLS handshake failed'));
     mqttsPort = await listen(secure, config.mqttsPort, config.host, 'MQTTS_PORT');
