@@ -1,0 +1,140 @@
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Socket } from 'node:net';
+import { percentiles } from '../stats.js';
+import { now, type ConnectReport, type ConnectSpec, type PublishReport, type PublishSpec } from './spec.js';
+
+/**
+ * The load generator, in a process of its own so that its CPU is not the
+ * target's: `node generator.js '<spec json>'` prints one JSON report.
+ * Built on MQTT.js with TCP_NODELAY on (Nagle would add up to 40 ms per hop).
+ */
+async function open(url: string, credentials: { username?: string; password?: string }, clientId?: string): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(url, { ...credentials, clientId, reconnectPeriod: 0, connectTimeout: 30_000, protocolVersion: 4, clean: true });
+  (client.stream as Socket).setNoDelay?.(true);
+  return client;
+}
+
+function payload(bytes: number): (sentAt: number) => string {
+  return (sentAt) => {
+    const head = `{"t":${sentAt.toFixed(3)},"p":"`;
+    return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 2))}"}`;
+  };
+}
+
+async function publish(spec: PublishSpec): Promise<PublishReport> {
+  const latencies: number[] = [];
+  const ackLatencies: number[] = [];
+  let received = 0;
+  let lastReceivedAt = 0;
+  let subscriber: MqttClient | undefined;
+  if (spec.subscriber) {
+    subscriber = await open(spec.url, spec.subscriber, `bench-sub-${process.pid}`);
+    subscriber.on('message', (_topic, message) => {
+      const at = now();
+      received++;
+      lastReceivedAt = at;
+      const t = Number(/"t":([\d.]+)/.exec(message.toString('latin1'))?.[1]);
+      if (t) latencies.push(at - t);
+    });
+    await subscriber.subscribeAsync(spec.subscriber.filter, { qos: spec.subscriber.qos });
+  }
+  const clients = await Promise.all(spec.publishers.map((p, i) => open(spec.url, p, `bench-pub-${process.pid}-${i}`)));
+  const make = payload(spec.payloadBytes);
+  let sent = 0;
+  let acked = 0;
+  let errors = 0;
+  const cpu = process.cpuUsage();
+  const firstPublishAt = now();
+  const interval = spec.ratePerSecond ? (1000 * clients.length) / spec.ratePerSecond : 0;
+
+  await Promise.all(clients.map(async (client, index) => {
+    const topic = spec.publishers[index]!.topic;
+    const start = now();
+    for (let i = 0; i < spec.messagesPerPublisher; i++) {
+      if (interval > 0) {
+        const due = start + i * interval;
+        const wait = due - now();
+        if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+      sent++;
+      if (spec.qos === 1) {
+        try {
+          const at = now();
+          await client.publishAsync(topic, make(at), { qos: 1 });
+          ackLatencies.push(now() - at);
+          acked++;
+        } catch {
+          errors++;
+        }
+      } else {
+        // Respect the socket's backpressure: write no faster than it drains.
+        const flushed = (client.stream as Socket).writableNeedDrain ? new Promise((resolve) => client.stream.once('drain', resolve)) : undefined;
+        client.publish(topic, make(now()), { qos: 0 });
+        if (flushed) await flushed;
+        else if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }));
+  const publishersDoneAt = now();
+  if (subscriber) {
+    const deadline = publishersDoneAt + spec.drainTimeoutMs;
+    let last = received;
+    let lastChange = now();
+    while (received < sent && now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (received !== last) {
+        last = received;
+        lastChange = now();
+      } else if (now() - lastChange > 3_000) break;
+    }
+  }
+  const used = process.cpuUsage(cpu);
+  await Promise.all([...clients, ...(subscriber ? [subscriber] : [])].map((c) => c.endAsync(true).catch(() => undefined)));
+  return {
+    sent, acked, errors, firstPublishAt, publishersDoneAt, received, lastReceivedAt,
+    // End to end when there is a subscriber, else PUBLISH → PUBACK (for Gatehouse: → committed).
+    latencyMs: latencies.length > 0 ? percentiles(latencies) : ackLatencies.length > 0 ? percentiles(ackLatencies) : null,
+    generatorCpuSeconds: (used.user + used.system) / 1e6,
+  };
+}
+
+async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
+  const cpu = process.cpuUsage();
+  const rounds: ConnectReport['rounds'] = [];
+  for (let round = 0; round < spec.rounds; round++) {
+    const clients: MqttClient[] = [];
+    let failed = 0;
+    let next = 0;
+    const started = now();
+    await Promise.all(Array.from({ length: spec.concurrency }, async () => {
+      while (next < spec.credentials.length) {
+        const index = next++;
+        try {
+          clients.push(await open(spec.url, spec.credentials[index]!, `storm-${process.pid}-${index}`));
+        } catch {
+          failed++;
+        }
+      }
+    }));
+    const seconds = (now() - started) / 1000;
+    rounds.push({ connected: clients.length, failed, seconds, perSecond: Math.round(clients.length / seconds) });
+    process.stderr.write(`round ${round} connected ${clients.length}\n`);
+    await new Promise((resolve) => setTimeout(resolve, spec.holdMs));
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const used = process.cpuUsage(cpu);
+  return { rounds, generatorCpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+const spec = JSON.parse(process.argv[2] ?? '{}') as PublishSpec | ConnectSpec;
+(spec.kind === 'connect' ? connectStorm(spec) : publish(spec)).then(
+  (report) => {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  },
+  (error: unknown) => {
+    process.stderr.write(`generator: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,46 @@
+/** What one load-generator process is asked to do, and what it reports. */
+export type PublishSpec = {
+  kind: 'publish';
+  url: string;
+  publishers: { username?: string; password?: string; topic: string }[];
+  messagesPerPublisher: number;
+  qos: 0 | 1;
+  /** Total offered rate (messages/s over all publishers); unset: as fast as the broker takes them. */
+  ratePerSecond?: number;
+  payloadBytes: number;
+  subscriber?: { username?: string; password?: string; filter: string; qos: 0 | 1 };
+  /** How long to wait for stragglers after the publishers are done. */
+  drainTimeoutMs: number;
+};
+
+export type ConnectSpec = {
+  kind: 'connect';
+  url: string;
+  credentials: { username?: string; password?: string }[];
+  concurrency: number;
+  /** Rounds: the first is cold; later ones reconnect the same credentials. */
+  rounds: number;
+  /** How long to hold every connection open after each round (the target's RSS is sampled meanwhile). */
+  holdMs: number;
+};
+
+export type LatencySummary = { p50: number; p99: number; p999: number; max: number; mean: number };
+
+export type PublishReport = {
+  sent: number;
+  acked: number;
+  errors: number;
+  firstPublishAt: number;
+  publishersDoneAt: number;
+  received: number;
+  lastReceivedAt: number;
+  latencyMs: LatencySummary | null;
+  generatorCpuSeconds: number;
+};
+
+export type ConnectReport = { rounds: { connected: number; failed: number; seconds: number; perSecond: number }[]; generatorCpuSeconds: number };
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
+export function now(): number {
+  return performance.timeOrigin + performance.now();
+}

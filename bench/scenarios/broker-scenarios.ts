@@ -1,0 +1,197 @@
+import type { PublishReport } from '../load/spec.js';
+import { now } from '../load/spec.js';
+import { cpuSeconds, rssBytes, sampleRss } from '../targets/process-stats.js';
+import type { Target } from '../targets/targets.js';
+import { runGenerator } from './runner.js';
+
+export type Result = {
+  scenario: string;
+  target: Target['name'];
+  /** Messages (or connections) per second: committed rows for Gatehouse ingest, delivered messages otherwise. */
+  rate: number;
+  unit: string;
+  latencyMs?: { p50: number; p99: number; p999: number; max: number } | null;
+  targetCpuSeconds: number;
+  peakRssMb: number;
+  saturated: 'target' | 'generator' | 'neither';
+  /** The run's own verdict: every message accounted for (a fast run that lost rows is a failed run). */
+  ok: boolean;
+  details: Record<string, unknown>;
+};
+
+export type Sizes = { qos0PerPublisher: number; qos1PerPublisher: number; fanInPerPublisher: number; latencySeconds: number; stormDevices: number; overloadSeconds: number };
+
+const PAYLOAD = 100;
+const round = (value: number) => Math.round(value);
+
+/** Runs `work` while measuring the target's CPU and peak RSS; names which side ran out of CPU. */
+async function measured<T extends { generatorCpuSeconds: number }>(target: Target, work: () => Promise<T>): Promise<{ report: T; cpu: number; peakRssMb: number; wall: number; saturated: Result['saturated'] }> {
+  const cpuBefore = cpuSeconds(target.pid);
+  const rss = sampleRss(target.pid);
+  const started = now();
+  const report = await work();
+  const wall = (now() - started) / 1000;
+  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  const peakRssMb = Math.round(rss.stop() / 1048576);
+  const saturated = cpu / wall > 0.9 ? 'target' : report.generatorCpuSeconds / wall > 0.9 ? 'generator' : 'neither';
+  return { report, cpu: Math.round(cpu * 100) / 100, peakRssMb, wall, saturated };
+}
+
+function publishers(target: Target, count: number) {
+  return Array.from({ length: count }, (_, n) => {
+    const { topic, ...credential } = target.device(n);
+    return { ...credential, topic };
+  });
+}
+
+/** Rows appear in Postgres after the generator is done: wait for the count to stop moving. */
+async function waitForRows(target: Target, expected: number, before: number): Promise<{ rows: number; at: number }> {
+  let rows = (await target.storedRows!()) - before;
+  let at = now();
+  let stalled = now();
+  while (rows < expected && now() - stalled < 5_000) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const next = (await target.storedRows!()) - before;
+    if (next !== rows) {
+      rows = next;
+      at = now();
+      stalled = now();
+    }
+  }
+  return { rows, at };
+}
+
+/**
+ * QoS 0 ingest from 10 publishers. Gatehouse: rows committed per second, from
+ * the first publish to the last commit. Others store nothing, so: delivery
+ * per second to an external `#` subscriber.
+ */
+export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> {
+  const before = target.storedRows ? await target.storedRows() : 0;
+  const run = await measured(target, async () => {
+    const report = await runGenerator({
+      kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: sizes.qos0PerPublisher, qos: 0,
+      payloadBytes: PAYLOAD, drainTimeoutMs: 30_000, ...(target.storedRows ? {} : { subscriber: { ...target.watcher, filter: '#', qos: 0 as const } }),
+    });
+    const stored = target.storedRows ? await waitForRows(target, report.sent, before) : undefined;
+    return { ...report, stored };
+  });
+  const { report } = run;
+  const [count, end] = report.stored ? [report.stored.rows, report.stored.at] : [report.received, report.lastReceivedAt];
+  return {
+    scenario: 'qos0-ingest', target: target.name, rate: round((count / (end - report.firstPublishAt)) * 1000), unit: report.stored ? 'rows/s committed' : 'msg/s delivered',
+    latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    ok: count === report.sent,
+    details: { sent: report.sent, accountedFor: count, written: round((report.sent / (report.publishersDoneAt - report.firstPublishAt)) * 1000) },
+  };
+}
+
+/** QoS 1 with one message in flight per client; Gatehouse's PUBACK means "committed", checked by counting rows. */
+export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> {
+  const before = target.storedRows ? await target.storedRows() : 0;
+  const run = await measured(target, () =>
+    runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: sizes.qos1PerPublisher, qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }));
+  const { report } = run;
+  const rows = target.storedRows ? (await target.storedRows()) - before : undefined;
+  return {
+    scenario: 'qos1-ingest', target: target.name, rate: round((report.acked / (report.publishersDoneAt - report.firstPublishAt)) * 1000), unit: 'msg/s acknowledged',
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    ok: report.acked === report.sent && (rows === undefined || rows === report.acked),
+    details: { sent: report.sent, acked: report.acked, ...(rows === undefined ? {} : { rowsStored: rows }) },
+  };
+}
+
+/** 100 publishers, one app subscribed to devices/+/telemetry: all delivered, and how long the backlog takes to drain. */
+export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
+  const run = await measured(target, () => runGenerator({
+    kind: 'publish', url: target.url, publishers: publishers(target, 100), messagesPerPublisher: sizes.fanInPerPublisher, qos: 0, payloadBytes: PAYLOAD,
+    subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 60_000,
+  }));
+  const { report } = run;
+  const drainSeconds = Math.max(0, (report.lastReceivedAt - report.publishersDoneAt) / 1000);
+  return {
+    scenario: 'fan-in', target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    ok: report.received === report.sent,
+    details: { sent: report.sent, delivered: report.received, drainSeconds: Math.round(drainSeconds * 100) / 100 },
+  };
+}
+
+/** End-to-end latency device → subscriber at a fixed offered rate. */
+export async function latencyAt(target: Target, sizes: Sizes, rate: number): Promise<Result> {
+  const perPublisher = Math.round((rate * sizes.latencySeconds) / 10);
+  const run = await measured(target, () => runGenerator({
+    kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: perPublisher, qos: 0, payloadBytes: PAYLOAD, ratePerSecond: rate,
+    subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 30_000,
+  }));
+  const { report } = run;
+  const keptUp = report.received === report.sent && (report.latencyMs?.p99 ?? Infinity) < 1_000;
+  return {
+    scenario: `latency@${rate / 1000}k`, target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: keptUp ? run.saturated : 'target',
+    ok: report.received === report.sent,
+    details: { offered: rate, sent: report.sent, delivered: report.received, keptUp },
+  };
+}
+
+/** N devices connect (cold: argon2 each; warm: the verification cache), held open to weigh them. */
+export async function connectStorm(target: Target, sizes: Sizes): Promise<Result[]> {
+  const credentials = Array.from({ length: sizes.stormDevices }, (_, n) => {
+    const { topic: _topic, ...credential } = target.device(1_000 + n);
+    return credential;
+  });
+  const baseline = rssBytes(target.pid);
+  const run = await measured(target, () => runGenerator({ kind: 'connect', url: target.url, credentials, concurrency: 200, rounds: 2, holdMs: 2_000 }));
+  const perConnectionKb = Math.round((run.peakRssMb * 1048576 - baseline) / sizes.stormDevices / 1024);
+  return run.report.rounds.map((round, index) => ({
+    scenario: index === 0 ? 'connect-storm (cold)' : 'connect-storm (warm)', target: target.name, rate: round.perSecond, unit: 'connects/s',
+    latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    ok: round.failed === 0,
+    details: { connected: round.connected, failed: round.failed, seconds: Math.round(round.seconds * 100) / 100, rssPerConnectionKb: perConnectionKb },
+  }));
+}
+
+/**
+ * Overload: one tenant offers twice what the node sustains while another
+ * tenant publishes QoS 1 at 100 msg/s. The node must stay up, lose no
+ * acknowledged message, and keep the quiet tenant's p99 within 2× of unloaded.
+ */
+export async function overload(target: Target & { otherTenant: NonNullable<Target['otherTenant']> }, sizes: Sizes, sustained: number): Promise<Result> {
+  const { topic, ...quietCredential } = target.otherTenant;
+  const quiet = (seconds: number) => runGenerator({
+    kind: 'publish', url: target.url, publishers: [{ ...quietCredential, topic }], messagesPerPublisher: 100 * seconds, qos: 1, ratePerSecond: 100, payloadBytes: PAYLOAD, drainTimeoutMs: 0,
+  });
+  const unloaded = await quiet(3);
+  const before = await target.storedRows!();
+  const offered = Math.max(1_000, sustained * 2);
+  const run = await measured(target, async () => {
+    const [flood, loaded] = await Promise.all([
+      runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: Math.round((offered * sizes.overloadSeconds) / 10), qos: 0, ratePerSecond: offered, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }),
+      quiet(sizes.overloadSeconds),
+    ]);
+    return { ...loaded, flood, generatorCpuSeconds: loaded.generatorCpuSeconds + flood.generatorCpuSeconds };
+  });
+  const { report } = run;
+  const stored = await waitForRows(target, report.flood.sent + report.acked, before);
+  const quietRows = await target.storedRows!('quiet');
+  const alive = (() => {
+    try {
+      process.kill(target.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const ratio = (report.latencyMs?.p99 ?? Infinity) / Math.max(unloaded.latencyMs?.p99 ?? 1, 1);
+  return {
+    scenario: 'overload (2×)', target: target.name, rate: round((report.flood.sent / (report.flood.publishersDoneAt - report.flood.firstPublishAt)) * 1000), unit: 'msg/s offered',
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    ok: alive && report.acked === report.sent && quietRows === unloaded.acked + report.acked,
+    details: {
+      offered, floodSent: report.flood.sent, rowsStored: stored.rows, quietAcked: report.acked, quietSent: report.sent, quietRowsStored: quietRows - unloaded.acked,
+      quietP99UnloadedMs: unloaded.latencyMs?.p99, quietP99LoadedMs: report.latencyMs?.p99, p99Ratio: Math.round(ratio * 100) / 100,
+    },
+  };
+}
+
+export type { PublishReport };
