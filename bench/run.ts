@@ -5,7 +5,7 @@ import { credentialsScenario } from './scenarios/credentials.js';
 import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
 
 /**
- * `npm run bench [scenario…] [--targets gatehouse,aedes,mosquitto] [--quick|--full] [--json]`
+ * `npm run bench [scenario…] [--targets gatehouse,aedes,mosquitto] [--quick|--full] [--json] [--profile DIR]`
  *
  * Runs the named scenarios (all by default) against Gatehouse (`gatehouse start`
  * with its embedded Postgres), bare aedes and mosquitto (when installed), side
@@ -42,7 +42,7 @@ function ratios(results: Result[]): { scenario: string; versus: string; ratio: n
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, full: { type: 'boolean' }, targets: { type: 'string' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, full: { type: 'boolean' }, targets: { type: 'string' }, profile: { type: 'string' } },
     allowPositionals: true,
   });
   const chosen = positionals.length > 0 ? positionals : [...SCENARIOS];
@@ -52,7 +52,8 @@ async function main(): Promise<void> {
   const wanted = (values.targets ?? 'gatehouse,aedes,mosquitto').split(',');
   const log = (line: string) => values.json || process.stderr.write(`${line}\n`);
 
-  const gatehouse = await startGatehouse({ devices: 1_000 + sizes.stormDevices });
+  // --profile DIR: the gateway writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const gatehouse = await startGatehouse({ devices: 1_000 + sizes.stormDevices, nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [] });
   const others: Target[] = [];
   if (wanted.includes('aedes')) others.push(await startAedes());
   if (wanted.includes('mosquitto')) {

@@ -64,11 +64,13 @@ const schema = z.object({
   MQTT_RATE_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
   /** Largest telemetry or state payload stored, in bytes. */
   TELEMETRY_MAX_BYTES: z.coerce.number().int().min(64).max(1024 * 1024).default(16 * 1024),
-  /** Group commit: rows per INSERT at most, and how long a row may wait for its batch (ms). */
+  /** Group commit: rows per batch at most, and how long a lone row waits for company when no batch is being written (ms; 0: none). */
   TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000),
-  TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(5),
-  /** Rows queued for Postgres beyond which publishers are slowed (their sockets stop being read). */
-  TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(20_000),
+  TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(0),
+  /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
+  TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
+  /** Rows queued for Postgres per tenant beyond which that tenant's publishers are slowed (their sockets stop being read). */
+  TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(5_000),
 });
 
 export type Config = {
@@ -96,7 +98,7 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number };
+  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number; writers: number };
 };
 
 export class ConfigError extends Error {
@@ -151,7 +153,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS },
   };
 }
 

@@ -5,7 +5,7 @@ import { now, type ConnectReport, type ConnectSpec, type PublishReport, type Pub
 
 /**
  * The load generator, in a process of its own so that its CPU is not the
- * target's: `node generator.js '<spec json>'` prints one JSON report.
+ * target's: `node generator.js < spec.json` prints one JSON report.
  * Built on MQTT.js with TCP_NODELAY on (Nagle would add up to 40 ms per hop).
  */
 async function open(url: string, credentials: { username?: string; password?: string }, clientId?: string): Promise<MqttClient> {
@@ -127,7 +127,9 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
   return { rounds, generatorCpuSeconds: (used.user + used.system) / 1e6 };
 }
 
-const spec = JSON.parse(process.argv[2] ?? '{}') as PublishSpec | ConnectSpec;
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const spec = JSON.parse(input) as PublishSpec | ConnectSpec;
 (spec.kind === 'connect' ? connectStorm(spec) : publish(spec)).then(
   (report) => {
     process.stdout.write(`${JSON.stringify(report)}\n`);

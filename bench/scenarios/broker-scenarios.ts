@@ -22,6 +22,7 @@ export type Result = {
 export type Sizes = { qos0PerPublisher: number; qos1PerPublisher: number; fanInPerPublisher: number; latencySeconds: number; stormDevices: number; overloadSeconds: number };
 
 const PAYLOAD = 100;
+const QOS1_PUBLISHERS = Number(process.env.BENCH_QOS1_PUBLISHERS ?? 100);
 const round = (value: number) => Math.round(value);
 
 /** Runs `work` while measuring the target's CPU and peak RSS; names which side ran out of CPU. */
@@ -90,7 +91,7 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
 export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> {
   const before = target.storedRows ? await target.storedRows() : 0;
   const run = await measured(target, () =>
-    runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: sizes.qos1PerPublisher, qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }));
+    runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, QOS1_PUBLISHERS), messagesPerPublisher: Math.round(sizes.qos1PerPublisher / (QOS1_PUBLISHERS / 10)), qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }));
   const { report } = run;
   const rows = target.storedRows ? (await target.storedRows()) - before : undefined;
   return {

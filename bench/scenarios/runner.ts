@@ -10,7 +10,9 @@ export function runGenerator(spec: PublishSpec): Promise<PublishReport>;
 export function runGenerator(spec: ConnectSpec): Promise<ConnectReport>;
 export function runGenerator(spec: PublishSpec | ConnectSpec): Promise<PublishReport | ConnectReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=4096', GENERATOR, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The spec goes in on stdin: ten thousand credentials do not fit in argv.
+    const child = spawn(process.execPath, ['--max-old-space-size=4096', GENERATOR], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(JSON.stringify(spec));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

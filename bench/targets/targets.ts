@@ -54,6 +54,21 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promis
   });
 }
 
+async function waitForPort(child: ChildProcess, port: number, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode})`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      }).once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${what} did not open port ${port}`);
+}
+
 async function waitForReady(child: ChildProcess, url: string): Promise<void> {
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
@@ -93,10 +108,10 @@ export async function startMosquitto(): Promise<Target> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-mosquitto-'));
   const conf = path.join(dir, 'mosquitto.conf');
   // No limits that would make it drop what Gatehouse keeps; Nagle off, as on our side.
-  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n`);
-  const child = spawn('mosquitto', ['-c', conf, '-v'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitForLine(child, /running|Opening ipv4 listen socket/, 'mosquitto');
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Errors and warnings only: per-message logging would measure the logger, not the broker.
+  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\nlog_type error\nlog_type warning\n`);
+  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await waitForPort(child, port, 'mosquitto');
   return {
     name: 'mosquitto', url: `mqtt://127.0.0.1:${port}`, pid: child.pid!,
     device: (n) => ({ topic: `devices/bench-${n}/telemetry` }), watcher: {},
@@ -113,7 +128,7 @@ export async function startMosquitto(): Promise<Target> {
  * argon2 hash for all: provisioning 10 000 devices one hash at a time would
  * take minutes; each still pays its own argon2 verification at first CONNECT).
  */
-export async function startGatehouse(options: { devices: number; env?: Record<string, string> }): Promise<Target & { db: Database }> {
+export async function startGatehouse(options: { devices: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Target & { db: Database }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-gw-'));
   await chmod(dataDir, 0o755);
   const [httpPort, mqttPort] = [await freePort(), await freePort()];
@@ -124,7 +139,7 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     ...options.env,
   };
   delete (env as Record<string, string | undefined>).DATABASE_URL;
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/gatehouse.js'), 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'bin/gatehouse.js'), 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
 
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });

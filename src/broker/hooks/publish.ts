@@ -48,7 +48,7 @@ export function authorizePublishHook(context: BrokerContext) {
           return;
         }
         if (telemetry.write(record)) return callback(null);
-        telemetry.drained().then(() => callback(null), callback);
+        telemetry.drained(session.ctx.tenantId).then(() => callback(null), callback);
         return;
       }
       case 'state': {

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { uuidv7 } from 'uuidv7';
 import type { Database } from '../../db/database.js';
 
@@ -5,11 +6,11 @@ export type TelemetryRecord = { tenantId: string; deviceId: string; stream: stri
 type Pending = TelemetryRecord & { id: string; done: ((error?: Error) => void) | undefined };
 
 export type TelemetryWriterOptions = {
-  /** Rows per INSERT at most. */
+  /** Rows per batch at most. */
   maxBatch: number;
-  /** How long the first row of a batch may wait for company before the batch is written. */
+  /** How long the first row may wait for company when no batch is being written (0: the next turn of the event loop). */
   maxDelayMs: number;
-  /** Rows queued beyond this: `write` answers false and publishers are slowed until it drains. */
+  /** Rows queued per tenant beyond which `write` answers false and that tenant's publishers are slowed. */
   highWater: number;
   /** Batches written at once (each holds a pool connection). */
   concurrency: number;
@@ -20,23 +21,35 @@ export type TelemetryWriterObserver = {
   batchFailed?(rows: number, error: Error): void;
 };
 
-// Ids are made here, UUIDv7 and monotonic within the process, so that rows of one millisecond keep their arrival order.
-const INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
-  SELECT u.id, $1::uuid, u.d, u.s, u.p::jsonb, to_timestamp(u.r / 1000.0)
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[]) AS u(id, d, s, p, r)`;
+/**
+ * One multi-row INSERT with its values inline, so that a whole batch, across
+ * tenants, is one round trip (Database.executeAsTenants). Ids, tenant and
+ * device ids are UUIDs we made or checked; text goes through escapeLiteral.
+ * Ids are UUIDv7 made here, monotonic within the process, so that rows of one
+ * millisecond keep their arrival order.
+ */
+function insertStatement(tenantId: string, rows: Pending[]): string {
+  const values = rows.map((r) => `('${r.id}','${tenantId}','${r.deviceId}',${pg.escapeLiteral(r.stream)},${pg.escapeLiteral(r.payload)},to_timestamp(${r.receivedAt / 1000}))`);
+  return `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at) VALUES ${values.join(',')}`;
+}
 
 /**
- * Group commit for telemetry: rows from every publisher are gathered and
- * written as one multi-row INSERT per tenant in one transaction, by size or
- * after a few milliseconds. Each row's `done` runs only after its batch has
- * committed, which is what lets the broker send a QoS 1 PUBACK that means
- * "stored". Callbacks run in arrival order within a batch.
+ * Group commit for telemetry. A batch starts as soon as a writer is free and
+ * takes everything that queued meanwhile, so batches grow with load and a
+ * lone row waits for one commit, not for a timer. Each row's `done` runs
+ * after its batch has committed: that is what lets the broker send a QoS 1
+ * PUBACK that means "stored".
+ *
+ * Tenants queue separately and batches take from each in turn, so one tenant
+ * flooding the node delays another's rows by a batch, not by its backlog; and
+ * only the flooding tenant is told to slow down.
  */
 export class TelemetryWriter {
-  private queue: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private readonly queues = new Map<string, Pending[]>();
+  private queued = 0;
   private inFlight = 0;
-  private readonly drainWaiters: (() => void)[] = [];
+  private scheduled = false;
+  private readonly drainWaiters = new Map<string, (() => void)[]>();
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -45,71 +58,106 @@ export class TelemetryWriter {
     private readonly observer: TelemetryWriterObserver = {},
   ) {}
 
-  /** Rows waiting or being written. */
+  /** Rows waiting for their batch. */
   get depth(): number {
-    return this.queue.length;
+    return this.queued;
   }
 
-  /** Queues a row; false means the queue is past its high-water mark and the caller should wait for `drained()`. */
+  /** Queues a row; false means its tenant's queue is past the high-water mark: wait for `drained(tenantId)`. */
   write(record: TelemetryRecord, done?: (error?: Error) => void): boolean {
-    this.queue.push({ ...record, id: uuidv7(), done });
-    if (this.queue.length >= this.options.maxBatch) this.kick();
-    else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
-    return this.queue.length < this.options.highWater;
+    let queue = this.queues.get(record.tenantId);
+    if (!queue) this.queues.set(record.tenantId, (queue = []));
+    queue.push({ ...record, id: uuidv7(), done });
+    this.queued++;
+    this.schedule();
+    return queue.length < this.options.highWater;
   }
 
-  /** Resolves once the queue is below its high-water mark. */
-  drained(): Promise<void> {
-    if (this.queue.length < this.options.highWater) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  /** Resolves once the tenant's queue is below its high-water mark. */
+  drained(tenantId: string): Promise<void> {
+    if ((this.queues.get(tenantId)?.length ?? 0) < this.options.highWater) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.drainWaiters.get(tenantId) ?? [];
+      waiters.push(resolve);
+      this.drainWaiters.set(tenantId, waiters);
+    });
   }
 
   /** Writes everything queued and waits for it (graceful shutdown). */
   async flush(): Promise<void> {
-    while (this.queue.length > 0 || this.inFlight > 0) {
-      this.kick();
+    while (this.queued > 0 || this.inFlight > 0) {
+      this.schedule();
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
   }
 
-  private kick(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    while (this.queue.length > 0 && this.inFlight < this.options.concurrency) {
-      const batch = this.queue.splice(0, this.options.maxBatch);
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.options.concurrency || this.queued === 0) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.startBatches();
+    };
+    if (this.options.maxDelayMs > 0 && this.inFlight === 0 && this.queued < this.options.maxBatch) setTimeout(run, this.options.maxDelayMs);
+    else setImmediate(run);
+  }
+
+  private startBatches(): void {
+    while (this.queued > 0 && this.inFlight < this.options.concurrency) {
+      const batch = this.takeFairly(this.options.maxBatch);
       this.inFlight++;
       void this.writeBatch(batch).finally(() => {
         this.inFlight--;
-        if (this.queue.length < this.options.highWater) this.drainWaiters.splice(0).forEach((resolve) => resolve());
-        if (this.queue.length > 0) {
-          if (this.queue.length >= this.options.maxBatch || this.inFlight === 0) this.kick();
-          else this.timer ??= setTimeout(() => this.kick(), this.options.maxDelayMs);
-        }
-        if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+        this.releaseDrained();
+        if (this.queued > 0) this.schedule();
+        else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
       });
     }
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const byTenant = new Map<string, Pending[]>();
-    for (const row of batch) {
-      const group = byTenant.get(row.tenantId);
-      if (group) group.push(row);
-      else byTenant.set(row.tenantId, [row]);
+  /** Up to `max` rows, an equal share from each tenant in turn. */
+  private takeFairly(max: number): Map<string, Pending[]> {
+    const batch = new Map<string, Pending[]>();
+    let room = max;
+    while (room > 0 && this.queued > 0) {
+      const share = Math.max(1, Math.floor(room / this.queues.size));
+      for (const [tenantId, queue] of this.queues) {
+        const taken = queue.splice(0, Math.min(share, room));
+        if (taken.length > 0) {
+          const group = batch.get(tenantId);
+          if (group) group.push(...taken);
+          else batch.set(tenantId, taken);
+          room -= taken.length;
+          this.queued -= taken.length;
+        }
+        if (queue.length === 0) this.queues.delete(tenantId);
+        if (room === 0) break;
+      }
     }
+    return batch;
+  }
+
+  private releaseDrained(): void {
+    for (const [tenantId, waiters] of this.drainWaiters) {
+      if ((this.queues.get(tenantId)?.length ?? 0) < this.options.highWater) {
+        this.drainWaiters.delete(tenantId);
+        waiters.forEach((resolve) => resolve());
+      }
+    }
+  }
+
+  private async writeBatch(batch: Map<string, Pending[]>): Promise<void> {
+    const started = process.hrtime.bigint();
+    let rows = 0;
+    for (const group of batch.values()) rows += group.length;
     let failure: Error | undefined;
     try {
-      await this.db.withEachTenant(byTenant, (tx, rows, tenantId) =>
-        tx.query(INSERT, [tenantId, rows.map((r) => r.id), rows.map((r) => r.deviceId), rows.map((r) => r.stream), rows.map((r) => r.payload), rows.map((r) => r.receivedAt)]).then(() => undefined),
-      );
-      this.observer.batchWritten?.(batch.length, Number(process.hrtime.bigint() - started) / 1e9);
+      await this.db.executeAsTenants([...batch].map(([tenantId, group]) => [tenantId, insertStatement(tenantId, group)]));
+      this.observer.batchWritten?.(rows, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       failure = error as Error;
-      this.observer.batchFailed?.(batch.length, failure);
+      this.observer.batchFailed?.(rows, failure);
     }
-    for (const row of batch) row.done?.(failure);
+    for (const group of batch.values()) for (const row of group) row.done?.(failure);
   }
 }
