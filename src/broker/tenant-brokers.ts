@@ -5,6 +5,7 @@ import { commandTopic } from '../core/topics/device-topics.js';
 import { filterCovers } from '../core/topics/topic-match.js';
 import type { BrokerContext } from './broker-context.js';
 import { authenticate, preConnect } from './hooks/connect.js';
+import { createMessageEmitter } from './message-emitter.js';
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { sessionOf, type MqttSession } from './session.js';
@@ -75,6 +76,7 @@ export class TenantBrokers {
     const { context } = this;
     const broker = await Aedes.createBroker({
       ...this.aedesOptions,
+      mq: createMessageEmitter(this.aedesOptions.concurrency),
       // Client ids are namespaced by credential (hooks/connect.ts), which makes them longer than MQTT 3.1's 23.
       maxClientsIdLength: 128,
       preConnect,
