@@ -29,8 +29,18 @@ export type TelemetryWriterObserver = {
  * millisecond keep their arrival order.
  */
 function insertStatement(tenantId: string, rows: Pending[]): string {
-  const values = rows.map((r) => `('${r.id}','${tenantId}','${r.deviceId}',${pg.escapeLiteral(r.stream)},${pg.escapeLiteral(r.payload)},to_timestamp(${r.receivedAt / 1000}))`);
-  return `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at) VALUES ${values.join(',')}`;
+  let sql = 'INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at) VALUES ';
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    sql += `${i === 0 ? '' : ','}('${r.id}','${tenantId}','${r.deviceId}',${r.stream === '' ? "''" : pg.escapeLiteral(r.stream)},${quotePayload(r.payload)},to_timestamp(${r.receivedAt / 1000}))`;
+  }
+  return sql;
+}
+
+/** Dollar quoting costs one search instead of escaping every character; escapeLiteral is the fallback for the odd payload holding the tag. */
+const TAG = '$gh$';
+function quotePayload(json: string): string {
+  return json.includes(TAG) ? pg.escapeLiteral(json) : `${TAG}${json}${TAG}`;
 }
 
 /**
