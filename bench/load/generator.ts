@@ -104,6 +104,7 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
   for (let round = 0; round < spec.rounds; round++) {
     const clients: MqttClient[] = [];
     let failed = 0;
+    const reasons = new Map<string, number>();
     let next = 0;
     const started = now();
     await Promise.all(Array.from({ length: spec.concurrency }, async () => {
@@ -111,13 +112,15 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
         const index = next++;
         try {
           clients.push(await open(spec.url, spec.credentials[index]!, `storm-${process.pid}-${index}`));
-        } catch {
+        } catch (error) {
           failed++;
+          const reason = (error as Error).message;
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
         }
       }
     }));
     const seconds = (now() - started) / 1000;
-    rounds.push({ connected: clients.length, failed, seconds, perSecond: Math.round(clients.length / seconds) });
+    rounds.push({ connected: clients.length, failed, seconds, perSecond: Math.round(clients.length / seconds), ...(failed > 0 ? { failures: Object.fromEntries(reasons) } : {}) });
     process.stderr.write(`round ${round} connected ${clients.length}\n`);
     await new Promise((resolve) => setTimeout(resolve, spec.holdMs));
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));

@@ -38,7 +38,7 @@ export type PublishReport = {
   generatorCpuSeconds: number;
 };
 
-export type ConnectReport = { rounds: { connected: number; failed: number; seconds: number; perSecond: number }[]; generatorCpuSeconds: number };
+export type ConnectReport = { rounds: { connected: number; failed: number; seconds: number; perSecond: number; failures?: Record<string, number> }[]; generatorCpuSeconds: number };
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes on one machine. */
 export function now(): number {

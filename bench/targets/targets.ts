@@ -139,7 +139,16 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     ...options.env,
   };
   delete (env as Record<string, string | undefined>).DATABASE_URL;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'bin/gatehouse.js'), 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'bin/gatehouse.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The gateway's warnings and errors, for whoever wants to see why a run failed.
+  if (process.env.BENCH_GATEWAY_LOG) {
+    const { createWriteStream } = await import('node:fs');
+    const sink = createWriteStream(process.env.BENCH_GATEWAY_LOG);
+    child.stdout?.pipe(sink);
+    child.stderr?.pipe(sink);
+  } else {
+    child.stdout?.resume();
+  }
   await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
 
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });

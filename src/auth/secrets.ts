@@ -10,14 +10,36 @@ import argon2 from 'argon2';
  */
 export const ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
+/**
+ * argon2 runs on libuv's thread pool (4 threads), which Postgres connections
+ * need too (SCRAM's PBKDF2). Two at a time keep both cores busy during a
+ * reconnect storm while leaving threads free, so the pool can still open
+ * connections (unbounded, 200 queued hashes starved them into timeouts), and
+ * bound argon2's memory to 2 × 19 MiB.
+ */
+const MAX_CONCURRENT = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 export function hashSecret(secret: string): Promise<string> {
-  return argon2.hash(secret, ARGON2_OPTIONS);
+  return limited(() => argon2.hash(secret, ARGON2_OPTIONS));
 }
 
 /** Constant-time comparison is argon2's own; a malformed stored hash counts as a mismatch. */
 export async function verifySecret(hash: string, secret: string): Promise<boolean> {
   try {
-    return await argon2.verify(hash, secret);
+    return await limited(() => argon2.verify(hash, secret));
   } catch {
     return false;
   }
