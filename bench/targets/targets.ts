@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import { createTenant } from '../../src/core/tenants.js';
 import type { Database } from '../../src/db/database.js';
 import { openDatabase } from '../../src/db/open.js';
+import { freePort } from '../../src/free-port.js';
 import { createLogger } from '../../src/logger.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -31,15 +32,6 @@ export type Target = {
   otherTenant?: Credential & { topic: string };
   close(): Promise<void>;
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string): Promise<void> {
   return new Promise((resolve, reject) => {

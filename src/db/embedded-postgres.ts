@@ -1,9 +1,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, constants as fsConstants } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '../free-port.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -86,17 +87,6 @@ async function runningServer(clusterDir: string): Promise<{ pid: number; port: n
   if (!Number.isInteger(pid) || !Number.isInteger(port) || !pidIsAlive(pid)) return undefined;
   // Until the server says "ready" it cannot take connections; treat it as running anyway and let the caller retry.
   return status === '' || status === 'ready' || status === 'starting' ? { pid, port } : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function readOrCreateCredentials(dataDir: string): Promise<Credentials> {

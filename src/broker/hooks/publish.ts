@@ -1,5 +1,5 @@
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
-import { parseDeviceTopic } from '../../core/topics/device-topics.js';
+import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-topics.js';
 import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
 import type { BrokerContext } from '../broker-context.js';
@@ -30,8 +30,7 @@ function drop(packet: PublishPacket, callback: Callback): void {
 export function authorizePublishHook(context: BrokerContext) {
   const { limits, metrics, telemetry, deviceState, commands, log } = context;
 
-  function device(session: MqttSession, packet: PublishPacket, callback: Callback): void {
-    const parsed = parseDeviceTopic(packet.topic)!;
+  function device(session: MqttSession, packet: PublishPacket, parsed: DeviceTopic, callback: Callback): void {
     const deviceId = session.ctx.principal.id;
     deviceState.seen(deviceId);
     switch (parsed.kind) {
@@ -96,12 +95,13 @@ export function authorizePublishHook(context: BrokerContext) {
       metrics.refusedPublishes.topic_limits!++;
       return drop(packet, callback);
     }
-    if (!session.acl.canPublish(packet.topic)) {
+    const parsed = session.deviceName === undefined ? undefined : parseDeviceTopic(packet.topic);
+    if (!session.acl.canPublish(packet.topic, parsed)) {
       metrics.refusedPublishes.acl!++;
       reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic.slice(0, 200) });
       return drop(packet, callback);
     }
-    if (session.deviceName !== undefined) return device(session, packet, callback);
+    if (parsed) return device(session, packet, parsed, callback);
     callback(null);
   };
 }

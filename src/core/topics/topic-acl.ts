@@ -1,5 +1,5 @@
 import type { TopicFilters } from '../../auth/app-credentials.js';
-import { parseDeviceTopic } from './device-topics.js';
+import { parseDeviceTopic, type DeviceTopic } from './device-topics.js';
 import { filterCovers, filtersOverlap, topicMatches } from './topic-match.js';
 
 /**
@@ -9,7 +9,8 @@ import { filterCovers, filtersOverlap, topicMatches } from './topic-match.js';
  * Topics and filters are relative to the tenant.
  */
 export type TopicAcl = {
-  canPublish(topic: string): boolean;
+  /** `parsed`: the topic already parsed by the caller, so the hot path parses it once. */
+  canPublish(topic: string, parsed?: DeviceTopic): boolean;
   canSubscribe(filter: string): boolean;
 };
 
@@ -22,8 +23,7 @@ export function isSharedSubscription(filter: string): boolean {
 export function deviceAcl(name: string): TopicAcl {
   const commands = `devices/${name}/commands/#`;
   return {
-    canPublish(topic) {
-      const parsed = parseDeviceTopic(topic);
+    canPublish(topic, parsed = parseDeviceTopic(topic)) {
       return parsed !== undefined && parsed.device === name && parsed.kind !== 'command';
     },
     canSubscribe(filter) {
