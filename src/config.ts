@@ -65,12 +65,12 @@ const schema = z.object({
   /** Largest telemetry or state payload stored, in bytes. */
   TELEMETRY_MAX_BYTES: z.coerce.number().int().min(64).max(1024 * 1024).default(16 * 1024),
   /** Group commit: rows per batch at most, and how long a lone row waits for company when no batch is being written (ms; 0: none). */
-  TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(1_000),
+  TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(5_000),
   TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(0),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
   /** Rows queued for Postgres per tenant beyond which that tenant's publishers are slowed (their sockets stop being read). */
-  TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(5_000),
+  TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(10_000),
 });
 
 export type Config = {

@@ -22,12 +22,20 @@ export type TelemetryWriterObserver = {
 };
 
 /**
- * One multi-row INSERT with its values inline, so that a whole batch, across
- * tenants, is one round trip (Database.executeAsTenants). Ids, tenant and
- * device ids are UUIDs we made or checked; text goes through escapeLiteral.
+ * Two ways to write a batch, by size (measured on the reference machine):
+ * - small (QoS 1 traffic waiting for its PUBACK): one multi-row INSERT with
+ *   the values inline, the whole batch one round trip (Database.executeAsTenants);
+ *   ids, tenant and device ids are UUIDs we made or checked, text is quoted;
+ * - large: arrays bound to one `unnest` INSERT per tenant, three round trips,
+ *   but Postgres parses 1 000 rows of it 1.5× faster than a 1 000-row VALUES list.
  * Ids are UUIDv7 made here, monotonic within the process, so that rows of one
  * millisecond keep their arrival order.
  */
+const INLINE_MAX_ROWS = 64;
+const UNNEST_INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
+  SELECT u.id, $1::uuid, u.d, u.s, u.p::jsonb, to_timestamp(u.r / 1000.0)
+    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[]) AS u(id, d, s, p, r)`;
+
 function insertStatement(tenantId: string, rows: Pending[]): string {
   let sql = 'INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at) VALUES ';
   for (let i = 0; i < rows.length; i++) {
@@ -162,7 +170,13 @@ export class TelemetryWriter {
     for (const group of batch.values()) rows += group.length;
     let failure: Error | undefined;
     try {
-      await this.db.executeAsTenants([...batch].map(([tenantId, group]) => [tenantId, insertStatement(tenantId, group)]));
+      if (rows <= INLINE_MAX_ROWS) {
+        await this.db.executeAsTenants([...batch].map(([tenantId, group]) => [tenantId, insertStatement(tenantId, group)]));
+      } else {
+        await this.db.withEachTenant(batch, (tx, group, tenantId) =>
+          tx.query(UNNEST_INSERT, [tenantId, group.map((r) => r.id), group.map((r) => r.deviceId), group.map((r) => r.stream), group.map((r) => r.payload), group.map((r) => r.receivedAt)]).then(() => undefined),
+        );
+      }
       this.observer.batchWritten?.(rows, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       failure = error as Error;
