@@ -58,14 +58,17 @@ function quotePayload(json: string): string {
  * after its batch has committed: that is what lets the broker send a QoS 1
  * PUBACK that means "stored".
  *
- * Tenants queue separately and batches take from each in turn, so one tenant
- * flooding the node delays another's rows by a batch, not by its backlog; and
- * only the flooding tenant is told to slow down.
+ * Tenants queue separately, batches are one tenant's and tenants take turns,
+ * with a writer always left for the others: one tenant flooding the node delays
+ * another's rows by one small commit, not by its backlog; and only the flooding
+ * tenant is told to slow down.
  */
 export class TelemetryWriter {
   private readonly queues = new Map<string, Pending[]>();
   private queued = 0;
   private inFlight = 0;
+  private readonly inFlightByTenant = new Map<string, number>();
+  private turn = 0;
   private scheduled = false;
   private readonly drainWaiters = new Map<string, (() => void)[]>();
   private readonly idleWaiters: (() => void)[] = [];
@@ -122,10 +125,19 @@ export class TelemetryWriter {
 
   private startBatches(): void {
     while (this.queued > 0 && this.inFlight < this.options.concurrency) {
-      const batch = this.takeFairly(this.options.maxBatch);
+      const tenantId = this.nextTenant();
+      if (tenantId === undefined) return;
+      const queue = this.queues.get(tenantId)!;
+      const rows = queue.splice(0, this.options.maxBatch);
+      if (queue.length === 0) this.queues.delete(tenantId);
+      this.queued -= rows.length;
       this.inFlight++;
-      void this.writeBatch(batch).finally(() => {
+      this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
+      void this.writeBatch(new Map([[tenantId, rows]])).finally(() => {
         this.inFlight--;
+        const left = this.inFlightByTenant.get(tenantId)! - 1;
+        if (left === 0) this.inFlightByTenant.delete(tenantId);
+        else this.inFlightByTenant.set(tenantId, left);
         this.releaseDrained();
         if (this.queued > 0) this.schedule();
         else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
@@ -133,26 +145,22 @@ export class TelemetryWriter {
     }
   }
 
-  /** Up to `max` rows, an equal share from each tenant in turn. */
-  private takeFairly(max: number): Map<string, Pending[]> {
-    const batch = new Map<string, Pending[]>();
-    let room = max;
-    while (room > 0 && this.queued > 0) {
-      const share = Math.max(1, Math.floor(room / this.queues.size));
-      for (const [tenantId, queue] of this.queues) {
-        const taken = queue.splice(0, Math.min(share, room));
-        if (taken.length > 0) {
-          const group = batch.get(tenantId);
-          if (group) group.push(...taken);
-          else batch.set(tenantId, taken);
-          room -= taken.length;
-          this.queued -= taken.length;
-        }
-        if (queue.length === 0) this.queues.delete(tenantId);
-        if (room === 0) break;
+  /**
+   * Tenants take turns (round robin) and each batch holds one tenant's rows.
+   * While others are waiting, no tenant may hold every writer: a quiet
+   * tenant's row then waits for one small commit, not behind a flood's batches.
+   */
+  private nextTenant(): string | undefined {
+    const tenants = [...this.queues.keys()];
+    const cap = tenants.length > 1 ? Math.max(1, this.options.concurrency - 1) : this.options.concurrency;
+    for (let i = 0; i < tenants.length; i++) {
+      const tenantId = tenants[(this.turn + i) % tenants.length]!;
+      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap) {
+        this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
+        return tenantId;
       }
     }
-    return batch;
+    return undefined;
   }
 
   private releaseDrained(): void {

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { TelemetryWriter } from '../../src/core/telemetry/telemetry-writer.js';
+import type { Database } from '../../src/db/database.js';
+
+const A = '01a20000-0000-7000-8000-00000000000a';
+const B = '01a20000-0000-7000-8000-00000000000b';
+
+/** A database whose writes take 1 ms per 100 rows and that records what each batch held. */
+function slowDatabase() {
+  const batches: { tenants: string[]; rows: number }[] = [];
+  const write = async (groups: [string, number][]) => {
+    const rows = groups.reduce((sum, [, n]) => sum + n, 0);
+    batches.push({ tenants: groups.map(([t]) => t), rows });
+    await new Promise((resolve) => setTimeout(resolve, 1 + rows / 100));
+  };
+  const db = {
+    executeAsTenants: (statements: Iterable<[string, string]>) => write([...statements].map(([t, sql]) => [t, (sql.match(/\),\(/g)?.length ?? 0) + 1])),
+    withEachTenant: (groups: Map<string, unknown[]>) => write([...groups].map(([t, rows]) => [t, rows.length])),
+  } as unknown as Database;
+  return { db, batches };
+}
+
+const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
+
+describe('TelemetryWriter', () => {
+  it('confirms every row after its batch, in order, and flushes on demand', async () => {
+    const { db } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2 });
+    const confirmed: number[] = [];
+    for (let n = 0; n < 500; n++) writer.write(row(A, n), () => confirmed.push(n));
+    await writer.flush();
+    expect(confirmed).toEqual(Array.from({ length: 500 }, (_, n) => n));
+    expect(writer.depth).toBe(0);
+  });
+
+  it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
+    const { db, batches } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2 });
+    let floodDone = 0;
+    for (let n = 0; n < 10_000; n++) writer.write(row(A, n), () => floodDone++);
+    const quiet = new Promise<number>((resolve) => writer.write(row(B, 0), () => resolve(floodDone)));
+    const floodConfirmedBeforeQuiet = await quiet;
+    expect(floodConfirmedBeforeQuiet).toBeLessThanOrEqual(2_000);
+    expect(batches.every((batch) => batch.tenants.length === 1)).toBe(true);
+    await writer.flush();
+    expect(floodDone).toBe(10_000);
+  });
+
+  it('tells only the flooding tenant to slow down', async () => {
+    const { db } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 100, maxDelayMs: 0, highWater: 300, concurrency: 1 });
+    let accepted = true;
+    for (let n = 0; n < 400; n++) accepted = writer.write(row(A, n));
+    expect(accepted).toBe(false);
+    expect(writer.write(row(B, 0))).toBe(true);
+    await writer.drained(A);
+    await writer.flush();
+  });
+});
