@@ -64,9 +64,9 @@ const schema = z.object({
   MQTT_RATE_BYTES: z.coerce.number().int().min(1024).default(5 * 1024 * 1024),
   /** Largest telemetry or state payload stored, in bytes. */
   TELEMETRY_MAX_BYTES: z.coerce.number().int().min(64).max(1024 * 1024).default(16 * 1024),
-  /** Group commit: rows per batch at most, and how long a lone row waits for company when no batch is being written (ms; 0: none). */
+  /** Group commit: rows per batch at most, and how long QoS 0 rows wait for company (ms; QoS 1 rows never wait). */
   TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(5_000),
-  TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(0),
+  TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(10),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
   /** Rows queued for Postgres per tenant beyond which that tenant's publishers are slowed (their sockets stop being read). */

@@ -46,6 +46,18 @@ describe('TelemetryWriter', () => {
     expect(floodDone).toBe(10_000);
   });
 
+  it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
+    const { db, batches } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2 });
+    writer.write(row(A, 1));
+    writer.write(row(A, 2));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([]);
+    await new Promise<void>((resolve) => writer.write(row(A, 3), () => resolve()));
+    expect(batches).toEqual([{ tenants: [A], rows: 3 }]);
+  });
+
   it('tells only the flooding tenant to slow down', async () => {
     const { db } = slowDatabase();
     const writer = new TelemetryWriter(db, { maxBatch: 100, maxDelayMs: 0, highWater: 300, concurrency: 1 });

@@ -8,7 +8,12 @@ type Pending = TelemetryRecord & { id: string; done: ((error?: Error) => void) |
 export type TelemetryWriterOptions = {
   /** Rows per batch at most. */
   maxBatch: number;
-  /** How long the first row may wait for company when no batch is being written (0: the next turn of the event loop). */
+  /**
+   * How long rows nobody waits on (QoS 0) may wait for company (0: the next turn
+   * of the event loop). A row someone waits on (QoS 1, its PUBACK) never waits:
+   * fewer, larger commits for fire-and-forget traffic, the least latency for
+   * acknowledged traffic.
+   */
   maxDelayMs: number;
   /** Rows queued per tenant beyond which `write` answers false and that tenant's publishers are slowed. */
   highWater: number;
@@ -70,6 +75,9 @@ export class TelemetryWriter {
   private readonly inFlightByTenant = new Map<string, number>();
   private turn = 0;
   private scheduled = false;
+  private delayTimer: NodeJS.Timeout | undefined;
+  /** Queued rows whose publisher waits for the commit. */
+  private awaited = 0;
   private readonly drainWaiters = new Map<string, (() => void)[]>();
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -90,6 +98,7 @@ export class TelemetryWriter {
     if (!queue) this.queues.set(record.tenantId, (queue = []));
     queue.push({ ...record, id: uuidv7(), done });
     this.queued++;
+    if (done) this.awaited++;
     this.schedule();
     return queue.length < this.options.highWater;
   }
@@ -113,13 +122,19 @@ export class TelemetryWriter {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.options.concurrency || this.queued === 0) return;
+    if (this.inFlight >= this.options.concurrency || this.queued === 0) return;
+    const wait = this.awaited === 0 && this.options.maxDelayMs > 0 && this.queued < this.options.maxBatch;
+    if (this.scheduled && (wait || this.delayTimer === undefined)) return;
+    // Someone now waits on a row while only a delay was pending: go at once.
+    if (this.delayTimer) clearTimeout(this.delayTimer);
+    this.delayTimer = undefined;
     this.scheduled = true;
     const run = () => {
       this.scheduled = false;
+      this.delayTimer = undefined;
       this.startBatches();
     };
-    if (this.options.maxDelayMs > 0 && this.inFlight === 0 && this.queued < this.options.maxBatch) setTimeout(run, this.options.maxDelayMs);
+    if (wait) this.delayTimer = setTimeout(run, this.options.maxDelayMs);
     else setImmediate(run);
   }
 
@@ -131,6 +146,7 @@ export class TelemetryWriter {
       const rows = queue.splice(0, this.options.maxBatch);
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
+      for (const row of rows) if (row.done) this.awaited--;
       this.inFlight++;
       this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
       void this.writeBatch(new Map([[tenantId, rows]])).finally(() => {
