@@ -13,6 +13,10 @@ export type Member = { id: string; email: string; role: Role; existingUser: bool
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const MIN_PASSWORD_LENGTH = 10;
 
+function assertEmail(email: string): void {
+  if (!EMAIL.test(email)) throw new GatewayError('VALIDATION_FAILED', `"${email}" is not an email address.`);
+}
+
 function assertPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) {
     throw new GatewayError('VALIDATION_FAILED', `The password must have at least ${MIN_PASSWORD_LENGTH} characters.`);
@@ -33,7 +37,7 @@ export class Members {
    */
   async add(ctx: TenantContext, input: { email: string; password: string; role: Role }): Promise<Member> {
     await this.policy.requireAccess(ctx, 'tenant.members.manage');
-    if (!EMAIL.test(input.email)) throw new GatewayError('VALIDATION_FAILED', `"${input.email}" is not an email address.`);
+    assertEmail(input.email);
     if (!ROLES.includes(input.role)) throw new GatewayError('VALIDATION_FAILED', `Role must be one of ${ROLES.join(', ')}.`);
     assertPassword(input.password);
     const passwordHash = await hashSecret(input.password);
@@ -61,7 +65,7 @@ export class Members {
 
   /** Platform administration: a user (new or existing) who may manage tenants. */
   async createPlatformAdmin(email: string, password: string): Promise<{ id: string; email: string }> {
-    if (!EMAIL.test(email)) throw new GatewayError('VALIDATION_FAILED', `"${email}" is not an email address.`);
+    assertEmail(email);
     assertPassword(password);
     const passwordHash = await hashSecret(password);
     return this.db.withPlatform(async (tx) => {

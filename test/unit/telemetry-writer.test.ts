@@ -14,8 +14,8 @@ function slowDatabase() {
     await new Promise((resolve) => setTimeout(resolve, 1 + rows / 100));
   };
   const db = {
-    executeAsTenants: (statements: Iterable<[string, string]>) => write([...statements].map(([t, sql]) => [t, (sql.match(/\),\(/g)?.length ?? 0) + 1])),
-    withEachTenant: (groups: Map<string, unknown[]>) => write([...groups].map(([t, rows]) => [t, rows.length])),
+    executeAsTenant: (tenantId: string, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
+    withEachTenant: (groups: [string, unknown[]][]) => write(groups.map(([t, rows]) => [t, rows.length])),
   } as unknown as Database;
   return { db, batches };
 }

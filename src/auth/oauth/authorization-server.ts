@@ -164,7 +164,11 @@ export class AuthorizationServer {
 
   async userFromTicket(ticket: string): Promise<AuthenticatedUser> {
     try {
-      const { payload } = await jwtVerify(ticket, async (header) => (await this.keys.verificationKey(header.kid ?? '')) ?? new Uint8Array(), {
+      const { payload } = await jwtVerify(ticket, async (header) => {
+        const key = await this.keys.verificationKey(header.kid ?? '');
+        if (!key) throw new Error('unknown key');
+        return key;
+      }, {
         algorithms: [TOKEN_ALGORITHM], audience: TICKET_AUDIENCE,
       });
       const userId = payload.sub!;

@@ -29,7 +29,7 @@ export type TelemetryWriterObserver = {
 /**
  * Two ways to write a batch, by size (measured on the reference machine):
  * - small (QoS 1 traffic waiting for its PUBACK): one multi-row INSERT with
- *   the values inline, the whole batch one round trip (Database.executeAsTenants);
+ *   the values inline, the whole batch one round trip (Database.executeAsTenant);
  *   ids, tenant and device ids are UUIDs we made or checked, text is quoted;
  * - large: arrays bound to one `unnest` INSERT per tenant, three round trips,
  *   but Postgres parses 1 000 rows of it 1.5× faster than a 1 000-row VALUES list.
@@ -149,7 +149,7 @@ export class TelemetryWriter {
       for (const row of rows) if (row.done) this.awaited--;
       this.inFlight++;
       this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
-      void this.writeBatch(new Map([[tenantId, rows]])).finally(() => {
+      void this.writeBatch(tenantId, rows).finally(() => {
         this.inFlight--;
         const left = this.inFlightByTenant.get(tenantId)! - 1;
         if (left === 0) this.inFlightByTenant.delete(tenantId);
@@ -188,24 +188,22 @@ export class TelemetryWriter {
     }
   }
 
-  private async writeBatch(batch: Map<string, Pending[]>): Promise<void> {
+  private async writeBatch(tenantId: string, rows: Pending[]): Promise<void> {
     const started = process.hrtime.bigint();
-    let rows = 0;
-    for (const group of batch.values()) rows += group.length;
     let failure: Error | undefined;
     try {
-      if (rows <= INLINE_MAX_ROWS) {
-        await this.db.executeAsTenants([...batch].map(([tenantId, group]) => [tenantId, insertStatement(tenantId, group)]));
+      if (rows.length <= INLINE_MAX_ROWS) {
+        await this.db.executeAsTenant(tenantId, insertStatement(tenantId, rows));
       } else {
-        await this.db.withEachTenant(batch, (tx, group, tenantId) =>
+        await this.db.withEachTenant([[tenantId, rows]], (tx, group) =>
           tx.query(UNNEST_INSERT, [tenantId, group.map((r) => r.id), group.map((r) => r.deviceId), group.map((r) => r.stream), group.map((r) => r.payload), group.map((r) => r.receivedAt)]).then(() => undefined),
         );
       }
-      this.observer.batchWritten?.(rows, Number(process.hrtime.bigint() - started) / 1e9);
+      this.observer.batchWritten?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       failure = error as Error;
-      this.observer.batchFailed?.(rows, failure);
+      this.observer.batchFailed?.(rows.length, failure);
     }
-    for (const group of batch.values()) for (const row of group) row.done?.(failure);
+    for (const row of rows) row.done?.(failure);
   }
 }
