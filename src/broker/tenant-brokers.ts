@@ -9,6 +9,7 @@ import { createMessageEmitter } from './message-emitter.js';
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { sessionOf, type MqttSession } from './session.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 const STATS_INTERVAL_MS = 10_000;
 
@@ -25,7 +26,10 @@ export class TenantBrokers {
 
   handOff(session: MqttSession, stream: Duplex): void {
     this.brokerFor(session.ctx.tenantId).then(
-      (broker) => broker.handle(stream),
+      (broker) => {
+        coalesceWrites(stream);
+        broker.handle(stream);
+      },
       (error: unknown) => {
         this.context.log.error({ err: error, tenantId: session.ctx.tenantId }, 'could not start the tenant broker');
         stream.destroy();
