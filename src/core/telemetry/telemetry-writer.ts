@@ -1,5 +1,6 @@
 import pg from 'pg';
-import { uuidv7 } from 'uuidv7';
+import { randomFillSync } from 'node:crypto';
+import { V7Generator } from 'uuidv7';
 import type { Database } from '../../db/database.js';
 
 export type TelemetryRecord = { tenantId: string; deviceId: string; stream: string; payload: string; receivedAt: number };
@@ -31,15 +32,35 @@ export type TelemetryWriterObserver = {
  * - small (QoS 1 traffic waiting for its PUBACK): one multi-row INSERT with
  *   the values inline, the whole batch one round trip (Database.executeAsTenant);
  *   ids, tenant and device ids are UUIDs we made or checked, text is quoted;
- * - large: arrays bound to one `unnest` INSERT per tenant, three round trips,
- *   but Postgres parses 1 000 rows of it 1.5× faster than a 1 000-row VALUES list.
+ * - large: one `unnest` INSERT per tenant, three round trips, but Postgres
+ *   parses 1 000 rows of it 1.5× faster than a 1 000-row VALUES list. Its
+ *   columns travel as joined text rather than arrays: node-postgres escapes
+ *   every element of an array (0.8 µs a row on the gateway's one thread),
+ *   joining costs 0.2 µs, and a payload, being valid JSON, cannot hold the
+ *   record separator (JSON allows no raw control character).
  * Ids are UUIDv7 made here, monotonic within the process, so that rows of one
  * millisecond keep their arrival order.
  */
 const INLINE_MAX_ROWS = 64;
+const RECORD_SEPARATOR = '\x1e';
 const UNNEST_INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
-  SELECT u.id, $1::uuid, u.d, u.s, u.p::jsonb, to_timestamp(u.r / 1000.0)
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::float8[]) AS u(id, d, s, p, r)`;
+  SELECT u.id::uuid, $1::uuid, u.d::uuid, u.s, u.p::jsonb, to_timestamp(u.r::float8 / 1000.0)
+    FROM unnest(string_to_array($2, ','), string_to_array($3, ','), $4::text[], string_to_array($5, chr(30)), string_to_array($6, ',')) AS u(id, d, s, p, r)`;
+
+/** The UUIDv7 generator with its random bits drawn 4 KiB at a time (the library's default draws 32 bytes a time). */
+const ids = (() => {
+  const pool = new Uint32Array(1024);
+  let next = pool.length;
+  return new V7Generator({
+    nextUint32() {
+      if (next === pool.length) {
+        randomFillSync(pool);
+        next = 0;
+      }
+      return pool[next++]!;
+    },
+  });
+})();
 
 function insertStatement(tenantId: string, rows: Pending[]): string {
   let sql = 'INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at) VALUES ';
@@ -48,6 +69,20 @@ function insertStatement(tenantId: string, rows: Pending[]): string {
     sql += `${i === 0 ? '' : ','}('${r.id}','${tenantId}','${r.deviceId}',${r.stream === '' ? "''" : pg.escapeLiteral(r.stream)},${quotePayload(r.payload)},to_timestamp(${r.receivedAt / 1000}))`;
   }
   return sql;
+}
+
+function unnestColumns(rows: Pending[]): [ids: string, devices: string, streams: string[], payloads: string, receivedAt: string] {
+  const n = rows.length;
+  const [idList, devices, streams, payloads, times] = [new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<string>(n), new Array<number>(n)];
+  for (let i = 0; i < n; i++) {
+    const r = rows[i]!;
+    idList[i] = r.id;
+    devices[i] = r.deviceId;
+    streams[i] = r.stream;
+    payloads[i] = r.payload;
+    times[i] = r.receivedAt;
+  }
+  return [idList.join(','), devices.join(','), streams, payloads.join(RECORD_SEPARATOR), times.join(',')];
 }
 
 /** Dollar quoting costs one search instead of escaping every character; escapeLiteral is the fallback for the odd payload holding the tag. */
@@ -96,7 +131,7 @@ export class TelemetryWriter {
   write(record: TelemetryRecord, done?: (error?: Error) => void): boolean {
     let queue = this.queues.get(record.tenantId);
     if (!queue) this.queues.set(record.tenantId, (queue = []));
-    queue.push({ ...record, id: uuidv7(), done });
+    queue.push({ id: ids.generate().toString(), tenantId: record.tenantId, deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done });
     this.queued++;
     if (done) this.awaited++;
     this.schedule();
@@ -195,9 +230,7 @@ export class TelemetryWriter {
       if (rows.length <= INLINE_MAX_ROWS) {
         await this.db.executeAsTenant(tenantId, insertStatement(tenantId, rows));
       } else {
-        await this.db.withEachTenant([[tenantId, rows]], (tx, group) =>
-          tx.query(UNNEST_INSERT, [tenantId, group.map((r) => r.id), group.map((r) => r.deviceId), group.map((r) => r.stream), group.map((r) => r.payload), group.map((r) => r.receivedAt)]).then(() => undefined),
-        );
+        await this.db.withEachTenant([[tenantId, unnestColumns(rows)]], (tx, columns) => tx.query(UNNEST_INSERT, [tenantId, ...columns]).then(() => undefined));
       }
       this.observer.batchWritten?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
