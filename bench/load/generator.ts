@@ -1,12 +1,14 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Socket } from 'node:net';
 import { percentiles } from '../stats.js';
+import { rawConnect, rawDisconnect } from './raw-connection.js';
 import { now, type ConnectReport, type ConnectSpec, type PublishReport, type PublishSpec } from './spec.js';
 
 /**
  * The load generator, in a process of its own so that its CPU is not the
  * target's: `node generator.js < spec.json` prints one JSON report.
- * Built on MQTT.js with TCP_NODELAY on (Nagle would add up to 40 ms per hop).
+ * Publishers and subscribers are MQTT.js clients with TCP_NODELAY on (Nagle
+ * would add up to 40 ms per hop); connection storms use raw packets.
  */
 async function open(url: string, credentials: { username?: string; password?: string }, clientId?: string): Promise<MqttClient> {
   const client = await mqtt.connectAsync(url, { ...credentials, clientId, reconnectPeriod: 0, connectTimeout: 30_000, protocolVersion: 4, clean: true });
@@ -102,7 +104,7 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
   const cpu = process.cpuUsage();
   const rounds: ConnectReport['rounds'] = [];
   for (let round = 0; round < spec.rounds; round++) {
-    const clients: MqttClient[] = [];
+    const sockets: Socket[] = [];
     let failed = 0;
     const reasons = new Map<string, number>();
     let next = 0;
@@ -111,7 +113,7 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
       while (next < spec.credentials.length) {
         const index = next++;
         try {
-          clients.push(await open(spec.url, spec.credentials[index]!, `storm-${process.pid}-${index}`));
+          sockets.push(await rawConnect(spec.url, spec.credentials[index]!, `storm-${process.pid}-${index}`, 30_000));
         } catch (error) {
           failed++;
           const reason = (error as Error).message;
@@ -120,10 +122,10 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
       }
     }));
     const seconds = (now() - started) / 1000;
-    rounds.push({ connected: clients.length, failed, seconds, perSecond: Math.round(clients.length / seconds), ...(failed > 0 ? { failures: Object.fromEntries(reasons) } : {}) });
-    process.stderr.write(`round ${round} connected ${clients.length}\n`);
+    rounds.push({ connected: sockets.length, failed, seconds, perSecond: Math.round(sockets.length / seconds), ...(failed > 0 ? { failures: Object.fromEntries(reasons) } : {}) });
+    process.stderr.write(`round ${round} connected ${sockets.length}\n`);
     await new Promise((resolve) => setTimeout(resolve, spec.holdMs));
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
+    await Promise.all(sockets.map(rawDisconnect));
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   const used = process.cpuUsage(cpu);
