@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../core/errors.js';
 import { scopesForChannel } from '../core/policy/capability-matrix.js';
@@ -13,7 +14,7 @@ export type VerifiedCredential =
   | { kind: 'app'; ctx: TenantContext; appName: string; filters: TopicFilters };
 
 type CredentialRow = {
-  kind: 'device' | 'app'; id: string; tenant_id: string; name: string; secret_hash: string; status: string; tenant_status: string;
+  kind: 'device' | 'app'; username: string; id: string; tenant_id: string; name: string; secret_hash: string; status: string; tenant_status: string;
   publish_allow?: string[]; subscribe_allow?: string[]; publish_deny?: string[]; subscribe_deny?: string[];
 };
 
@@ -22,11 +23,33 @@ type CacheEntry = { secretHash: string; digest: Buffer; until: number };
 export const VERIFICATION_CACHE_TTL_MS = 5 * 60_000;
 const MAX_CACHED = 200_000;
 
-const DEVICE_QUERY = `SELECT 'device' AS kind, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status
-                        FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = $1`;
-const APP_QUERY = `SELECT 'app' AS kind, a.id, a.tenant_id, a.name, a.secret_hash, a.status, t.status AS tenant_status,
+const DEVICE_QUERY = `SELECT 'device' AS kind, d.username, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status
+                        FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = ANY($1)`;
+const APP_QUERY = `SELECT 'app' AS kind, a.username, a.id, a.tenant_id, a.name, a.secret_hash, a.status, t.status AS tenant_status,
                           a.publish_allow, a.subscribe_allow, a.publish_deny, a.subscribe_deny
-                     FROM app_credentials a JOIN tenants t ON t.id = a.tenant_id WHERE a.username = $1`;
+                     FROM app_credentials a JOIN tenants t ON t.id = a.tenant_id WHERE a.username = ANY($1)`;
+
+/**
+ * Credential rows by username, one query in flight at a time: CONNECTs that
+ * arrive while a query runs share the next one, so a reconnect storm reads
+ * its rows by the dozen instead of waking Postgres for each (on the reference
+ * machine that wake-up, not the lookup, was most of a warm CONNECT's cost).
+ * Nothing is kept between queries: every CONNECT sees its row as it is now.
+ */
+function rowLoader(db: Database, sql: string): DataLoader<string, CredentialRow | undefined> {
+  let previous: Promise<unknown> = Promise.resolve();
+  return new DataLoader(
+    (usernames) => {
+      const query = db.platformQuery<CredentialRow>(sql, [usernames]);
+      previous = query.catch(() => undefined);
+      return query.then((rows) => {
+        const byUsername = new Map(rows.map((row) => [row.username, row]));
+        return usernames.map((username) => byUsername.get(username));
+      });
+    },
+    { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => void previous.then(dispatch) },
+  );
+}
 
 /**
  * Device and app credentials (MQTT username + secret) → TenantContext.
@@ -35,7 +58,7 @@ const APP_QUERY = `SELECT 'app' AS kind, a.id, a.tenant_id, a.name, a.secret_has
  * would take the node down if every CONNECT paid it. Successful verifications
  * are remembered for a few minutes as an HMAC of the secret under a per-process
  * key, next to the stored hash they were checked against. The row is still read
- * on every CONNECT, so a revoked or suspended credential is refused at once, and
+ * for every CONNECT (batched, see rowLoader), so a revoked or suspended credential is refused at once, and
  * a changed secret (a new hash) never matches a remembered one.
  */
 export class CredentialVerifier {
@@ -43,13 +66,18 @@ export class CredentialVerifier {
   private readonly cacheKey = randomBytes(32);
   /** Verifications that ran argon2, and those answered from the cache (exported as metrics). */
   readonly stats = { argon2: 0, cached: 0 };
+  private readonly devices: DataLoader<string, CredentialRow | undefined>;
+  private readonly apps: DataLoader<string, CredentialRow | undefined>;
 
-  constructor(private readonly db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {}
+  constructor(db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {
+    this.devices = rowLoader(db, DEVICE_QUERY);
+    this.apps = rowLoader(db, APP_QUERY);
+  }
 
   async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
     const keys = [`mqtt:${username}`, ...(ip ? [`ip:${ip}`] : [])];
     this.limiter.assertAllowed(keys);
-    const [row] = await this.db.platformQuery<CredentialRow>(username.startsWith('app:') ? APP_QUERY : DEVICE_QUERY, [username]);
+    const row = await (username.startsWith('app:') ? this.apps : this.devices).load(username);
     const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret);
     if (!row || !ok) {
       this.limiter.recordFailure(keys);
@@ -75,7 +103,7 @@ export class CredentialVerifier {
    * checked, but its status and its tenant's still are.
    */
   async verifyCertificate(username: string): Promise<VerifiedCredential & { kind: 'device' }> {
-    const [row] = await this.db.platformQuery<CredentialRow>(DEVICE_QUERY, [username]);
+    const row = await this.devices.load(username);
     if (!row) throw new GatewayError('INVALID_CREDENTIALS', 'The client certificate names no device.');
     if (row.status !== 'active' || row.tenant_status !== 'active') throw new GatewayError('ACCOUNT_SUSPENDED', `This device credential is ${row.status}.`);
     const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'device', id: row.id }, channel: 'iot', scopes: scopesForChannel('iot') });

@@ -78,4 +78,28 @@ describe('device and app credentials, with the verification cache', () => {
     });
     expect(verified.ctx).toMatchObject({ principal: { kind: 'app', id: app.id }, channel: 'automation' });
   });
+
+  it('reads the rows of CONNECTs that arrive together in one query, each answered on its own row, and keeps nothing', async () => {
+    const good = await Promise.all(['storm-1', 'storm-2', 'storm-3'].map((name) => devices.register(tenant.operator, { name })));
+    const suspended = await devices.register(tenant.operator, { name: 'storm-4' });
+    await devices.setStatus(tenant.operator, 'storm-4', 'suspended');
+    let queries = 0;
+    const counting = new Proxy(db, {
+      get: (target, key) => (key === 'platformQuery' ? (...args: Parameters<Database['platformQuery']>) => { queries++; return target.platformQuery(...args); } : Reflect.get(target, key)),
+    });
+    const verifier = new CredentialVerifier(counting, new FailureLimiter());
+
+    const answers = await Promise.all([
+      ...good.map((device) => code(verifier.verify(device.username, device.password))),
+      code(verifier.verify(good[0]!.username, 'gd_wrong')),
+      code(verifier.verify(suspended.username, suspended.password)),
+      code(verifier.verify('nobody@nowhere', 'gd_x')),
+    ]);
+    expect(answers).toEqual(['accepted', 'accepted', 'accepted', 'INVALID_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'INVALID_CREDENTIALS']);
+    expect(queries).toBe(1);
+
+    await devices.setStatus(tenant.operator, 'storm-1', 'suspended');
+    expect(await code(verifier.verify(good[0]!.username, good[0]!.password))).toBe('ACCOUNT_SUSPENDED');
+    expect(queries).toBe(2);
+  });
 });
