@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -131,7 +132,8 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     ...options.env,
   };
   delete (env as Record<string, string | undefined>).DATABASE_URL;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, 'bin/gatehouse.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const bin = path.join(ROOT, 'bin/gatehouse.js');
+  const child = spawn(process.execPath, [...shebangFlags(bin), ...(options.nodeArgs ?? []), bin, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // The gateway's warnings and errors, for whoever wants to see why a run failed.
   if (process.env.BENCH_GATEWAY_LOG) {
     const { createWriteStream } = await import('node:fs');
@@ -176,4 +178,10 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The node flags an operator's `gatehouse` runs with: those on its `#!/usr/bin/env -S node …` line. */
+function shebangFlags(file: string): string[] {
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0]!;
+  return first.split(/\s+/).filter((word) => word.startsWith('--'));
 }
