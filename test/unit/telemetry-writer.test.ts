@@ -15,7 +15,8 @@ function slowDatabase() {
   };
   const db = {
     executeAsTenant: (tenantId: string, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
-    withEachTenant: (groups: [string, unknown[]][]) => write(groups.map(([t, rows]) => [t, rows.length])),
+    // The unnest path's columns: ids joined by commas, then devices, streams (an array), payloads, times.
+    withEachTenant: (groups: [string, [string, string, string[], string, string]][]) => write(groups.map(([t, columns]) => [t, columns[2].length])),
   } as unknown as Database;
   return { db, batches };
 }
@@ -44,6 +45,18 @@ describe('TelemetryWriter', () => {
     expect(batches.every((batch) => batch.tenants.length === 1)).toBe(true);
     await writer.flush();
     expect(floodDone).toBe(10_000);
+  });
+
+  it('never gives one tenant every writer: a row arriving during a flood finds one free at once', async () => {
+    const { db } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2 });
+    let floodDone = 0;
+    for (let n = 0; n < 5_000; n++) writer.write(row(A, n), () => floodDone++);
+    await new Promise((resolve) => setImmediate(resolve)); // the flood's batches are under way, and it is the only tenant queued
+    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
+    expect(floodDone).toBe(0); // committed before the flood's first 1 000-row batch, not after it
+    await writer.flush();
+    expect(floodDone).toBe(5_000);
   });
 
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
