@@ -3,6 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { expectedMigrations, migrate } from '../../src/db/migrate.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
 
+/** A client on a freshly migrated database, closed after `use`. */
+async function withMigratedClient(use: (client: pg.Client) => Promise<void>): Promise<void> {
+  const url = await createEmptyDatabase();
+  await migrate(url, silentLog);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('migrations', () => {
   it('are safe when two processes start at once: one applies, the other waits and finds nothing to do', async () => {
     const url = await createEmptyDatabase();
@@ -21,12 +34,8 @@ describe('migrations', () => {
     }
   });
 
-  it('give every tenant-owned table tenant_id NOT NULL and a row-level security policy', async () => {
-    const url = await createEmptyDatabase();
-    await migrate(url, silentLog);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
+  it('give every tenant-owned table tenant_id NOT NULL and a row-level security policy', () =>
+    withMigratedClient(async (client) => {
       const { rows } = await client.query<{ table_name: string; is_nullable: string; rls: boolean; policies: number }>(`
         SELECT c.table_name, c.is_nullable, k.relrowsecurity AS rls,
                (SELECT count(*)::int FROM pg_policies p WHERE p.tablename = c.table_name) AS policies
@@ -39,17 +48,10 @@ describe('migrations', () => {
         // Platform events and platform-admin sessions have no tenant; tenants never see those rows.
         if (!['security_events', 'refresh_tokens'].includes(row.table_name)) expect(row.is_nullable, row.table_name).toBe('NO');
       }
-    } finally {
-      await client.end();
-    }
-  });
+    }));
 
-  it('remove a device\'s telemetry with the device, and a tenant\'s with the tenant (no per-row foreign key on telemetry)', async () => {
-    const url = await createEmptyDatabase();
-    await migrate(url, silentLog);
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
+  it('remove a device\'s telemetry with the device, and a tenant\'s with the tenant (no per-row foreign key on telemetry)', () =>
+    withMigratedClient(async (client) => {
       const tenant = async (slug: string) => (await client.query<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ($1, $1) RETURNING id`, [slug])).rows[0]!.id;
       const device = async (tenantId: string, name: string) =>
         (await client.query<{ id: string }>(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, $2, $3, 'x') RETURNING id`, [tenantId, name, `${tenantId}.${name}`])).rows[0]!.id;
@@ -64,8 +66,5 @@ describe('migrations', () => {
       expect((await count()).sort()).toEqual([[a2, 1], [b1, 1]].sort());
       await client.query('DELETE FROM tenants WHERE id = $1', [b]);
       expect(await count()).toEqual([[a2, 1]]);
-    } finally {
-      await client.end();
-    }
-  });
+    }));
 });
