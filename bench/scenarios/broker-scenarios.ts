@@ -171,6 +171,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
   const quiet = (seconds: number) => runGenerator({
     kind: 'publish', url: target.url, publishers: [{ ...quietCredential, topic }], messagesPerPublisher: 100 * seconds, qos: 1, ratePerSecond: 100, payloadBytes: PAYLOAD, drainTimeoutMs: 0,
   });
+  const quietBefore = await target.storedRows!('quiet');
   const unloaded = await quiet(3);
   const before = await target.storedRows!();
   const offered = Math.max(1_000, sustained * 2);
@@ -183,7 +184,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
   });
   const { report } = run;
   const stored = await waitForRows(target, report.flood.sent + report.acked, before);
-  const quietRows = await target.storedRows!('quiet');
+  const quietRows = (await target.storedRows!('quiet')) - quietBefore;
   const alive = (() => {
     try {
       process.kill(target.pid, 0);

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { medianRuns } from '../../bench/repeat.js';
+import type { Result } from '../../bench/scenarios/broker-scenarios.js';
+
+const result = (target: Result['target'], rate: number, ok = true): Result => ({
+  scenario: 'qos0-ingest', target, rate, unit: 'msg/s', latencyMs: null, targetCpuSeconds: rate / 1000, peakRssMb: 1, saturated: 'neither', ok, details: { sent: rate },
+});
+
+describe('medianRuns', () => {
+  it('keeps the whole median run per target and lists every run\'s rate', () => {
+    const [merged, other] = medianRuns([[result('gatehouse', 10), result('aedes', 5)], [result('gatehouse', 30), result('aedes', 7)], [result('gatehouse', 20), result('aedes', 6)]]);
+    expect(merged).toEqual({ ...result('gatehouse', 20), details: { sent: 20, rates: [10, 30, 20] } });
+    expect(other).toMatchObject({ target: 'aedes', rate: 6, details: { rates: [5, 7, 6] } });
+  });
+
+  it('fails the result when any run lost messages, even a run that is not the median', () => {
+    const [merged] = medianRuns([[result('gatehouse', 10, false)], [result('gatehouse', 30)], [result('gatehouse', 20)]]);
+    expect(merged).toMatchObject({ rate: 20, ok: false });
+  });
+
+  it('passes a single run through untouched', () => {
+    expect(medianRuns([[result('gatehouse', 10)]])).toEqual([result('gatehouse', 10)]);
+  });
+});
