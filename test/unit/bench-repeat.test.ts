@@ -18,6 +18,12 @@ describe('medianRuns', () => {
     expect(merged).toMatchObject({ rate: 20, ok: false });
   });
 
+  it('ranks runs at a fixed offered rate by their p99', () => {
+    const latency = (p99: number, rate: number): Result => ({ ...result('gatehouse', rate), scenario: 'latency@5k', latencyMs: { p50: 1, p99, p999: p99, max: p99 }, details: { offered: 5_000 } });
+    const [merged] = medianRuns([[latency(9, 5_003)], [latency(3, 5_001)], [latency(5, 5_002)]]);
+    expect(merged).toMatchObject({ rate: 5_002, latencyMs: { p99: 5 }, details: { offered: 5_000, rates: [5_003, 5_001, 5_002], p99s: [9, 3, 5] } });
+  });
+
   it('passes a single run through untouched', () => {
     expect(medianRuns([[result('gatehouse', 10)]])).toEqual([result('gatehouse', 10)]);
   });
