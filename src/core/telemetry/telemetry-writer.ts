@@ -45,7 +45,7 @@ const INLINE_MAX_ROWS = 64;
 const RECORD_SEPARATOR = '\x1e';
 const UNNEST_INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
   SELECT u.id::uuid, $1::uuid, u.d::uuid, u.s, u.p::jsonb, to_timestamp(u.r::float8 / 1000.0)
-    FROM unnest(string_to_array($2, ','), string_to_array($3, ','), $4::text[], string_to_array($5, chr(30)), string_to_array($6, ',')) AS u(id, d, s, p, r)`;
+    FROM unnest(string_to_array($2, ','), string_to_array($3, ','), $4::text[], string_to_array($5, chr(${RECORD_SEPARATOR.charCodeAt(0)})), string_to_array($6, ',')) AS u(id, d, s, p, r)`;
 
 /**
  * UUIDv7 ids: the library's generator (monotonic within a millisecond) with

@@ -4,15 +4,8 @@
  * match topics starting with `$` [MQTT-4.7.2-1].
  */
 export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
+  // A topic name is a filter without wildcards [MQTT-4.7.1-1], so matching one is covering it.
+  return filterCovers(filter, topic);
 }
 
 /** Every topic `inner` can match, `outer` matches too. */
