@@ -10,6 +10,7 @@ import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { coalesceWrites } from './write-coalescing.js';
+import { batchQos0Deliveries } from './qos0-delivery.js';
 
 const STATS_INTERVAL_MS = 10_000;
 
@@ -28,7 +29,7 @@ export class TenantBrokers {
     this.brokerFor(session.ctx.tenantId).then(
       (broker) => {
         coalesceWrites(stream);
-        broker.handle(stream);
+        batchQos0Deliveries(broker.handle(stream));
       },
       (error: unknown) => {
         this.context.log.error({ err: error, tenantId: session.ctx.tenantId }, 'could not start the tenant broker');
