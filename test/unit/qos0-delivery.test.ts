@@ -1,4 +1,4 @@
-import { Aedes, type Client } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
@@ -82,14 +82,14 @@ describe('batchQos0Deliveries', () => {
     const fakeClient = {
       id: 'subscriber', conn, connecting: false, connected: true, duplicates: {},
       broker: { authorizeForward: (_client: unknown, packet: unknown) => packet },
-      deliver0: () => undefined,
+      deliver0: (_packet: AedesPublishPacket, _done: () => void): void => undefined,
       waitForDrain: (done: () => void) => conn.once('drain', done),
       _onError: () => undefined,
     };
     batchQos0Deliveries(fakeClient as unknown as Client);
     let completed = 0;
     for (let n = 0; n < 10; n++) {
-      fakeClient.deliver0({ cmd: 'publish', topic: 't', payload: Buffer.alloc(20), qos: 0, retain: false, dup: false }, () => completed++);
+      fakeClient.deliver0({ cmd: 'publish', topic: 't', payload: Buffer.alloc(20), qos: 0, retain: false, dup: false } as AedesPublishPacket, () => completed++);
     }
     await new Promise((resolve) => setImmediate(resolve));
     expect(completed).toBe(0);
