@@ -17,9 +17,14 @@ export function runGenerator(spec: PublishSpec | ConnectSpec): Promise<PublishRe
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // A throw here would end the bench without stopping its targets: every failure is a rejection.
     child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(stdout.trim().split('\n').at(-1)!));
-      else reject(new Error(`load generator failed (${code}): ${stderr.slice(-1000)}`));
+      try {
+        if (code !== 0) throw new Error(`exit code ${code}`);
+        resolve(JSON.parse(stdout.trim().split('\n').at(-1)!));
+      } catch (error) {
+        reject(new Error(`load generator failed (${(error as Error).message}): ${stderr.slice(-1000) || 'no report'}`));
+      }
     });
   });
 }
