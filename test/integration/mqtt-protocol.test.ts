@@ -61,6 +61,30 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(none).toEqual([]);
   });
 
+  it('routes a retained state and the telemetry sent right after it to a live watcher, in order', async () => {
+    const watchers = await Promise.all([0, 1].map(() => as(app)));
+    const seen = watchers.map(record);
+    await subscribe(watchers[0]!, 'devices/#', 0);
+    await subscribe(watchers[1]!, 'devices/#', 1);
+    const probe = await as(device);
+    // One write: the state and the telemetry reach the broker in the same read.
+    for (const qos of [0, 1] as const) {
+      probe.publish('devices/probe/state', `{"qos":${qos}}`, { qos });
+      for (let n = 0; n < 5; n++) probe.publish('devices/probe/telemetry', `{"n":${n}}`, { qos });
+    }
+    await until(() => seen.every((messages) => messages.length >= 12), 5_000, 'twelve messages each');
+    await settle();
+    for (const messages of seen) {
+      const order = messages.map((m) => `${m.topic.split('/')[2]} ${m.payload} ${m.retain}`);
+      expect(order).toEqual([0, 1].flatMap((qos) => [`state {"qos":${qos}} false`, ...[0, 1, 2, 3, 4].map((n) => `telemetry {"n":${n}} false`)]));
+    }
+    const late = await as(app);
+    const retained = record(late);
+    await subscribe(late, 'devices/probe/state');
+    await until(() => retained.length === 1, 5_000, 'the retained state');
+    expect(retained[0]).toMatchObject({ payload: '{"qos":1}', retain: true });
+  });
+
   it('publishes the will on an unexpected disconnect, and not after DISCONNECT', async () => {
     const watcher = await as(app);
     const seen = record(watcher);

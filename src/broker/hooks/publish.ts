@@ -101,9 +101,30 @@ export function authorizePublishHook(context: BrokerContext) {
       reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic.slice(0, 200) });
       return drop(packet, callback);
     }
-    if (parsed) return device(session, packet, parsed, callback);
-    callback(null);
+    const routed: Callback = (error) => {
+      if (!error && packet.retain) retainInOrder(client!, packet, log);
+      callback(error);
+    };
+    if (parsed) return device(session, packet, parsed, routed);
+    routed(null);
   };
+}
+
+type RetainedStore = { broker: { persistence: { storeRetained(packet: object): Promise<void> } } };
+
+/**
+ * aedes stores a retained message before routing it, and asynchronously, so
+ * the messages read with it are routed first; each subscriber's duplicate
+ * filter (a broker-wide counter that must only grow) then drops it. A watcher
+ * on `devices/#` missed every state sent right before telemetry. Stored here,
+ * at once and in arrival order, it is routed like any other message: live
+ * subscribers get RETAIN 0 either way [MQTT-3.3.1-9], new ones get the store's copy.
+ */
+function retainInOrder(client: Client, packet: PublishPacket, log: BrokerContext['log']): void {
+  const { persistence } = (client as unknown as RetainedStore).broker;
+  persistence.storeRetained({ cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos, retain: true, dup: false })
+    .catch((error: unknown) => log.error({ err: error, topic: packet.topic }, 'storing a retained message failed'));
+  packet.retain = false;
 }
 
 /** aedes authorizeForward: expired commands are never delivered, whatever queue they sat in. */
