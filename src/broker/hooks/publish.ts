@@ -30,7 +30,7 @@ function drop(packet: PublishPacket, callback: Callback): void {
 export function authorizePublishHook(context: BrokerContext) {
   const { limits, metrics, telemetry, deviceState, commands, log } = context;
 
-  function device(session: MqttSession, packet: PublishPacket, parsed: DeviceTopic, callback: Callback): void {
+  function device(client: Client, session: MqttSession, packet: PublishPacket, parsed: DeviceTopic, callback: Callback): void {
     const deviceId = session.ctx.principal.id;
     deviceState.seen(deviceId);
     switch (parsed.kind) {
@@ -54,7 +54,7 @@ export function authorizePublishHook(context: BrokerContext) {
         const verdict = checkTelemetryPayload(packet.payload as Buffer, limits.telemetryMaxBytes);
         if (!verdict.ok) return drop(packet, callback);
         deviceState.state(session.ctx.tenantId, deviceId, verdict.json);
-        packet.retain = true; // the last state is retained for whoever subscribes next
+        retainInOrder(client, packet, log); // the last state is kept for whoever subscribes next
         return callback(null);
       }
       case 'command-result': {
@@ -101,12 +101,13 @@ export function authorizePublishHook(context: BrokerContext) {
       reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic.slice(0, 200) });
       return drop(packet, callback);
     }
-    const routed: Callback = (error) => {
+    // A retain flag set by the publisher is honoured once the message is accepted (drop() clears it).
+    const accepted: Callback = packet.retain ? (error) => {
       if (!error && packet.retain) retainInOrder(client!, packet, log);
       callback(error);
-    };
-    if (parsed) return device(session, packet, parsed, routed);
-    routed(null);
+    } : callback;
+    if (parsed) return device(client!, session, packet, parsed, accepted);
+    accepted(null);
   };
 }
 
