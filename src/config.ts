@@ -69,6 +69,7 @@ const schema = z.object({
   TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(10),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
+  TELEMETRY_BULK_WRITERS: z.coerce.number().int().min(1).max(32).default(1),
   /** Rows queued for Postgres per tenant beyond which that tenant's publishers are slowed (their sockets stop being read). */
   TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(10_000),
 });
@@ -98,7 +99,7 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number; writers: number };
+  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number; writers: number; bulkWriters: number };
 };
 
 export class ConfigError extends Error {
@@ -153,7 +154,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
   };
 }
 

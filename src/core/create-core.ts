@@ -41,6 +41,7 @@ export async function createCore(db: Database, { config, log, telemetryObserver 
     maxDelayMs: config.telemetry.batchDelayMs,
     highWater: config.telemetry.queueHighWater,
     concurrency: config.telemetry.writers,
+    bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
   const deviceState = new DeviceStateWriter(db, 1000, (error) => log.error({ err: error }, 'writing device presence or state failed'));
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => log.error({ err: error }, 'expiring commands failed')), 1000);

@@ -8,17 +8,21 @@ const B = '01a20000-0000-7000-8000-00000000000b';
 /** A database whose writes take 1 ms per 100 rows and that records what each batch held. */
 function slowDatabase() {
   const batches: { tenants: string[]; rows: number }[] = [];
+  const large = { now: 0, most: 0 };
   const write = async (groups: [string, number][]) => {
     const rows = groups.reduce((sum, [, n]) => sum + n, 0);
     batches.push({ tenants: groups.map(([t]) => t), rows });
+    const isLarge = rows > 64;
+    if (isLarge) large.most = Math.max(large.most, ++large.now);
     await new Promise((resolve) => setTimeout(resolve, 1 + rows / 100));
+    if (isLarge) large.now--;
   };
   const db = {
     executeAsTenant: (tenantId: string, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
     // The unnest path's columns: ids joined by commas, then devices, streams (an array), payloads, times.
     withEachTenant: (groups: [string, [string, string, string[], string, string]][]) => write(groups.map(([t, columns]) => [t, columns[2].length])),
   } as unknown as Database;
-  return { db, batches };
+  return { db, batches, large };
 }
 
 const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
@@ -26,7 +30,7 @@ const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-00
 describe('TelemetryWriter', () => {
   it('confirms every row after its batch, in order, and flushes on demand', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2, bulkConcurrency: 2 });
     const confirmed: number[] = [];
     for (let n = 0; n < 500; n++) writer.write(row(A, n), () => confirmed.push(n));
     await writer.flush();
@@ -36,7 +40,7 @@ describe('TelemetryWriter', () => {
 
   it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
     let floodDone = 0;
     for (let n = 0; n < 10_000; n++) writer.write(row(A, n), () => floodDone++);
     const quiet = new Promise<number>((resolve) => writer.write(row(B, 0), () => resolve(floodDone)));
@@ -49,7 +53,7 @@ describe('TelemetryWriter', () => {
 
   it('never gives one tenant every writer: a row arriving during a flood finds one free at once', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2 });
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n), () => floodDone++);
     await new Promise((resolve) => setImmediate(resolve)); // the flood's batches are under way, and it is the only tenant queued
@@ -59,9 +63,26 @@ describe('TelemetryWriter', () => {
     expect(floodDone).toBe(5_000);
   });
 
+  it('writes one large batch at a time (bulkConcurrency 1) while small ones use the other writers', async () => {
+    const { db, large } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    const C = '01a20000-0000-7000-8000-00000000000c';
+    let floodDone = 0;
+    for (let n = 0; n < 5_000; n++) {
+      writer.write(row(A, n), () => floodDone++);
+      writer.write(row(C, n), () => floodDone++);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
+    expect(floodDone).toBeLessThanOrEqual(1_000); // the quiet row went past the floods' queue, on a free writer
+    await writer.flush();
+    expect(floodDone).toBe(10_000);
+    expect(large.most).toBe(1);
+  });
+
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
     writer.write(row(A, 1));
     writer.write(row(A, 2));
     await new Promise((resolve) => setImmediate(resolve));
@@ -73,7 +94,7 @@ describe('TelemetryWriter', () => {
 
   it('tells only the flooding tenant to slow down', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 100, maxDelayMs: 0, highWater: 300, concurrency: 1 });
+    const writer = new TelemetryWriter(db, { maxBatch: 100, maxDelayMs: 0, highWater: 300, concurrency: 1, bulkConcurrency: 1 });
     let accepted = true;
     for (let n = 0; n < 400; n++) accepted = writer.write(row(A, n));
     expect(accepted).toBe(false);

@@ -20,6 +20,13 @@ export type TelemetryWriterOptions = {
   highWater: number;
   /** Batches written at once (each holds a pool connection). */
   concurrency: number;
+  /**
+   * Of those, large ones (the `unnest` path) at once. Each costs Postgres tens
+   * of milliseconds of CPU; run side by side on a small server they only slow
+   * each other and every small commit (a QoS 1 row, a quiet tenant's) queued
+   * behind them for the CPU. Small batches may use every other writer.
+   */
+  bulkConcurrency: number;
 };
 
 export type TelemetryWriterObserver = {
@@ -119,6 +126,7 @@ export class TelemetryWriter {
   private inFlight = 0;
   private readonly inFlightByTenant = new Map<string, number>();
   private turn = 0;
+  private bulkInFlight = 0;
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -192,9 +200,12 @@ export class TelemetryWriter {
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
+      const bulk = rows.length > INLINE_MAX_ROWS;
+      if (bulk) this.bulkInFlight++;
       this.inFlight++;
       this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
       void this.writeBatch(tenantId, rows).finally(() => {
+        if (bulk) this.bulkInFlight--;
         this.inFlight--;
         const left = this.inFlightByTenant.get(tenantId)! - 1;
         if (left === 0) this.inFlightByTenant.delete(tenantId);
@@ -218,7 +229,8 @@ export class TelemetryWriter {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap) {
+      const bulkWaits = this.bulkInFlight >= this.options.bulkConcurrency && this.queues.get(tenantId)!.length > INLINE_MAX_ROWS;
+      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
         return tenantId;
       }
