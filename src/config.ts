@@ -65,7 +65,7 @@ const schema = z.object({
   /** Largest telemetry or state payload stored, in bytes. */
   TELEMETRY_MAX_BYTES: z.coerce.number().int().min(64).max(1024 * 1024).default(16 * 1024),
   /** Group commit: rows per batch at most, and how long QoS 0 rows wait for company (ms; QoS 1 rows never wait). */
-  TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(5_000),
+  TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(2_000),
   TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(10),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
