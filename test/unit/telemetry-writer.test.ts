@@ -80,6 +80,14 @@ describe('TelemetryWriter', () => {
     expect(large.most).toBe(1);
   });
 
+  it('holds a tenant that writes alone to no bulk limit: it may use every writer but one', async () => {
+    const { db, large } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    for (let n = 0; n < 5_000; n++) writer.write(row(A, n));
+    await writer.flush();
+    expect(large.most).toBe(3);
+  });
+
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
     const { db, batches } = slowDatabase();
     const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });

@@ -21,10 +21,11 @@ export type TelemetryWriterOptions = {
   /** Batches written at once (each holds a pool connection). */
   concurrency: number;
   /**
-   * Of those, large ones (the `unnest` path) at once. Each costs Postgres tens
-   * of milliseconds of CPU; run side by side on a small server they only slow
-   * each other and every small commit (a QoS 1 row, a quiet tenant's) queued
-   * behind them for the CPU. Small batches may use every other writer.
+   * Of those, large ones (the `unnest` path) at once while more than one
+   * tenant is writing. Each costs Postgres tens of milliseconds of CPU; side
+   * by side on a small server they slow every small commit (a QoS 1 row, a
+   * quiet tenant's) queued behind them for the CPU. Small batches may use
+   * every other writer; a tenant writing alone is not held to it.
    */
   bulkConcurrency: number;
 };
@@ -49,6 +50,8 @@ export type TelemetryWriterObserver = {
  * millisecond keep their arrival order.
  */
 const INLINE_MAX_ROWS = 64;
+/** A tenant that queued a row within this long counts as writing (for `bulkConcurrency`). */
+const ACTIVE_WINDOW_MS = 1_000;
 const RECORD_SEPARATOR = '\x1e';
 const UNNEST_INSERT = `INSERT INTO telemetry (id, tenant_id, device_id, stream, payload, received_at)
   SELECT u.id::uuid, $1::uuid, u.d::uuid, u.s, u.p::jsonb, to_timestamp(u.r::float8 / 1000.0)
@@ -127,6 +130,8 @@ export class TelemetryWriter {
   private readonly inFlightByTenant = new Map<string, number>();
   private turn = 0;
   private bulkInFlight = 0;
+  /** When each tenant last queued a row (ms), to tell whether a tenant writes alone. */
+  private readonly lastWriteAt = new Map<string, number>();
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -150,6 +155,7 @@ export class TelemetryWriter {
     let queue = this.queues.get(record.tenantId);
     if (!queue) this.queues.set(record.tenantId, (queue = []));
     queue.push({ id: nextId(), tenantId: record.tenantId, deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done });
+    this.lastWriteAt.set(record.tenantId, record.receivedAt);
     this.queued++;
     if (done) this.awaited++;
     this.schedule();
@@ -229,13 +235,24 @@ export class TelemetryWriter {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      const bulkWaits = this.bulkInFlight >= this.options.bulkConcurrency && this.queues.get(tenantId)!.length > INLINE_MAX_ROWS;
+      const bulkWaits = this.bulkInFlight >= this.options.bulkConcurrency && this.queues.get(tenantId)!.length > INLINE_MAX_ROWS && this.othersWriting(tenantId);
       if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
         return tenantId;
       }
     }
     return undefined;
+  }
+
+  /** Whether a tenant other than this one queued a row in the last second (forgetting older ones). */
+  private othersWriting(tenantId: string): boolean {
+    const since = Date.now() - ACTIVE_WINDOW_MS;
+    let others = false;
+    for (const [other, at] of this.lastWriteAt) {
+      if (at < since) this.lastWriteAt.delete(other);
+      else if (other !== tenantId) others = true;
+    }
+    return others;
   }
 
   private releaseDrained(): void {
