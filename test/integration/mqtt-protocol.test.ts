@@ -85,6 +85,17 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(retained[0]).toMatchObject({ payload: '{"qos":1}', retain: true });
   });
 
+  it('delivers messages larger than a read slice whole, in order with the small ones around them', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    await subscribe(watcher, 'devices/probe/telemetry', 0);
+    const probe = await as(device);
+    const big = JSON.stringify({ pad: 'y'.repeat(12_000) }); // over the broker's 8 KiB read slice, under the 16 KiB telemetry limit
+    for (const payload of ['{"n":1}', big, '{"n":2}', big, '{"n":3}']) probe.publish('devices/probe/telemetry', payload, { qos: 0 });
+    await until(() => seen.length === 5, 5_000, 'five messages');
+    expect(seen.map((m) => m.payload)).toEqual(['{"n":1}', big, '{"n":2}', big, '{"n":3}']);
+  });
+
   it('publishes the will on an unexpected disconnect, and not after DISCONNECT', async () => {
     const watcher = await as(app);
     const seen = record(watcher);
