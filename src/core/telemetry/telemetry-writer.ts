@@ -235,7 +235,8 @@ export class TelemetryWriter {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      const bulkWaits = this.bulkInFlight >= this.options.bulkConcurrency && this.queues.get(tenantId)!.length > INLINE_MAX_ROWS && this.othersWriting(tenantId);
+      const bulk = Math.min(this.queues.get(tenantId)!.length, this.options.maxBatch) > INLINE_MAX_ROWS;
+      const bulkWaits = bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId);
       if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
         return tenantId;
