@@ -1,8 +1,5 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 // The `gatehouse` command: runs the compiled CLI (npm run build, or npm install, which builds).
-// The flag: a 64 MiB young generation. Telemetry rows live until their batch commits, so with
-// V8's default (16 MiB) most of them survive a scavenge and are copied; measured with `npm run bench`:
-// a third fewer GC pauses, QoS 0 ingest and fan-in about 12 % faster.
 import('../dist/src/cli/main.js').then(
   ({ main }) => main(process.argv.slice(2)),
   (error) => {
