@@ -67,6 +67,8 @@ const schema = z.object({
   /** Group commit: rows per batch at most, and how long QoS 0 rows wait for company (ms; QoS 1 rows never wait). */
   TELEMETRY_BATCH_MAX: z.coerce.number().int().min(1).max(10_000).default(2_000),
   TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(10),
+  /** Rows per batch at most for a heavy tenant while a light one writes too (its commits then flush less of the heavy one's WAL). */
+  TELEMETRY_BATCH_MAX_BESIDE_LIGHT: z.coerce.number().int().min(1).max(10_000).default(100),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
   TELEMETRY_BULK_WRITERS: z.coerce.number().int().min(1).max(32).default(1),
@@ -99,7 +101,7 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchDelayMs: number; queueHighWater: number; writers: number; bulkWriters: number };
+  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; batchDelayMs: number; queueHighWater: number; writers: number; bulkWriters: number };
 };
 
 export class ConfigError extends Error {
@@ -154,7 +156,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
   };
 }
 

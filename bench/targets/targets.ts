@@ -66,7 +66,7 @@ async function waitForReady(child: ChildProcess, url: string): Promise<void> {
   let output = '';
   child.stderr?.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
   for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-    if (child.exitCode !== null) throw new Error(`gatehouse exited (${child.exitCode}): ${output}`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gatehouse exited (${child.exitCode ?? child.signalCode}): ${output}`);
     if ((await fetch(url).then((r) => r.status, () => 0)) === 200) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

@@ -38,6 +38,7 @@ export async function createCore(db: Database, { config, log, telemetryObserver 
   const commands = new CommandService(db, policy, new PinGate(db), events);
   const telemetry = new TelemetryWriter(db, {
     maxBatch: config.telemetry.batchMax,
+    maxBatchBesideLight: config.telemetry.batchMaxBesideLight,
     maxDelayMs: config.telemetry.batchDelayMs,
     highWater: config.telemetry.queueHighWater,
     concurrency: config.telemetry.writers,

@@ -30,7 +30,7 @@ const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-00
 describe('TelemetryWriter', () => {
   it('confirms every row after its batch, in order, and flushes on demand', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 50, maxBatchBesideLight: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2, bulkConcurrency: 2 });
     const confirmed: number[] = [];
     for (let n = 0; n < 500; n++) writer.write(row(A, n), () => confirmed.push(n));
     await writer.flush();
@@ -40,7 +40,7 @@ describe('TelemetryWriter', () => {
 
   it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
     let floodDone = 0;
     for (let n = 0; n < 10_000; n++) writer.write(row(A, n), () => floodDone++);
     const quiet = new Promise<number>((resolve) => writer.write(row(B, 0), () => resolve(floodDone)));
@@ -53,7 +53,7 @@ describe('TelemetryWriter', () => {
 
   it('never gives one tenant every writer: a row arriving during a flood finds one free at once', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2 });
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n), () => floodDone++);
     await new Promise((resolve) => setImmediate(resolve)); // the flood's batches are under way, and it is the only tenant queued
@@ -65,7 +65,7 @@ describe('TelemetryWriter', () => {
 
   it('writes one large batch at a time (bulkConcurrency 1) while small ones use the other writers', async () => {
     const { db, large } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
     const C = '01a20000-0000-7000-8000-00000000000c';
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) {
@@ -82,15 +82,45 @@ describe('TelemetryWriter', () => {
 
   it('holds a tenant that writes alone to no bulk limit: it may use every writer but one', async () => {
     const { db, large } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n));
     await writer.flush();
     expect(large.most).toBe(3);
   });
 
+  it('holds a heavy tenant to small batches while a light one writes, and only then', async () => {
+    const { db, batches } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 100, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 1 });
+    for (let n = 0; n < 3_000; n++) writer.write(row(A, n));
+    await writer.flush();
+    expect(batches.map((batch) => batch.rows)).toEqual([1_000, 1_000, 1_000]); // alone: full batches
+
+    batches.length = 0;
+    for (let n = 0; n < 3_000; n++) writer.write(row(A, n));
+    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
+    for (let n = 1; n < 5; n++) await new Promise<void>((resolve) => writer.write(row(B, n), () => resolve()));
+    await writer.flush();
+    const heavy = batches.filter((batch) => batch.tenants[0] === A).map((batch) => batch.rows);
+    expect(heavy.slice(1, 5)).toEqual([100, 100, 100, 100]); // beside the light tenant (its first batch had started already)
+    expect(heavy.reduce((sum, rows) => sum + rows, 0)).toBe(3_000);
+  });
+
+  it('lets heavy tenants among themselves keep their large batches', async () => {
+    const { db, batches } = slowDatabase();
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 100, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 2 });
+    for (let n = 0; n < 5_000; n++) {
+      writer.write(row(A, n));
+      writer.write(row(B, n));
+    }
+    await writer.flush();
+    const held = batches.filter((batch) => batch.rows === 100);
+    expect(held.length).toBeLessThanOrEqual(1); // at most the first, before the other had shown itself heavy
+    expect(batches.reduce((sum, batch) => sum + batch.rows, 0)).toBe(10_000);
+  });
+
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
     writer.write(row(A, 1));
     writer.write(row(A, 2));
     await new Promise((resolve) => setImmediate(resolve));
@@ -102,7 +132,7 @@ describe('TelemetryWriter', () => {
 
   it('tells only the flooding tenant to slow down', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 100, maxDelayMs: 0, highWater: 300, concurrency: 1, bulkConcurrency: 1 });
+    const writer = new TelemetryWriter(db, { maxBatch: 100, maxBatchBesideLight: 100, maxDelayMs: 0, highWater: 300, concurrency: 1, bulkConcurrency: 1 });
     let accepted = true;
     for (let n = 0; n < 400; n++) accepted = writer.write(row(A, n));
     expect(accepted).toBe(false);

@@ -10,6 +10,14 @@ export type TelemetryWriterOptions = {
   /** Rows per batch at most. */
   maxBatch: number;
   /**
+   * Rows per batch at most while a light tenant (one whose last batch was
+   * small) is writing too. A large batch's WAL is flushed by whichever commit
+   * comes next: a quiet tenant's one-row commit waited for a flood's megabyte
+   * to reach the disk. Only a heavy tenant beside a light one is held to it;
+   * heavy tenants among themselves keep the large batches.
+   */
+  maxBatchBesideLight: number;
+  /**
    * How long rows nobody waits on (QoS 0) may wait for company (0: the next turn
    * of the event loop). A row someone waits on (QoS 1, its PUBACK) never waits:
    * fewer, larger commits for fire-and-forget traffic, the least latency for
@@ -132,6 +140,8 @@ export class TelemetryWriter {
   private bulkInFlight = 0;
   /** When each tenant last queued a row (ms), to tell whether a tenant writes alone. */
   private readonly lastWriteAt = new Map<string, number>();
+  /** Rows in each tenant's last batch: a tenant whose batches are small is light. */
+  private readonly lastBatchRows = new Map<string, number>();
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -202,7 +212,8 @@ export class TelemetryWriter {
       const tenantId = this.nextTenant();
       if (tenantId === undefined) return;
       const queue = this.queues.get(tenantId)!;
-      const rows = queue.splice(0, this.options.maxBatch);
+      const rows = queue.splice(0, this.batchLimit(tenantId, queue.length));
+      this.lastBatchRows.set(tenantId, rows.length);
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
@@ -245,13 +256,25 @@ export class TelemetryWriter {
     return undefined;
   }
 
-  /** Whether a tenant other than this one queued a row in the last second (forgetting older ones). */
-  private othersWriting(tenantId: string): boolean {
+  private batchLimit(tenantId: string, queued: number): number {
+    const { maxBatch, maxBatchBesideLight } = this.options;
+    return queued > maxBatchBesideLight && this.othersWriting(tenantId, true) ? maxBatchBesideLight : maxBatch;
+  }
+
+  /**
+   * Whether a tenant other than this one queued a row in the last second
+   * (forgetting older ones); with `light`, one whose last batch was small.
+   */
+  private othersWriting(tenantId: string, light = false): boolean {
     const since = Date.now() - ACTIVE_WINDOW_MS;
     let others = false;
     for (const [other, at] of this.lastWriteAt) {
-      if (at < since) this.lastWriteAt.delete(other);
-      else if (other !== tenantId) others = true;
+      if (at < since) {
+        this.lastWriteAt.delete(other);
+        this.lastBatchRows.delete(other);
+      } else if (other !== tenantId && (!light || (this.lastBatchRows.get(other) ?? 0) <= INLINE_MAX_ROWS)) {
+        others = true;
+      }
     }
     return others;
   }
