@@ -10,8 +10,8 @@ export type TelemetryWriterOptions = {
   /** Rows per batch at most. */
   maxBatch: number;
   /**
-   * Rows per batch at most while a light tenant (one whose last batch was
-   * small) is writing too. A large batch's WAL is flushed by whichever commit
+   * Rows per batch at most while a light tenant (one with little queued) is
+   * writing too. A large batch's WAL is flushed by whichever commit
    * comes next: a quiet tenant's one-row commit waited for a flood's megabyte
    * to reach the disk. Only a heavy tenant beside a light one is held to it;
    * heavy tenants among themselves keep the large batches.
@@ -140,8 +140,12 @@ export class TelemetryWriter {
   private bulkInFlight = 0;
   /** When each tenant last queued a row (ms), to tell whether a tenant writes alone. */
   private readonly lastWriteAt = new Map<string, number>();
-  /** Rows in each tenant's last batch: a tenant whose batches are small is light. */
-  private readonly lastBatchRows = new Map<string, number>();
+  /**
+   * Rows each tenant had queued when its last batch started: a tenant with
+   * little queued is light (asked of the queue, not the batch, so that a heavy
+   * tenant held to small batches still counts as heavy).
+   */
+  private readonly queuedAtLastBatch = new Map<string, number>();
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -212,8 +216,8 @@ export class TelemetryWriter {
       const tenantId = this.nextTenant();
       if (tenantId === undefined) return;
       const queue = this.queues.get(tenantId)!;
+      this.queuedAtLastBatch.set(tenantId, queue.length);
       const rows = queue.splice(0, this.batchLimit(tenantId, queue.length));
-      this.lastBatchRows.set(tenantId, rows.length);
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
@@ -263,7 +267,7 @@ export class TelemetryWriter {
 
   /**
    * Whether a tenant other than this one queued a row in the last second
-   * (forgetting older ones); with `light`, one whose last batch was small.
+   * (forgetting older ones); with `light`, one that had little queued.
    */
   private othersWriting(tenantId: string, light = false): boolean {
     const since = Date.now() - ACTIVE_WINDOW_MS;
@@ -271,8 +275,8 @@ export class TelemetryWriter {
     for (const [other, at] of this.lastWriteAt) {
       if (at < since) {
         this.lastWriteAt.delete(other);
-        this.lastBatchRows.delete(other);
-      } else if (other !== tenantId && (!light || (this.lastBatchRows.get(other) ?? 0) <= INLINE_MAX_ROWS)) {
+        this.queuedAtLastBatch.delete(other);
+      } else if (other !== tenantId && (!light || (this.queuedAtLastBatch.get(other) ?? 0) <= INLINE_MAX_ROWS)) {
         others = true;
       }
     }
