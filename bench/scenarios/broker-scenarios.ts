@@ -172,7 +172,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
     kind: 'publish', url: target.url, publishers: [{ ...quietCredential, topic }], messagesPerPublisher: 100 * seconds, qos: 1, ratePerSecond: 100, payloadBytes: PAYLOAD, drainTimeoutMs: 0,
   });
   const quietBefore = await target.storedRows!('quiet');
-  const unloaded = await quiet(3);
+  const unloaded = await quiet(sizes.overloadSeconds); // as many samples as the loaded run: p99s of equal counts
   const before = await target.storedRows!();
   const offered = Math.max(1_000, sustained * 2);
   const run = await measured(target, async () => {
