@@ -31,6 +31,8 @@ export type Target = {
   storedRows?(device?: string): Promise<number>;
   /** A second tenant's device (Gatehouse only), for the overload scenario. */
   otherTenant?: Credential & { topic: string };
+  /** Lets Postgres finish what earlier scenarios left it (a checkpoint), so a baseline is not measured against their aftermath. */
+  settle?(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -171,6 +173,9 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
         ? await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry t JOIN devices d ON d.id = t.device_id WHERE d.name = $1', [device])
         : await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry', []);
       return Number(row!.n);
+    },
+    async settle() {
+      await db.platformQuery('CHECKPOINT', []);
     },
     async close() {
       await database.close();
