@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TelemetryWriter } from '../../src/core/telemetry/telemetry-writer.js';
+import { TelemetryWriter, type TelemetryWriterOptions } from '../../src/core/telemetry/telemetry-writer.js';
 import type { Database } from '../../src/db/database.js';
 
 const A = '01a20000-0000-7000-8000-00000000000a';
@@ -25,12 +25,17 @@ function slowDatabase() {
   return { db, batches, large };
 }
 
+/** A writer with what a test does not set left at these defaults (and no batch cap beside light tenants). */
+function writerFor(db: Database, options: Partial<TelemetryWriterOptions> & Pick<TelemetryWriterOptions, 'maxBatch'>): TelemetryWriter {
+  return new TelemetryWriter(db, { maxBatchBesideLight: options.maxBatch, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2, ...options });
+}
+
 const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
 
 describe('TelemetryWriter', () => {
   it('confirms every row after its batch, in order, and flushes on demand', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 50, maxBatchBesideLight: 50, maxDelayMs: 0, highWater: 10_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = writerFor(db, { maxBatch: 50, highWater: 10_000 });
     const confirmed: number[] = [];
     for (let n = 0; n < 500; n++) writer.write(row(A, n), () => confirmed.push(n));
     await writer.flush();
@@ -40,7 +45,7 @@ describe('TelemetryWriter', () => {
 
   it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = writerFor(db, { maxBatch: 1_000, highWater: 5_000 });
     let floodDone = 0;
     for (let n = 0; n < 10_000; n++) writer.write(row(A, n), () => floodDone++);
     const quiet = new Promise<number>((resolve) => writer.write(row(B, 0), () => resolve(floodDone)));
@@ -53,7 +58,7 @@ describe('TelemetryWriter', () => {
 
   it('never gives one tenant every writer: a row arriving during a flood finds one free at once', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = writerFor(db, { maxBatch: 1_000 });
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n), () => floodDone++);
     await new Promise((resolve) => setImmediate(resolve)); // the flood's batches are under way, and it is the only tenant queued
@@ -65,7 +70,7 @@ describe('TelemetryWriter', () => {
 
   it('writes one large batch at a time (bulkConcurrency 1) while small ones use the other writers', async () => {
     const { db, large } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    const writer = writerFor(db, { maxBatch: 1_000, concurrency: 4, bulkConcurrency: 1 });
     const C = '01a20000-0000-7000-8000-00000000000c';
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) {
@@ -82,7 +87,7 @@ describe('TelemetryWriter', () => {
 
   it('holds a tenant that writes alone to no bulk limit: it may use every writer but one', async () => {
     const { db, large } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 1 });
+    const writer = writerFor(db, { maxBatch: 1_000, concurrency: 4, bulkConcurrency: 1 });
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n));
     await writer.flush();
     expect(large.most).toBe(3);
@@ -90,7 +95,7 @@ describe('TelemetryWriter', () => {
 
   it('holds a heavy tenant to small batches while a light one writes, and only then', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 100, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 1 });
+    const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: 100, bulkConcurrency: 1 });
     for (let n = 0; n < 3_000; n++) writer.write(row(A, n));
     await writer.flush();
     expect(batches.map((batch) => batch.rows)).toEqual([1_000, 1_000, 1_000]); // alone: full batches
@@ -109,7 +114,7 @@ describe('TelemetryWriter', () => {
   for (const beside of [100, 50]) {
     it(`lets heavy tenants among themselves keep their large batches (held to ${beside} beside a light one)`, async () => {
       const { db, batches } = slowDatabase();
-      const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: beside, maxDelayMs: 0, highWater: 50_000, concurrency: 4, bulkConcurrency: 2 });
+      const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: beside, concurrency: 4 });
       for (let n = 0; n < 5_000; n++) {
         writer.write(row(A, n));
         writer.write(row(B, n));
@@ -123,7 +128,7 @@ describe('TelemetryWriter', () => {
 
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
     const { db, batches } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 60_000, highWater: 5_000, concurrency: 2, bulkConcurrency: 2 });
+    const writer = writerFor(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000 });
     writer.write(row(A, 1));
     writer.write(row(A, 2));
     await new Promise((resolve) => setImmediate(resolve));
@@ -135,7 +140,7 @@ describe('TelemetryWriter', () => {
 
   it('tells only the flooding tenant to slow down', async () => {
     const { db } = slowDatabase();
-    const writer = new TelemetryWriter(db, { maxBatch: 100, maxBatchBesideLight: 100, maxDelayMs: 0, highWater: 300, concurrency: 1, bulkConcurrency: 1 });
+    const writer = writerFor(db, { maxBatch: 100, highWater: 300, concurrency: 1, bulkConcurrency: 1 });
     let accepted = true;
     for (let n = 0; n < 400; n++) accepted = writer.write(row(A, n));
     expect(accepted).toBe(false);
