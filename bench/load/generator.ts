@@ -53,6 +53,11 @@ async function publish(spec: PublishSpec): Promise<PublishReport> {
     const topic = spec.publishers[index]!.topic;
     const start = now();
     for (let i = 0; i < spec.messagesPerPublisher; i++) {
+      if (!client.connected) {
+        // Closed by the target (shed, or dropped): what it was still to send counts as errors.
+        errors += spec.messagesPerPublisher - i;
+        break;
+      }
       if (interval > 0) {
         const due = start + i * interval;
         const wait = due - now();
@@ -70,7 +75,8 @@ async function publish(spec: PublishSpec): Promise<PublishReport> {
         }
       } else {
         // Respect the socket's backpressure: write no faster than it drains.
-        const flushed = (client.stream as Socket).writableNeedDrain ? new Promise((resolve) => client.stream.once('drain', resolve)) : undefined;
+        const stream = client.stream as Socket;
+        const flushed = stream.writableNeedDrain ? new Promise((resolve) => (stream.once('drain', resolve), stream.once('close', resolve))) : undefined;
         client.publish(topic, make(now()), { qos: 0 });
         if (flushed) await flushed;
         else if (i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
@@ -131,6 +137,12 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
   const used = process.cpuUsage(cpu);
   return { rounds, generatorCpuSeconds: (used.user + used.system) / 1e6 };
 }
+
+// Every promise left waiting on a socket nobody will answer would end the process silently.
+process.once('beforeExit', () => {
+  process.stderr.write('generator: stopped with nothing left to wait for and no report (a publisher waited on a closed connection?)\n');
+  process.exit(1);
+});
 
 let input = '';
 for await (const chunk of process.stdin) input += chunk;

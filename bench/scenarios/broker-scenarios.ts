@@ -82,8 +82,8 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
   return {
     scenario: 'qos0-ingest', target: target.name, rate: round((count / (end - report.firstPublishAt)) * 1000), unit: report.stored ? 'rows/s committed' : 'msg/s delivered',
     latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
-    ok: count === report.sent,
-    details: { sent: report.sent, accountedFor: count, written: round((report.sent / (report.publishersDoneAt - report.firstPublishAt)) * 1000) },
+    ok: count === report.sent && report.errors === 0,
+    details: { sent: report.sent, accountedFor: count, ...(report.errors ? { notSent: report.errors } : {}), written: round((report.sent / (report.publishersDoneAt - report.firstPublishAt)) * 1000) },
   };
 }
 
@@ -113,7 +113,7 @@ export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
   return {
     scenario: 'fan-in', target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
     latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
-    ok: report.received === report.sent,
+    ok: report.received === report.sent && report.errors === 0,
     details: { sent: report.sent, delivered: report.received, drainSeconds: Math.round(drainSeconds * 100) / 100 },
   };
 }
@@ -130,7 +130,7 @@ export async function latencyAt(target: Target, sizes: Sizes, rate: number): Pro
   return {
     scenario: `latency@${rate / 1000}k`, target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
     latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: keptUp ? run.saturated : 'target',
-    ok: report.received === report.sent,
+    ok: report.received === report.sent && report.errors === 0,
     details: { offered: rate, sent: report.sent, delivered: report.received, keptUp },
   };
 }
@@ -202,7 +202,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
     latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
     ok: alive && report.acked === report.sent && quietRows === unloaded.acked + report.acked,
     details: {
-      offered, floodSent: report.flood.sent, rowsStored: stored.rows, quietAcked: report.acked, quietSent: report.sent, quietRowsStored: quietRows - unloaded.acked,
+      offered, floodSent: report.flood.sent, ...(report.flood.errors ? { floodNotSent: report.flood.errors } : {}), rowsStored: stored.rows, quietAcked: report.acked, quietSent: report.sent, quietRowsStored: quietRows - unloaded.acked,
       quietP99UnloadedMs: unloaded.latencyMs?.p99, quietP99LoadedMs: report.latencyMs?.p99, p99Ratio: Math.round(ratio * 100) / 100,
     },
   };

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectReport, ConnectSpec, PublishReport, PublishSpec } from '../load/spec.js';
 
-const GENERATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../load/generator.js');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The generator always runs compiled, also when this module is loaded from source (by the tests). */
+const GENERATOR = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../load/generator.js') : path.resolve(HERE, '../../dist/bench/load/generator.js');
 
 /** Runs one load generator process and returns its report. */
 export function runGenerator(spec: PublishSpec): Promise<PublishReport>;
