@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConnectReport, ConnectSpec, PublishReport, PublishSpec } from '../load/spec.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The generator always runs compiled, also when this module is loaded from source (by the tests). */
-const GENERATOR = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../load/generator.js') : path.resolve(HERE, '../../dist/bench/load/generator.js');
+const COMPILED_BESIDE = path.resolve(HERE, '../load/generator.js');
+const GENERATOR = existsSync(COMPILED_BESIDE) ? COMPILED_BESIDE : path.resolve(HERE, '../../dist/bench/load/generator.js');
 
 /** Runs one load generator process and returns its report. */
 export function runGenerator(spec: PublishSpec): Promise<PublishReport>;

@@ -217,7 +217,7 @@ export class TelemetryWriter {
       if (tenantId === undefined) return;
       const queue = this.queues.get(tenantId)!;
       this.queuedAtLastBatch.set(tenantId, queue.length);
-      const rows = queue.splice(0, this.batchLimit(tenantId, queue.length));
+      const rows = queue.splice(0, this.batchSize(tenantId));
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
@@ -250,7 +250,7 @@ export class TelemetryWriter {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      const bulk = Math.min(this.queues.get(tenantId)!.length, this.options.maxBatch) > INLINE_MAX_ROWS;
+      const bulk = this.batchSize(tenantId) > INLINE_MAX_ROWS;
       const bulkWaits = bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId);
       if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
@@ -260,9 +260,11 @@ export class TelemetryWriter {
     return undefined;
   }
 
-  private batchLimit(tenantId: string, queued: number): number {
+  /** Rows the tenant's next batch takes: the one answer both scheduling (is it bulk?) and the batch itself use. */
+  private batchSize(tenantId: string): number {
+    const queued = this.queues.get(tenantId)!.length;
     const { maxBatch, maxBatchBesideLight } = this.options;
-    return queued > maxBatchBesideLight && this.othersWriting(tenantId, true) ? maxBatchBesideLight : maxBatch;
+    return Math.min(queued, queued > maxBatchBesideLight && this.othersWriting(tenantId, true) ? maxBatchBesideLight : maxBatch);
   }
 
   /**
