@@ -69,11 +69,15 @@ const schema = z.object({
   TELEMETRY_BATCH_DELAY_MS: z.coerce.number().int().min(0).max(1_000).default(10),
   /** Rows per batch at most for a heavy tenant while a light one writes too (its commits then flush less of the heavy one's WAL). */
   TELEMETRY_BATCH_MAX_BESIDE_LIGHT: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Share of the time a heavy tenant's batches may keep a writer busy while a light one writes too: the rest is headroom for the others. */
+  TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT: z.coerce.number().min(0.05).max(1).default(0.5),
   /** Telemetry batches written at once, each on its own pool connection (Postgres overlaps their commits). */
   TELEMETRY_WRITERS: z.coerce.number().int().min(1).max(32).default(4),
   TELEMETRY_BULK_WRITERS: z.coerce.number().int().min(1).max(32).default(1),
   /** Rows queued for Postgres per tenant beyond which that tenant's publishers are slowed (their sockets stop being read). */
   TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(10_000),
+  /** The same for a heavy tenant while a light one writes: its batches are small then, and filling a deep queue flat out (a flood's onset) crowds the others. */
+  TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT: z.coerce.number().int().min(100).default(1_000),
 });
 
 export type Config = {
@@ -101,7 +105,7 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; batchDelayMs: number; queueHighWater: number; writers: number; bulkWriters: number };
+  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; heavyShareBesideLight: number; batchDelayMs: number; queueHighWater: number; queueHighWaterBesideLight: number; writers: number; bulkWriters: number };
 };
 
 export class ConfigError extends Error {
@@ -156,7 +160,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, heavyShareBesideLight: e.TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, queueHighWaterBesideLight: e.TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
   };
 }
 

@@ -39,8 +39,10 @@ export async function createCore(db: Database, { config, log, telemetryObserver 
   const telemetry = new TelemetryWriter(db, {
     maxBatch: config.telemetry.batchMax,
     maxBatchBesideLight: config.telemetry.batchMaxBesideLight,
+    heavyShareBesideLight: config.telemetry.heavyShareBesideLight,
     maxDelayMs: config.telemetry.batchDelayMs,
     highWater: config.telemetry.queueHighWater,
+    highWaterBesideLight: config.telemetry.queueHighWaterBesideLight,
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);

@@ -25,7 +25,7 @@ describe('TelemetryWriter against PostgreSQL', () => {
   for (const count of [10, 300]) {
     it(`stores ${count} rows exactly as received, in arrival order`, async () => {
       await db.platformQuery('DELETE FROM telemetry', []);
-      const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, maxDelayMs: 50, highWater: 10_000, concurrency: 2, bulkConcurrency: 2 });
+      const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, heavyShareBesideLight: 1, maxDelayMs: 50, highWater: 10_000, highWaterBesideLight: 10_000, concurrency: 2, bulkConcurrency: 2 });
       // Three devices, and a clock that once steps back (times are sent as offsets from the batch's first).
       const sent = Array.from({ length: count }, (_, n) => ({ tenantId, deviceId: deviceIds[(n * 7) % 3]!, stream: AWKWARD[n % AWKWARD.length]!, payload: payloadFor(n), receivedAt: 1_700_000_000_000 + n - (n > count / 2 ? 3 : 0) }));
       for (const record of sent) writer.write(record);

@@ -8,26 +8,31 @@ const B = '01a20000-0000-7000-8000-00000000000b';
 /** A database whose writes take 1 ms per 100 rows and that records what each batch held. */
 function slowDatabase() {
   const batches: { tenants: string[]; rows: number }[] = [];
+  /** When each batch started and ended (ms), in the order of `batches`. */
+  const timings: { tenantId: string; start: number; end: number }[] = [];
   const large = { now: 0, most: 0 };
   const write = async (groups: [string, number][]) => {
     const rows = groups.reduce((sum, [, n]) => sum + n, 0);
     batches.push({ tenants: groups.map(([t]) => t), rows });
+    const timing = { tenantId: groups[0]![0], start: performance.now(), end: 0 };
+    timings.push(timing);
     const isLarge = rows > 64;
     if (isLarge) large.most = Math.max(large.most, ++large.now);
     await new Promise((resolve) => setTimeout(resolve, 1 + rows / 100));
     if (isLarge) large.now--;
+    timing.end = performance.now();
   };
   const db = {
     executeAsTenant: (tenantId: string, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
     // The unnest path's columns: ids joined by commas, then devices, streams (an array), payloads, times.
     withEachTenant: (groups: [string, [string, string, string[], string, string]][]) => write(groups.map(([t, columns]) => [t, columns[2].length])),
   } as unknown as Database;
-  return { db, batches, large };
+  return { db, batches, timings, large };
 }
 
-/** A writer with what a test does not set left at these defaults (and no batch cap beside light tenants). */
+/** A writer with what a test does not set left at these defaults (and nothing held beside light tenants). */
 function writerFor(db: Database, options: Partial<TelemetryWriterOptions> & Pick<TelemetryWriterOptions, 'maxBatch'>): TelemetryWriter {
-  return new TelemetryWriter(db, { maxBatchBesideLight: options.maxBatch, maxDelayMs: 0, highWater: 50_000, concurrency: 2, bulkConcurrency: 2, ...options });
+  return new TelemetryWriter(db, { maxBatchBesideLight: options.maxBatch, heavyShareBesideLight: 1, maxDelayMs: 0, highWater: 50_000, highWaterBesideLight: 50_000, concurrency: 2, bulkConcurrency: 2, ...options });
 }
 
 const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
@@ -125,6 +130,38 @@ describe('TelemetryWriter', () => {
       expect(batches.reduce((sum, batch) => sum + batch.rows, 0)).toBe(10_000);
     });
   }
+
+  it('rests a heavy tenant beside a light one after each batch, for its share of the time, and wakes it when the rest is over', async () => {
+    const { db, timings } = slowDatabase();
+    const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: 200, heavyShareBesideLight: 0.25, concurrency: 4, bulkConcurrency: 1 });
+    let heavyDone = 0;
+    for (let n = 0; n < 2_000; n++) writer.write(row(A, n), () => heavyDone++);
+    for (let n = 0; n < 5; n++) await new Promise<void>((resolve) => writer.write(row(B, n), () => resolve()));
+    await writer.flush(); // the last rest ends with nothing else to start the queue again: its timer must
+    expect(heavyDone).toBe(2_000);
+    const heavy = timings.filter((t) => t.tenantId === A).slice(1); // its first batch started before B showed itself light
+    for (let i = 1; i < heavy.length; i++) {
+      // 25 %: each batch is followed by three times its length at rest (timers fire late, never early)
+      expect(heavy[i]!.start - heavy[i - 1]!.end).toBeGreaterThanOrEqual(3 * (heavy[i - 1]!.end - heavy[i - 1]!.start) - 1);
+    }
+    expect(heavy.length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('slows a heavy tenant at a lower high-water mark while a light one writes, and at the usual one alone', async () => {
+    const { db } = slowDatabase();
+    const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: 100, highWater: 5_000, highWaterBesideLight: 500, concurrency: 2, bulkConcurrency: 1 });
+    let accepted = true;
+    for (let n = 0; n < 3_000; n++) accepted &&= writer.write(row(A, n));
+    expect(accepted).toBe(true); // alone: 3 000 queued is under 5 000
+    await writer.flush();
+
+    for (let n = 0; n < 1_000; n++) writer.write(row(A, n));
+    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve())); // B is light; A's batches since are held
+    expect(writer.write(row(A, 0))).toBe(false); // ~900 queued: past 500
+    await writer.drained(A);
+    expect(writer.write(row(A, 1))).toBe(true);
+    await writer.flush();
+  });
 
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
     const { db, batches } = slowDatabase();

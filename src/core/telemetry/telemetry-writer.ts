@@ -18,6 +18,15 @@ export type TelemetryWriterOptions = {
    */
   maxBatchBesideLight: number;
   /**
+   * Share of the time a heavy tenant's batches may keep a writer busy while a
+   * light tenant writes too (1: no limit): after each such batch it rests, in
+   * proportion to how long the batch took (0.5: as long again). On a node
+   * short of CPU the rest is the light tenant's headroom: Postgres, the
+   * gateway (slowing the heavy tenant's publishers) and those publishers all
+   * do less meanwhile.
+   */
+  heavyShareBesideLight: number;
+  /**
    * How long rows nobody waits on (QoS 0) may wait for company (0: the next turn
    * of the event loop). A row someone waits on (QoS 1, its PUBACK) never waits:
    * fewer, larger commits for fire-and-forget traffic, the least latency for
@@ -26,6 +35,13 @@ export type TelemetryWriterOptions = {
   maxDelayMs: number;
   /** Rows queued per tenant beyond which `write` answers false and that tenant's publishers are slowed. */
   highWater: number;
+  /**
+   * The same for a heavy tenant while a light one writes. Its batches are
+   * small then, so a deep queue buys it nothing, and filling one flat out (a
+   * flood's first moments: the gateway reads and parses as fast as it can
+   * until the tenant is slowed) crowded the light tenant's acknowledgements.
+   */
+  highWaterBesideLight: number;
   /** Batches written at once (each holds a pool connection). */
   concurrency: number;
   /**
@@ -146,6 +162,11 @@ export class TelemetryWriter {
    * tenant held to small batches still counts as heavy).
    */
   private readonly queuedAtLastBatch = new Map<string, number>();
+  /** Until when (ms) a heavy tenant rests, and the timer that ends the earliest rest. */
+  private readonly restingUntil = new Map<string, number>();
+  private restTimer: NodeJS.Timeout | undefined;
+  /** Heavy tenants whose last batch was held small beside a light tenant. */
+  private readonly besideLight = new Set<string>();
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -173,12 +194,16 @@ export class TelemetryWriter {
     this.queued++;
     if (done) this.awaited++;
     this.schedule();
-    return queue.length < this.options.highWater;
+    return queue.length < this.highWater(record.tenantId);
+  }
+
+  private highWater(tenantId: string): number {
+    return this.besideLight.has(tenantId) ? this.options.highWaterBesideLight : this.options.highWater;
   }
 
   /** Resolves once the tenant's queue is below its high-water mark. */
   drained(tenantId: string): Promise<void> {
-    if ((this.queues.get(tenantId)?.length ?? 0) < this.options.highWater) return Promise.resolve();
+    if ((this.queues.get(tenantId)?.length ?? 0) < this.highWater(tenantId)) return Promise.resolve();
     return new Promise((resolve) => {
       const waiters = this.drainWaiters.get(tenantId) ?? [];
       waiters.push(resolve);
@@ -217,7 +242,10 @@ export class TelemetryWriter {
       if (tenantId === undefined) return;
       const queue = this.queues.get(tenantId)!;
       this.queuedAtLastBatch.set(tenantId, queue.length);
-      const rows = queue.splice(0, this.batchSize(tenantId));
+      const held = this.heldBesideLight(tenantId);
+      if (held) this.besideLight.add(tenantId);
+      else this.besideLight.delete(tenantId);
+      const rows = queue.splice(0, this.batchSize(tenantId, held));
       if (queue.length === 0) this.queues.delete(tenantId);
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
@@ -225,7 +253,9 @@ export class TelemetryWriter {
       if (bulk) this.bulkInFlight++;
       this.inFlight++;
       this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
+      const startedAt = performance.now();
       void this.writeBatch(tenantId, rows).finally(() => {
+        if (held) this.rest(tenantId, (performance.now() - startedAt) * (1 / this.options.heavyShareBesideLight - 1));
         if (bulk) this.bulkInFlight--;
         this.inFlight--;
         const left = this.inFlightByTenant.get(tenantId)! - 1;
@@ -250,9 +280,9 @@ export class TelemetryWriter {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      const bulk = this.batchSize(tenantId) > INLINE_MAX_ROWS;
+      const bulk = this.batchSize(tenantId, this.heldBesideLight(tenantId)) > INLINE_MAX_ROWS;
       const bulkWaits = bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId);
-      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits) {
+      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits && !this.resting(tenantId)) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
         return tenantId;
       }
@@ -261,10 +291,13 @@ export class TelemetryWriter {
   }
 
   /** Rows the tenant's next batch takes: the one answer both scheduling (is it bulk?) and the batch itself use. */
-  private batchSize(tenantId: string): number {
-    const queued = this.queues.get(tenantId)!.length;
-    const { maxBatch, maxBatchBesideLight } = this.options;
-    return Math.min(queued, queued > maxBatchBesideLight && this.othersWriting(tenantId, true) ? maxBatchBesideLight : maxBatch);
+  private batchSize(tenantId: string, held: boolean): number {
+    return Math.min(this.queues.get(tenantId)!.length, held ? this.options.maxBatchBesideLight : this.options.maxBatch);
+  }
+
+  /** Whether the tenant's next batch is held small (and short, and followed by a rest) because a light tenant writes too. */
+  private heldBesideLight(tenantId: string): boolean {
+    return this.queues.get(tenantId)!.length > this.options.maxBatchBesideLight && this.othersWriting(tenantId, true);
   }
 
   /**
@@ -278,6 +311,7 @@ export class TelemetryWriter {
       if (at < since) {
         this.lastWriteAt.delete(other);
         this.queuedAtLastBatch.delete(other);
+        this.besideLight.delete(other);
       } else if (other !== tenantId && (!light || (this.queuedAtLastBatch.get(other) ?? 0) <= INLINE_MAX_ROWS)) {
         others = true;
       }
@@ -285,9 +319,37 @@ export class TelemetryWriter {
     return others;
   }
 
+  private rest(tenantId: string, ms: number): void {
+    if (ms < 1) return;
+    this.restingUntil.set(tenantId, performance.now() + ms);
+    this.armRestTimer();
+  }
+
+  private resting(tenantId: string): boolean {
+    const until = this.restingUntil.get(tenantId);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    this.restingUntil.delete(tenantId);
+    return false;
+  }
+
+  /** One timer, for the earliest rest to end: it reschedules, so a rested tenant's queue is never left waiting for a write that may not come. */
+  private armRestTimer(): void {
+    if (this.restTimer) clearTimeout(this.restTimer);
+    this.restTimer = undefined;
+    if (this.restingUntil.size === 0) return;
+    const wake = Math.min(...this.restingUntil.values());
+    this.restTimer = setTimeout(() => {
+      this.restTimer = undefined;
+      for (const tenantId of [...this.restingUntil.keys()]) this.resting(tenantId);
+      this.armRestTimer();
+      this.schedule();
+    }, Math.max(0, wake - performance.now()));
+  }
+
   private releaseDrained(): void {
     for (const [tenantId, waiters] of this.drainWaiters) {
-      if ((this.queues.get(tenantId)?.length ?? 0) < this.options.highWater) {
+      if ((this.queues.get(tenantId)?.length ?? 0) < this.highWater(tenantId)) {
         this.drainWaiters.delete(tenantId);
         waiters.forEach((resolve) => resolve());
       }
