@@ -24,6 +24,12 @@ describe('medianRuns', () => {
     expect(merged).toMatchObject({ rate: 5_002, latencyMs: { p99: 5 }, details: { offered: 5_000, rates: [5_003, 5_001, 5_002], p99s: [9, 3, 5] } });
   });
 
+  it('ranks overload runs by how far the quiet tenant\'s p99 rose over its own unloaded baseline, and lists every ratio', () => {
+    const overload = (p99: number, p99Ratio: number): Result => ({ ...result('gatehouse', 90_000), scenario: 'overload (2×)', latencyMs: { p50: 1, p99, p999: p99, max: p99 }, details: { offered: 180_000, p99Ratio } });
+    const [merged] = medianRuns([[overload(8, 2.7)], [overload(12, 1.7)], [overload(10, 2.1)]]);
+    expect(merged).toMatchObject({ latencyMs: { p99: 10 }, details: { p99Ratio: 2.1, p99s: [8, 12, 10], p99Ratios: [2.7, 1.7, 2.1] } });
+  });
+
   it('passes a single run through untouched', () => {
     expect(medianRuns([[result('gatehouse', 10)]])).toEqual([result('gatehouse', 10)]);
   });
