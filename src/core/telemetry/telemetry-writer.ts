@@ -2,6 +2,7 @@ import pg from 'pg';
 import { randomFillSync } from 'node:crypto';
 import { V7Generator } from 'uuidv7';
 import type { Database } from '../../db/database.js';
+import { TenantRests } from './tenant-rests.js';
 
 export type TelemetryRecord = { tenantId: string; deviceId: string; stream: string; payload: string; receivedAt: number };
 type Pending = TelemetryRecord & { id: string; done: ((error?: Error) => void) | undefined };
@@ -162,9 +163,8 @@ export class TelemetryWriter {
    * tenant held to small batches still counts as heavy).
    */
   private readonly queuedAtLastBatch = new Map<string, number>();
-  /** Until when (ms) a heavy tenant rests, and the timer that ends the earliest rest. */
-  private readonly restingUntil = new Map<string, number>();
-  private restTimer: NodeJS.Timeout | undefined;
+  /** Heavy tenants resting beside a light one (`heavyShareBesideLight`). */
+  private readonly rests = new TenantRests(() => this.schedule());
   /** Heavy tenants whose last batch was held small beside a light tenant. */
   private readonly besideLight = new Set<string>();
   private scheduled = false;
@@ -255,7 +255,7 @@ export class TelemetryWriter {
       this.inFlightByTenant.set(tenantId, (this.inFlightByTenant.get(tenantId) ?? 0) + 1);
       const startedAt = performance.now();
       void this.writeBatch(tenantId, rows).finally(() => {
-        if (held) this.rest(tenantId, (performance.now() - startedAt) * (1 / this.options.heavyShareBesideLight - 1));
+        if (held) this.rests.rest(tenantId, (performance.now() - startedAt) * (1 / this.options.heavyShareBesideLight - 1));
         if (bulk) this.bulkInFlight--;
         this.inFlight--;
         const left = this.inFlightByTenant.get(tenantId)! - 1;
@@ -282,7 +282,7 @@ export class TelemetryWriter {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
       const bulk = this.batchSize(tenantId, this.heldBesideLight(tenantId)) > INLINE_MAX_ROWS;
       const bulkWaits = bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId);
-      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits && !this.resting(tenantId)) {
+      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits && !this.rests.isResting(tenantId)) {
         this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
         return tenantId;
       }
@@ -317,34 +317,6 @@ export class TelemetryWriter {
       }
     }
     return others;
-  }
-
-  private rest(tenantId: string, ms: number): void {
-    if (ms < 1) return;
-    this.restingUntil.set(tenantId, performance.now() + ms);
-    this.armRestTimer();
-  }
-
-  private resting(tenantId: string): boolean {
-    const until = this.restingUntil.get(tenantId);
-    if (until === undefined) return false;
-    if (until > performance.now()) return true;
-    this.restingUntil.delete(tenantId);
-    return false;
-  }
-
-  /** One timer, for the earliest rest to end: it reschedules, so a rested tenant's queue is never left waiting for a write that may not come. */
-  private armRestTimer(): void {
-    if (this.restTimer) clearTimeout(this.restTimer);
-    this.restTimer = undefined;
-    if (this.restingUntil.size === 0) return;
-    const wake = Math.min(...this.restingUntil.values());
-    this.restTimer = setTimeout(() => {
-      this.restTimer = undefined;
-      for (const tenantId of [...this.restingUntil.keys()]) this.resting(tenantId);
-      this.armRestTimer();
-      this.schedule();
-    }, Math.max(0, wake - performance.now()));
   }
 
   private releaseDrained(): void {
