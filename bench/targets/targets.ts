@@ -9,7 +9,7 @@ import { hashSecret } from '../../src/auth/secrets.js';
 import { loadConfig } from '../../src/config.js';
 import { createTenant } from '../../src/core/tenants.js';
 import type { Database } from '../../src/db/database.js';
-import { openDatabase } from '../../src/db/open.js';
+import { openDatabase, type OpenDatabase } from '../../src/db/open.js';
 import { freePort } from '../../src/free-port.js';
 import { createLogger } from '../../src/logger.js';
 
@@ -145,29 +145,25 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
   } else {
     child.stdout?.resume();
   }
-  await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
-
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
-  const database = await openDatabase(config, createLogger({ logLevel: 'warn', logFormat: 'json' }, 2), { adoptOrphan: false, migrate: false });
-  const db = database.db;
-  const password = 'gd_bench-shared-secret-for-load-tests';
-  const hash = await hashSecret(password);
-  const bench = await createTenant(db, { slug: 'bench' });
-  const other = await createTenant(db, { slug: 'other' });
-  await db.withPlatform(async (tx) => {
-    await tx.query(
-      `INSERT INTO devices (tenant_id, name, username, secret_hash)
-       SELECT $1, 'bench-' || n, 'bench-' || n || '@bench', $2 FROM generate_series(0, $3 - 1) AS n`,
-      [bench.id, hash, options.devices],
-    );
-    await tx.query(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, 'quiet', 'quiet@other', $2)`, [other.id, hash]);
-    await tx.query(`INSERT INTO app_credentials (tenant_id, name, username, secret_hash) VALUES ($1, 'watcher', 'app:watcher@bench', $2)`, [bench.id, hash]);
-  });
+  let database: OpenDatabase | undefined;
+  try {
+    await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
+    const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    database = await openDatabase(config, createLogger({ logLevel: 'warn', logFormat: 'json' }, 2), { adoptOrphan: false, migrate: false });
+    await seed(database.db, options.devices);
+  } catch (error) {
+    // A gateway that started but cannot be used must not outlive the run (it holds its ports and its Postgres).
+    await database?.close();
+    await stop(child);
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const { db } = database;
   return {
     name: 'gatehouse', url: `mqtt://127.0.0.1:${mqttPort}`, pid: child.pid!, db,
-    device: (n) => ({ username: `bench-${n}@bench`, password, topic: `devices/bench-${n}/telemetry` }),
-    watcher: { username: 'app:watcher@bench', password },
-    otherTenant: { username: 'quiet@other', password, topic: 'devices/quiet/telemetry' },
+    device: (n) => ({ username: `bench-${n}@bench`, password: PASSWORD, topic: `devices/bench-${n}/telemetry` }),
+    watcher: { username: 'app:watcher@bench', password: PASSWORD },
+    otherTenant: { username: 'quiet@other', password: PASSWORD, topic: 'devices/quiet/telemetry' },
     async storedRows(device?: string) {
       const [row] = device
         ? await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry t JOIN devices d ON d.id = t.device_id WHERE d.name = $1', [device])
@@ -183,6 +179,24 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+const PASSWORD = 'gd_bench-shared-secret-for-load-tests';
+
+/** The bench tenant's devices and app credential, and the other tenant's quiet device, all with one password. */
+async function seed(db: Database, devices: number): Promise<void> {
+  const hash = await hashSecret(PASSWORD);
+  const bench = await createTenant(db, { slug: 'bench' });
+  const other = await createTenant(db, { slug: 'other' });
+  await db.withPlatform(async (tx) => {
+    await tx.query(
+      `INSERT INTO devices (tenant_id, name, username, secret_hash)
+       SELECT $1, 'bench-' || n, 'bench-' || n || '@bench', $2 FROM generate_series(0, $3 - 1) AS n`,
+      [bench.id, hash, devices],
+    );
+    await tx.query(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, 'quiet', 'quiet@other', $2)`, [other.id, hash]);
+    await tx.query(`INSERT INTO app_credentials (tenant_id, name, username, secret_hash) VALUES ($1, 'watcher', 'app:watcher@bench', $2)`, [bench.id, hash]);
+  });
 }
 
 /** The node flags an operator's `gatehouse` runs with: those on its `#!/usr/bin/env -S node …` line. */
