@@ -238,11 +238,11 @@ export class TelemetryWriter {
 
   private startBatches(): void {
     while (this.queued > 0 && this.inFlight < this.options.concurrency) {
-      const tenantId = this.nextTenant();
-      if (tenantId === undefined) return;
+      const next = this.nextTenant();
+      if (next === undefined) return;
+      const { tenantId, held } = next;
       const queue = this.queues.get(tenantId)!;
       this.queuedAtLastBatch.set(tenantId, queue.length);
-      const held = this.heldBesideLight(tenantId);
       if (held) this.besideLight.add(tenantId);
       else this.besideLight.delete(tenantId);
       const rows = queue.splice(0, this.batchSize(tenantId, held));
@@ -274,18 +274,20 @@ export class TelemetryWriter {
    * it comes, finds a writer free at once rather than waiting behind a flood's
    * large batches (measured under the bench's overload: those waits were the
    * quiet tenant's 90-100 ms commits when the cap applied only while it queued).
+   * Also answers whether that tenant's batch is held beside a light one, so
+   * the batch is the one the choice was made for.
    */
-  private nextTenant(): string | undefined {
+  private nextTenant(): { tenantId: string; held: boolean } | undefined {
     const tenants = [...this.queues.keys()];
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      const bulk = this.batchSize(tenantId, this.heldBesideLight(tenantId)) > INLINE_MAX_ROWS;
-      const bulkWaits = bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId);
-      if ((this.inFlightByTenant.get(tenantId) ?? 0) < cap && !bulkWaits && !this.rests.isResting(tenantId)) {
-        this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
-        return tenantId;
-      }
+      if ((this.inFlightByTenant.get(tenantId) ?? 0) >= cap || this.rests.isResting(tenantId)) continue;
+      const held = this.heldBesideLight(tenantId);
+      const bulk = this.batchSize(tenantId, held) > INLINE_MAX_ROWS;
+      if (bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId)) continue;
+      this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
+      return { tenantId, held };
     }
     return undefined;
   }
