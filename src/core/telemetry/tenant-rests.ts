@@ -33,7 +33,8 @@ export class TenantRests {
     const earliest = Math.min(...this.until.values());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      for (const tenantId of [...this.until.keys()]) this.isResting(tenantId);
+      const now = performance.now();
+      for (const [tenantId, until] of this.until) if (until <= now) this.until.delete(tenantId);
       this.arm();
       this.wake();
     }, Math.max(0, earliest - performance.now()));
