@@ -24,10 +24,11 @@ const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
 };
 
 function table(results: Result[]): string {
-  const rows = [['scenario', 'target', 'rate', 'unit', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'cpu s', 'peak RSS MB', 'saturated', 'ok']];
+  const rows = [['scenario', 'target', 'rate', 'unit', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'cpu s', 'µs/msg target+db+generator', 'busy cores', 'peak RSS MB', 'saturated', 'ok']];
   for (const r of results) {
     const l = r.latencyMs;
-    rows.push([r.scenario, r.target, String(r.rate), r.unit, `${l?.p50 ?? '—'}`, `${l?.p99 ?? '—'}`, `${l?.p999 ?? '—'}`, `${l?.max ?? '—'}`, String(r.targetCpuSeconds), String(r.peakRssMb), r.saturated, r.ok ? 'yes' : 'NO']);
+    const perMessage = `${r.cpu.targetUs}+${r.cpu.databaseUs ?? '—'}+${r.cpu.generatorUs}`;
+    rows.push([r.scenario, r.target, String(r.rate), r.unit, `${l?.p50 ?? '—'}`, `${l?.p99 ?? '—'}`, `${l?.p999 ?? '—'}`, `${l?.max ?? '—'}`, String(r.targetCpuSeconds), perMessage, String(r.cpu.busyCores), String(r.peakRssMb), r.saturated, r.ok ? 'yes' : 'NO']);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
@@ -67,6 +68,9 @@ async function main(): Promise<void> {
     else log('mosquitto is not installed (apt-get install mosquitto): compared with bare aedes only');
   }
   const targets = [gatehouse, ...others];
+  // Interrupted (Ctrl-C), the targets are stopped and Gatehouse's data directory removed, as at the end of a run.
+  const interrupted = (signal: NodeJS.Signals) => void Promise.allSettled(targets.map((target) => target.close())).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const results: Result[] = [];
   const extra: Record<string, unknown> = {};
   const sustained = () => results.find((r) => r.scenario === 'qos0-ingest' && r.target === 'gatehouse')?.rate ?? 20_000;

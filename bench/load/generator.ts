@@ -41,6 +41,7 @@ async function publish(spec: PublishSpec): Promise<PublishReport> {
     await subscriber.subscribeAsync(spec.subscriber.filter, { qos: spec.subscriber.qos });
   }
   const clients = await Promise.all(spec.publishers.map((p, i) => open(spec.url, p, `bench-pub-${process.pid}-${i}`)));
+  await connected();
   const make = payload(spec.payloadBytes);
   let sent = 0;
   let acked = 0;
@@ -136,6 +137,18 @@ async function connectStorm(spec: ConnectSpec): Promise<ConnectReport> {
   }
   const used = process.cpuUsage(cpu);
   return { rounds, generatorCpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * Everyone is connected (and subscribed): a runner listening on the IPC
+ * channel measures from here, leaving the connects out, and says when to go.
+ */
+async function connected(): Promise<void> {
+  if (!process.send) return;
+  const go = new Promise((resolve) => process.once('message', resolve));
+  process.send('ready');
+  await go;
+  process.disconnect();
 }
 
 // Every promise left waiting on a socket nobody will answer would end the process silently.

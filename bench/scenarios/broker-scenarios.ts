@@ -1,6 +1,6 @@
 import type { PublishReport } from '../load/spec.js';
 import { now } from '../load/spec.js';
-import { cpuSeconds, rssBytes, sampleRss } from '../targets/process-stats.js';
+import { cpuSeconds, descendantsCpuSeconds, machineBusySeconds, rssBytes, sampleRss } from '../targets/process-stats.js';
 import type { Target } from '../targets/targets.js';
 import { runGenerator } from './runner.js';
 
@@ -14,6 +14,13 @@ export type Result = {
   targetCpuSeconds: number;
   peakRssMb: number;
   saturated: 'target' | 'generator' | 'neither';
+  /**
+   * Where the machine's CPU went, per message (per connection for a storm):
+   * the target, its database (Gatehouse's embedded Postgres; nothing for the
+   * others), the load generator; and how many of the machine's cores were
+   * busy over the run (all processes, not only these).
+   */
+  cpu: { targetUs: number; databaseUs: number | null; generatorUs: number; busyCores: number };
   /** The run's own verdict: every message accounted for (a fast run that lost rows is a failed run). */
   ok: boolean;
   details: Record<string, unknown>;
@@ -25,17 +32,36 @@ const PAYLOAD = 100;
 const QOS1_PUBLISHERS = Number(process.env.BENCH_QOS1_PUBLISHERS ?? 100);
 const round = (value: number) => Math.round(value);
 
-/** Runs `work` while measuring the target's CPU and peak RSS; names which side ran out of CPU. */
-async function measured<T extends { generatorCpuSeconds: number }>(target: Target, work: () => Promise<T>): Promise<{ report: T; cpu: number; peakRssMb: number; wall: number; saturated: Result['saturated'] }> {
-  const cpuBefore = cpuSeconds(target.pid);
+type Measured<T> = { report: T; cpu: number; peakRssMb: number; wall: number; saturated: Result['saturated']; budget(units: number): Result['cpu'] };
+
+const cpuNow = (target: Target) => ({ at: now(), target: cpuSeconds(target.pid), database: descendantsCpuSeconds(target.pid), machine: machineBusySeconds() });
+
+/**
+ * Runs `work` while measuring the target's CPU and peak RSS, its database's
+ * CPU and the machine's; names which side ran out of CPU. CPU is measured
+ * from when `work` calls `ready` (its publishers are connected) if it does:
+ * cold connects cost Gatehouse an argon2id verification each, which is not
+ * a cost of the messages.
+ */
+async function measured<T extends { generatorCpuSeconds: number }>(target: Target, work: (ready: () => void) => Promise<T>): Promise<Measured<T>> {
+  let before = cpuNow(target);
   const rss = sampleRss(target.pid);
-  const started = now();
-  const report = await work();
-  const wall = (now() - started) / 1000;
-  const cpu = cpuSeconds(target.pid) - cpuBefore;
+  const report = await work(() => (before = cpuNow(target)));
+  const after = cpuNow(target);
+  const wall = (after.at - before.at) / 1000;
+  const cpu = after.target - before.target;
+  const database = after.database - before.database;
+  const machine = after.machine - before.machine;
   const peakRssMb = Math.round(rss.stop() / 1048576);
   const saturated = cpu / wall > 0.9 ? 'target' : report.generatorCpuSeconds / wall > 0.9 ? 'generator' : 'neither';
-  return { report, cpu: Math.round(cpu * 100) / 100, peakRssMb, wall, saturated };
+  const perUnit = (seconds: number, units: number) => Math.round((seconds / Math.max(units, 1)) * 1e7) / 10;
+  return {
+    report, cpu: Math.round(cpu * 100) / 100, peakRssMb, wall, saturated,
+    budget: (units) => ({
+      targetUs: perUnit(cpu, units), databaseUs: target.storedRows ? perUnit(database, units) : null,
+      generatorUs: perUnit(report.generatorCpuSeconds, units), busyCores: Math.round((machine / wall) * 100) / 100,
+    }),
+  };
 }
 
 function publishers(target: Target, count: number) {
@@ -69,11 +95,11 @@ async function waitForRows(target: Target, expected: number, before: number): Pr
  */
 export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> {
   const before = target.storedRows ? await target.storedRows() : 0;
-  const run = await measured(target, async () => {
+  const run = await measured(target, async (ready) => {
     const report = await runGenerator({
       kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: sizes.qos0PerPublisher, qos: 0,
       payloadBytes: PAYLOAD, drainTimeoutMs: 30_000, ...(target.storedRows ? {} : { subscriber: { ...target.watcher, filter: '#', qos: 0 as const } }),
-    });
+    }, ready);
     const stored = target.storedRows ? await waitForRows(target, report.sent, before) : undefined;
     return { ...report, stored };
   });
@@ -81,7 +107,7 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
   const [count, end] = report.stored ? [report.stored.rows, report.stored.at] : [report.received, report.lastReceivedAt];
   return {
     scenario: 'qos0-ingest', target: target.name, rate: round((count / (end - report.firstPublishAt)) * 1000), unit: report.stored ? 'rows/s committed' : 'msg/s delivered',
-    latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(count),
     ok: count === report.sent && report.errors === 0,
     details: { sent: report.sent, accountedFor: count, ...(report.errors ? { notSent: report.errors } : {}), written: round((report.sent / (report.publishersDoneAt - report.firstPublishAt)) * 1000) },
   };
@@ -90,13 +116,13 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
 /** QoS 1 with one message in flight per client; Gatehouse's PUBACK means "committed", checked by counting rows. */
 export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> {
   const before = target.storedRows ? await target.storedRows() : 0;
-  const run = await measured(target, () =>
-    runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, QOS1_PUBLISHERS), messagesPerPublisher: Math.round(sizes.qos1PerPublisher / (QOS1_PUBLISHERS / 10)), qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }));
+  const run = await measured(target, (ready) =>
+    runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, QOS1_PUBLISHERS), messagesPerPublisher: Math.round(sizes.qos1PerPublisher / (QOS1_PUBLISHERS / 10)), qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }, ready));
   const { report } = run;
   const rows = target.storedRows ? (await target.storedRows()) - before : undefined;
   return {
     scenario: 'qos1-ingest', target: target.name, rate: round((report.acked / (report.publishersDoneAt - report.firstPublishAt)) * 1000), unit: 'msg/s acknowledged',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.acked),
     ok: report.acked === report.sent && (rows === undefined || rows === report.acked),
     details: { sent: report.sent, acked: report.acked, ...(rows === undefined ? {} : { rowsStored: rows }) },
   };
@@ -104,15 +130,15 @@ export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> 
 
 /** 100 publishers, one app subscribed to devices/+/telemetry: all delivered, and how long the backlog takes to drain. */
 export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
-  const run = await measured(target, () => runGenerator({
+  const run = await measured(target, (ready) => runGenerator({
     kind: 'publish', url: target.url, publishers: publishers(target, 100), messagesPerPublisher: sizes.fanInPerPublisher, qos: 0, payloadBytes: PAYLOAD,
     subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 60_000,
-  }));
+  }, ready));
   const { report } = run;
   const drainSeconds = Math.max(0, (report.lastReceivedAt - report.publishersDoneAt) / 1000);
   return {
     scenario: 'fan-in', target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.received),
     ok: report.received === report.sent && report.errors === 0,
     details: { sent: report.sent, delivered: report.received, drainSeconds: Math.round(drainSeconds * 100) / 100 },
   };
@@ -121,15 +147,15 @@ export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
 /** End-to-end latency device → subscriber at a fixed offered rate. */
 export async function latencyAt(target: Target, sizes: Sizes, rate: number): Promise<Result> {
   const perPublisher = Math.round((rate * sizes.latencySeconds) / 10);
-  const run = await measured(target, () => runGenerator({
+  const run = await measured(target, (ready) => runGenerator({
     kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: perPublisher, qos: 0, payloadBytes: PAYLOAD, ratePerSecond: rate,
     subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 30_000,
-  }));
+  }, ready));
   const { report } = run;
   const keptUp = report.received === report.sent && (report.latencyMs?.p99 ?? Infinity) < 1_000;
   return {
     scenario: `latency@${rate / 1000}k`, target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: keptUp ? run.saturated : 'target',
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: keptUp ? run.saturated : 'target', cpu: run.budget(report.received),
     ok: report.received === report.sent && report.errors === 0,
     details: { offered: rate, sent: report.sent, delivered: report.received, keptUp },
   };
@@ -153,7 +179,7 @@ export async function connectStorm(target: Target, sizes: Sizes): Promise<Result
     const round = run.report.rounds[0]!;
     results.push({
       scenario: `connect-storm (${phase})`, target: target.name, rate: round.perSecond, unit: 'connects/s',
-      latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+      latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(round.connected),
       ok: round.failed === 0,
       details: { connected: round.connected, failed: round.failed, ...(round.failures ? { failures: round.failures } : {}), seconds: Math.round(round.seconds * 100) / 100, rssPerConnectionKb: Math.round((run.peakRssMb * 1048576 - baseline) / sizes.stormDevices / 1024) },
     });
@@ -178,9 +204,9 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
   const unloaded = await quiet(sizes.overloadSeconds); // as many samples as the loaded run: p99s of equal counts
   const before = await target.storedRows!();
   const offered = Math.max(1_000, sustained * 2);
-  const run = await measured(target, async () => {
+  const run = await measured(target, async (ready) => {
     const [flood, loaded] = await Promise.all([
-      runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: Math.round((offered * sizes.overloadSeconds) / 10), qos: 0, ratePerSecond: offered, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }),
+      runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: Math.round((offered * sizes.overloadSeconds) / 10), qos: 0, ratePerSecond: offered, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }, ready),
       quiet(sizes.overloadSeconds),
     ]);
     return { ...loaded, flood, generatorCpuSeconds: loaded.generatorCpuSeconds + flood.generatorCpuSeconds };
@@ -199,7 +225,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
   const ratio = (report.latencyMs?.p99 ?? Infinity) / Math.max(unloaded.latencyMs?.p99 ?? 1, 1);
   return {
     scenario: 'overload (2×)', target: target.name, rate: round((report.flood.sent / (report.flood.publishersDoneAt - report.flood.firstPublishAt)) * 1000), unit: 'msg/s offered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated,
+    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.flood.sent + report.sent),
     ok: alive && report.acked === report.sent && quietRows === unloaded.acked + report.acked,
     details: {
       offered, floodSent: report.flood.sent, ...(report.flood.errors ? { floodNotSent: report.flood.errors } : {}), rowsStored: stored.rows, quietAcked: report.acked, quietSent: report.sent, quietRowsStored: quietRows - unloaded.acked,

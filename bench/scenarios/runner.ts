@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,13 +9,21 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const COMPILED_BESIDE = path.resolve(HERE, '../load/generator.js');
 const GENERATOR = existsSync(COMPILED_BESIDE) ? COMPILED_BESIDE : path.resolve(HERE, '../../dist/bench/load/generator.js');
 
-/** Runs one load generator process and returns its report. */
-export function runGenerator(spec: PublishSpec): Promise<PublishReport>;
+/**
+ * Runs one load generator process and returns its report. A publishing
+ * generator connects its clients first, then calls `ready` (where the
+ * caller starts measuring) and waits for it before publishing.
+ */
+export function runGenerator(spec: PublishSpec, ready?: () => void): Promise<PublishReport>;
 export function runGenerator(spec: ConnectSpec): Promise<ConnectReport>;
-export function runGenerator(spec: PublishSpec | ConnectSpec): Promise<PublishReport | ConnectReport> {
+export function runGenerator(spec: PublishSpec | ConnectSpec, ready?: () => void): Promise<PublishReport | ConnectReport> {
   return new Promise((resolve, reject) => {
     // The spec goes in on stdin: ten thousand credentials do not fit in argv.
-    const child = spawn(process.execPath, ['--max-old-space-size=4096', GENERATOR], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--max-old-space-size=4096', GENERATOR], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }) as ChildProcessWithoutNullStreams; // pipes on 0-2, as asked
+    child.once('message', () => {
+      ready?.();
+      child.send('go');
+    });
     child.stdin.end(JSON.stringify(spec));
     let stdout = '';
     let stderr = '';

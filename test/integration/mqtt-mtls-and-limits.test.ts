@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +12,11 @@ describe('client certificates (mTLS) and connection limits', () => {
   let good: Pem;
   let unknown: Pem;
   let foreign: Pem;
+  let dir: string;
 
   beforeAll(async () => {
     const ca = await createDevCa();
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-client-ca-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-client-ca-'));
     await writeFile(path.join(dir, 'clients-ca.crt'), ca.cert);
     gw = await startBrokerGateway({ MQTT_TLS_CLIENT_CA: path.join(dir, 'clients-ca.crt'), MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: '2' });
     await gw.tenant('factory');
@@ -24,7 +25,10 @@ describe('client certificates (mTLS) and connection limits', () => {
     unknown = await issueCertificate(ca, { client: 'ghost@factory' });
     foreign = await issueCertificate(await createDevCa(), { client: device.username });
   });
-  afterAll(() => gw?.close());
+  afterAll(async () => {
+    await gw?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
 
   const tlsOptions = (pem?: Pem) => ({ ca: gw.endpoints.ca, rejectUnauthorized: true, ...(pem ? { cert: pem.cert, key: pem.key } : {}) });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createAppCredential, type TopicFilters } from '../../src/auth/app-credentials.js';
@@ -31,6 +31,10 @@ export async function startBrokerGateway(env: Record<string, string> = {}): Prom
   };
   return {
     ...t,
+    async close() {
+      await t.close();
+      await rm(certs, { recursive: true, force: true });
+    },
     endpoints,
     async tenant(slug) {
       return createTenant(core.db, { slug });

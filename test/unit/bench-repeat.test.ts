@@ -3,7 +3,7 @@ import { medianRuns } from '../../bench/repeat.js';
 import type { Result } from '../../bench/scenarios/broker-scenarios.js';
 
 const result = (target: Result['target'], rate: number, ok = true): Result => ({
-  scenario: 'qos0-ingest', target, rate, unit: 'msg/s', latencyMs: null, targetCpuSeconds: rate / 1000, peakRssMb: 1, saturated: 'neither', ok, details: { sent: rate },
+  scenario: 'qos0-ingest', target, rate, unit: 'msg/s', latencyMs: null, targetCpuSeconds: rate / 1000, peakRssMb: 1, saturated: 'neither', cpu: { targetUs: 1, databaseUs: null, generatorUs: 1, busyCores: 1 }, ok, details: { sent: rate },
 });
 
 describe('medianRuns', () => {
