@@ -34,12 +34,15 @@ function table(results: Result[]): string {
   return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
 }
 
-/** Gatehouse ÷ each other target, scenario by scenario. */
-function ratios(results: Result[]): { scenario: string; versus: string; ratio: number }[] {
-  const out: { scenario: string; versus: string; ratio: number }[] = [];
+type Ratio = { scenario: string; of: 'rate' | 'p99'; versus: string; ratio: number };
+
+/** Gatehouse ÷ each other target, scenario by scenario: rates, or p99s where the rate is fixed (latency). */
+function ratios(results: Result[]): Ratio[] {
+  const out: Ratio[] = [];
   for (const ours of results.filter((r) => r.target === 'gatehouse')) {
     for (const theirs of results.filter((r) => r.scenario === ours.scenario && r.target !== 'gatehouse' && r.rate > 0)) {
-      out.push({ scenario: ours.scenario, versus: theirs.target, ratio: Math.round((ours.rate / theirs.rate) * 100) / 100 });
+      const [of, mine, their] = 'offered' in ours.details ? ['p99' as const, ours.latencyMs?.p99, theirs.latencyMs?.p99] : ['rate' as const, ours.rate, theirs.rate];
+      if (mine !== undefined && their) out.push({ scenario: ours.scenario, of, versus: theirs.target, ratio: Math.round((mine / their) * 100) / 100 });
     }
   }
   return out;
@@ -105,8 +108,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(summary));
   } else {
     console.log(table(results));
-    console.log('\nGatehouse ÷ other brokers (rate):');
-    for (const r of summary.ratios) console.log(`  ${r.scenario.padEnd(22)} ÷ ${r.versus.padEnd(9)} ${r.ratio}`);
+    console.log('\nGatehouse ÷ other brokers (rate; p99 at a fixed offered rate):');
+    for (const r of summary.ratios) console.log(`  ${r.scenario.padEnd(22)} ${r.of.padEnd(4)} ÷ ${r.versus.padEnd(9)} ${r.ratio}`);
     for (const r of results.filter((x) => Object.keys(x.details).length > 0)) console.log(`  ${r.scenario} / ${r.target}: ${JSON.stringify(r.details)}`);
     if (extra.credentials) console.log(`\ncredentials: ${JSON.stringify(extra.credentials)}`);
   }
