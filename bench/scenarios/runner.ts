@@ -22,7 +22,7 @@ export function runGenerator(spec: PublishSpec | ConnectSpec, ready?: () => void
     const child = spawn(process.execPath, ['--max-old-space-size=4096', GENERATOR], { stdio: ['pipe', 'pipe', 'pipe', 'ipc'] }) as ChildProcessWithoutNullStreams; // pipes on 0-2, as asked
     child.once('message', () => {
       ready?.();
-      child.send('go');
+      child.send('go', () => undefined); // a generator gone meanwhile is reported by its exit
     });
     child.stdin.end(JSON.stringify(spec));
     let stdout = '';
