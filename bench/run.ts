@@ -72,7 +72,10 @@ async function main(): Promise<void> {
   }
   const targets = [gatehouse, ...others];
   // Interrupted (Ctrl-C), the targets are stopped and Gatehouse's data directory removed, as at the end of a run.
-  const interrupted = (signal: NodeJS.Signals) => void Promise.allSettled(targets.map((target) => target.close())).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  // Once only: the generators get the same signal, so the scenario then fails and its `finally` closes too.
+  let closing: Promise<unknown> | undefined;
+  const closeTargets = () => (closing ??= Promise.all(targets.map((target) => target.close())));
+  const interrupted = (signal: NodeJS.Signals) => void closeTargets().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const results: Result[] = [];
   const extra: Record<string, unknown> = {};
@@ -100,7 +103,7 @@ async function main(): Promise<void> {
       results.push(...medianRuns(rounds));
     }
   } finally {
-    await Promise.all(targets.map((target) => target.close()));
+    await closeTargets();
   }
 
   const summary = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, sizes, results, ratios: ratios(results), ...extra };
