@@ -64,6 +64,11 @@ async function measured<T extends { generatorCpuSeconds: number }>(target: Targe
   };
 }
 
+/** A result's measured fields, CPU shared out over `units` messages (connections, for a storm). */
+function measuredFields(run: Measured<unknown>, units: number): Pick<Result, 'targetCpuSeconds' | 'peakRssMb' | 'saturated' | 'cpu'> {
+  return { targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(units) };
+}
+
 function publishers(target: Target, count: number) {
   return Array.from({ length: count }, (_, n) => {
     const { topic, ...credential } = target.device(n);
@@ -107,7 +112,7 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
   const [count, end] = report.stored ? [report.stored.rows, report.stored.at] : [report.received, report.lastReceivedAt];
   return {
     scenario: 'qos0-ingest', target: target.name, rate: round((count / (end - report.firstPublishAt)) * 1000), unit: report.stored ? 'rows/s committed' : 'msg/s delivered',
-    latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(count),
+    latencyMs: null, ...measuredFields(run, count),
     ok: count === report.sent && report.errors === 0,
     details: { sent: report.sent, accountedFor: count, ...(report.errors ? { notSent: report.errors } : {}), written: round((report.sent / (report.publishersDoneAt - report.firstPublishAt)) * 1000) },
   };
@@ -122,7 +127,7 @@ export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> 
   const rows = target.storedRows ? (await target.storedRows()) - before : undefined;
   return {
     scenario: 'qos1-ingest', target: target.name, rate: round((report.acked / (report.publishersDoneAt - report.firstPublishAt)) * 1000), unit: 'msg/s acknowledged',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.acked),
+    latencyMs: report.latencyMs, ...measuredFields(run, report.acked),
     ok: report.acked === report.sent && (rows === undefined || rows === report.acked),
     details: { sent: report.sent, acked: report.acked, ...(rows === undefined ? {} : { rowsStored: rows }) },
   };
@@ -138,7 +143,7 @@ export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
   const drainSeconds = Math.max(0, (report.lastReceivedAt - report.publishersDoneAt) / 1000);
   return {
     scenario: 'fan-in', target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.received),
+    latencyMs: report.latencyMs, ...measuredFields(run, report.received),
     ok: report.received === report.sent && report.errors === 0,
     details: { sent: report.sent, delivered: report.received, drainSeconds: Math.round(drainSeconds * 100) / 100 },
   };
@@ -155,7 +160,7 @@ export async function latencyAt(target: Target, sizes: Sizes, rate: number): Pro
   const keptUp = report.received === report.sent && (report.latencyMs?.p99 ?? Infinity) < 1_000;
   return {
     scenario: `latency@${rate / 1000}k`, target: target.name, rate: round((report.received / (report.lastReceivedAt - report.firstPublishAt)) * 1000), unit: 'msg/s delivered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: keptUp ? run.saturated : 'target', cpu: run.budget(report.received),
+    latencyMs: report.latencyMs, ...measuredFields(run, report.received), saturated: keptUp ? run.saturated : 'target',
     ok: report.received === report.sent && report.errors === 0,
     details: { offered: rate, sent: report.sent, delivered: report.received, keptUp },
   };
@@ -179,7 +184,7 @@ export async function connectStorm(target: Target, sizes: Sizes): Promise<Result
     const round = run.report.rounds[0]!;
     results.push({
       scenario: `connect-storm (${phase})`, target: target.name, rate: round.perSecond, unit: 'connects/s',
-      latencyMs: null, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(round.connected),
+      latencyMs: null, ...measuredFields(run, round.connected),
       ok: round.failed === 0,
       details: { connected: round.connected, failed: round.failed, ...(round.failures ? { failures: round.failures } : {}), seconds: Math.round(round.seconds * 100) / 100, rssPerConnectionKb: Math.round((run.peakRssMb * 1048576 - baseline) / sizes.stormDevices / 1024) },
     });
@@ -225,7 +230,7 @@ export async function overload(target: Target & { otherTenant: NonNullable<Targe
   const ratio = (report.latencyMs?.p99 ?? Infinity) / Math.max(unloaded.latencyMs?.p99 ?? 1, 1);
   return {
     scenario: 'overload (2×)', target: target.name, rate: round((report.flood.sent / (report.flood.publishersDoneAt - report.flood.firstPublishAt)) * 1000), unit: 'msg/s offered',
-    latencyMs: report.latencyMs, targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(report.flood.sent + report.sent),
+    latencyMs: report.latencyMs, ...measuredFields(run, report.flood.sent + report.sent),
     ok: alive && report.acked === report.sent && quietRows === unloaded.acked + report.acked,
     details: {
       offered, floodSent: report.flood.sent, ...(report.flood.errors ? { floodNotSent: report.flood.errors } : {}), rowsStored: stored.rows, quietAcked: report.acked, quietSent: report.sent, quietRowsStored: quietRows - unloaded.acked,
