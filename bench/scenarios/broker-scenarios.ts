@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { PublishReport } from '../load/spec.js';
 import { now } from '../load/spec.js';
 import { cpuSeconds, descendantsCpuSeconds, machineBusySeconds, rssBytes, sampleRss } from '../targets/process-stats.js';
@@ -13,7 +14,8 @@ export type Result = {
   latencyMs?: { p50: number; p99: number; p999: number; max: number } | null;
   targetCpuSeconds: number;
   peakRssMb: number;
-  saturated: 'target' | 'generator' | 'neither';
+  /** Which side ran out of CPU: one process's thread, or (neither alone) the machine's cores. */
+  saturated: 'target' | 'generator' | 'machine' | 'neither';
   /**
    * Where the machine's CPU went, per message (per connection for a storm):
    * the target, its database (Gatehouse's embedded Postgres; nothing for the
@@ -53,7 +55,7 @@ async function measured<T extends { generatorCpuSeconds: number }>(target: Targe
   const database = after.database - before.database;
   const machine = after.machine - before.machine;
   const peakRssMb = Math.round(rss.stop() / 1048576);
-  const saturated = cpu / wall > 0.9 ? 'target' : report.generatorCpuSeconds / wall > 0.9 ? 'generator' : 'neither';
+  const saturated = cpu / wall > 0.9 ? 'target' : report.generatorCpuSeconds / wall > 0.9 ? 'generator' : machine / wall > 0.9 * os.cpus().length ? 'machine' : 'neither';
   const perUnit = (seconds: number, units: number) => Math.round((seconds / Math.max(units, 1)) * 1e7) / 10;
   return {
     report, cpu: Math.round(cpu * 100) / 100, peakRssMb, wall, saturated,
