@@ -1,4 +1,4 @@
-import type { Result } from './scenarios/broker-scenarios.js';
+import { atFixedRate, type Result } from './scenarios/broker-scenarios.js';
 
 /**
  * One result per scenario and target out of several runs: the median run,
@@ -15,9 +15,9 @@ export function medianRuns(runs: Result[][]): Result[] {
   }
   return [...groups.values()].map((group) => {
     if (group.length === 1) return group[0]!;
-    const measure = (r: Result) => ('p99Ratio' in r.details ? Number(r.details.p99Ratio) : 'offered' in r.details ? (r.latencyMs?.p99 ?? Infinity) : r.rate);
+    const measure = (r: Result) => ('p99Ratio' in r.details ? Number(r.details.p99Ratio) : atFixedRate(r) ? (r.latencyMs?.p99 ?? Infinity) : r.rate);
     const ranked = [...group].sort((a, b) => measure(a) - measure(b));
     const median = ranked[Math.floor((ranked.length - 1) / 2)]!;
-    return { ...median, ok: group.every((r) => r.ok), details: { ...median.details, rates: group.map((r) => r.rate), ...('offered' in median.details ? { p99s: group.map((r) => r.latencyMs?.p99) } : {}), ...('p99Ratio' in median.details ? { p99Ratios: group.map((r) => r.details.p99Ratio) } : {}) } };
+    return { ...median, ok: group.every((r) => r.ok), details: { ...median.details, rates: group.map((r) => r.rate), ...(atFixedRate(median) ? { p99s: group.map((r) => r.latencyMs?.p99) } : {}), ...('p99Ratio' in median.details ? { p99Ratios: group.map((r) => r.details.p99Ratio) } : {}) } };
   });
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1Ingest, type Result, type Sizes } from './scenarios/broker-scenarios.js';
+import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1Ingest, type Result, type Sizes } from './scenarios/broker-scenarios.js';
 import { medianRuns } from './repeat.js';
 import { credentialsScenario } from './scenarios/credentials.js';
 import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
@@ -41,7 +41,7 @@ function ratios(results: Result[]): Ratio[] {
   const out: Ratio[] = [];
   for (const ours of results.filter((r) => r.target === 'gatehouse')) {
     for (const theirs of results.filter((r) => r.scenario === ours.scenario && r.target !== 'gatehouse' && r.rate > 0)) {
-      const [of, mine, their] = 'offered' in ours.details ? ['p99' as const, ours.latencyMs?.p99, theirs.latencyMs?.p99] : ['rate' as const, ours.rate, theirs.rate];
+      const [of, mine, their] = atFixedRate(ours) ? ['p99' as const, ours.latencyMs?.p99, theirs.latencyMs?.p99] : ['rate' as const, ours.rate, theirs.rate];
       if (mine !== undefined && their) out.push({ scenario: ours.scenario, of, versus: theirs.target, ratio: Math.round((mine / their) * 100) / 100 });
     }
   }

@@ -34,6 +34,9 @@ const PAYLOAD = 100;
 const QOS1_PUBLISHERS = Number(process.env.BENCH_QOS1_PUBLISHERS ?? 100);
 const round = (value: number) => Math.round(value);
 
+/** Latency and overload runs offer a fixed rate: they are judged by their p99, not by a rate every target keeps up with. */
+export const atFixedRate = (result: Result): boolean => 'offered' in result.details;
+
 type Measured<T> = { report: T; cpu: number; peakRssMb: number; wall: number; saturated: Result['saturated']; budget(units: number): Result['cpu'] };
 
 const cpuNow = (target: Target) => ({ at: now(), target: cpuSeconds(target.pid), database: descendantsCpuSeconds(target.pid), machine: machineBusySeconds() });

@@ -146,6 +146,11 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     child.stdout?.resume();
   }
   let database: OpenDatabase | undefined;
+  const teardown = async () => {
+    await database?.close();
+    await stop(child);
+    await rm(dataDir, { recursive: true, force: true });
+  };
   try {
     await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
     const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
@@ -153,9 +158,7 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     await seed(database.db, options.devices);
   } catch (error) {
     // A gateway that started but cannot be used must not outlive the run (it holds its ports and its Postgres).
-    await database?.close();
-    await stop(child);
-    await rm(dataDir, { recursive: true, force: true });
+    await teardown();
     throw error;
   }
   const { db } = database;
@@ -173,11 +176,7 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     async settle() {
       await db.platformQuery('CHECKPOINT', []);
     },
-    async close() {
-      await database.close();
-      await stop(child);
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    close: teardown,
   };
 }
 
