@@ -56,6 +56,15 @@ const schema = z.object({
   MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: z.coerce.number().int().min(1).default(1_000),
   /** Largest PUBLISH payload routed, in bytes; larger ones are dropped and counted. */
   MQTT_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(268_435_455).default(256 * 1024),
+  /** Largest packet after CONNECT, in bytes, enforced while it is read: over it the connection is closed. A PUBLISH under it but over MQTT_MAX_PAYLOAD_BYTES is dropped and counted. */
+  MQTT_MAX_PACKET_BYTES: z.coerce.number().int().min(1024).max(268_435_460).default(1024 * 1024),
+  /** Largest CONNECT packet, in bytes: before authentication nothing more is buffered, and a CONNECT that declares more is refused at once. */
+  MQTT_MAX_CONNECT_BYTES: z.coerce.number().int().min(256).max(1024 * 1024).default(64 * 1024),
+  /** Filters in one SUBSCRIBE, and subscriptions one client may hold; more are refused (SUBACK 0x80). */
+  MQTT_MAX_SUBSCRIPTIONS_PER_PACKET: z.coerce.number().int().min(1).default(100),
+  MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(1_000),
+  /** How long a tenant's broker stays after its last connection left before it is released (ms). */
+  MQTT_TENANT_IDLE_MS: z.coerce.number().int().min(0).max(24 * 3_600_000).default(60_000),
   /** Longest topic or filter, in bytes, and most levels. */
   MQTT_MAX_TOPIC_LENGTH: z.coerce.number().int().min(16).max(65_535).default(1024),
   MQTT_MAX_TOPIC_LEVELS: z.coerce.number().int().min(4).max(100).default(16),
@@ -100,6 +109,11 @@ export type Config = {
     maxConnections: number;
     maxConnectionsPerCredential: number;
     maxPayloadBytes: number;
+    maxPacketBytes: number;
+    maxConnectBytes: number;
+    maxSubscriptionsPerPacket: number;
+    maxSubscriptionsPerClient: number;
+    tenantIdleMs: number;
     maxTopicLength: number;
     maxTopicLevels: number;
     rateMessages: number;
@@ -155,6 +169,11 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       maxConnections: e.MQTT_MAX_CONNECTIONS,
       maxConnectionsPerCredential: e.MQTT_MAX_CONNECTIONS_PER_CREDENTIAL,
       maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
+      maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
+      maxConnectBytes: e.MQTT_MAX_CONNECT_BYTES,
+      maxSubscriptionsPerPacket: e.MQTT_MAX_SUBSCRIPTIONS_PER_PACKET,
+      maxSubscriptionsPerClient: e.MQTT_MAX_SUBSCRIPTIONS_PER_CLIENT,
+      tenantIdleMs: e.MQTT_TENANT_IDLE_MS,
       maxTopicLength: e.MQTT_MAX_TOPIC_LENGTH,
       maxTopicLevels: e.MQTT_MAX_TOPIC_LEVELS,
       rateMessages: e.MQTT_RATE_MESSAGES,

@@ -7,6 +7,9 @@ import type { BrokerMetrics } from './broker-metrics.js';
 
 export type BrokerLimits = {
   maxPayloadBytes: number;
+  maxPacketBytes: number;
+  maxSubscriptionsPerPacket: number;
+  maxSubscriptionsPerClient: number;
   maxTopicLength: number;
   maxTopicLevels: number;
   telemetryMaxBytes: number;

@@ -12,6 +12,7 @@ export type FrontDoorOptions = {
   maxConnections: number;
   maxConnectionsPerCredential: number;
   maxTopicLength: number;
+  maxConnectBytes: number;
 };
 
 /**

@@ -50,13 +50,17 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
   const log = deps.log.child({ component: 'mqtt' });
   const context = {
     core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log,
-    limits: { maxPayloadBytes: config.mqtt.maxPayloadBytes, maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, telemetryMaxBytes: config.telemetry.maxBytes },
+    limits: {
+      maxPayloadBytes: config.mqtt.maxPayloadBytes, maxPacketBytes: config.mqtt.maxPacketBytes,
+      maxSubscriptionsPerPacket: config.mqtt.maxSubscriptionsPerPacket, maxSubscriptionsPerClient: config.mqtt.maxSubscriptionsPerClient,
+      maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, telemetryMaxBytes: config.telemetry.maxBytes,
+    },
   };
-  const brokers = new TenantBrokers(context, { drainTimeout: 10_000, concurrency: 100, maxTopicLevels: config.mqtt.maxTopicLevels });
+  const brokers = new TenantBrokers(context, { drainTimeout: 10_000, concurrency: 100, maxTopicLevels: config.mqtt.maxTopicLevels, idleMs: config.mqtt.tenantIdleMs });
   const frontDoor = new FrontDoor(
     new ConnectAuthenticator(core, { messagesPerSecond: config.mqtt.rateMessages, bytesPerSecond: config.mqtt.rateBytes }),
     (session, stream) => brokers.handOff(session, stream),
-    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength },
+    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength, maxConnectBytes: config.mqtt.maxConnectBytes },
     metrics,
     log,
   );

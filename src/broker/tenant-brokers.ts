@@ -32,7 +32,7 @@ export class TenantBrokers {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly reads = new ReadScheduler(READ_SLICE_BYTES, READ_BUDGET_MS);
 
-  constructor(private readonly context: BrokerContext, private readonly aedesOptions: { drainTimeout: number; concurrency: number; maxTopicLevels: number }) {}
+  constructor(private readonly context: BrokerContext, private readonly aedesOptions: { drainTimeout: number; concurrency: number; maxTopicLevels: number; idleMs: number }) {}
 
   handOff(session: MqttSession, stream: Duplex): void {
     this.brokerFor(session.ctx.tenantId).then(
