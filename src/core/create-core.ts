@@ -46,7 +46,10 @@ export async function createCore(db: Database, { config, log, telemetryObserver 
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
-  const deviceState = new DeviceStateWriter(db, 1000, (error) => log.error({ err: error }, 'writing device presence or state failed'));
+  const deviceState = new DeviceStateWriter(db, 1000, (error, failedInARow) => {
+    // Retried every second: an outage is logged when it starts and every half minute, not 60 times a minute.
+    if (failedInARow === 1 || failedInARow % 30 === 0) log.error({ err: error, failedInARow, pending: deviceState.pending }, 'writing device presence or state failed; kept, retrying every second');
+  });
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => log.error({ err: error }, 'expiring commands failed')), 1000);
   expiry.unref();
   return {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { isTenantContext, type TenantContext } from '../auth/context.js';
 import { GatewayError } from '../core/errors.js';
+import { isConnectionFailure } from './pg-errors.js';
 
 /** What a repository may do inside a transaction: run queries, nothing else. */
 export type Tx = Pick<pg.PoolClient, 'query'>;
@@ -54,14 +55,14 @@ export class Database {
    */
   async executeAsTenant(tenantId: string, sql: string): Promise<void> {
     if (!UUID.test(tenantId)) throw new GatewayError('TENANT_REQUIRED', 'Not a tenant id.');
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       await client.query(`BEGIN; SET LOCAL ROLE ${TENANT_ROLE}; SELECT set_config('app.tenant_id', '${tenantId}', true);\n${sql};\nCOMMIT`);
     } catch (error) {
       // A failed statement leaves the transaction open and aborted.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw error;
+      throw unavailableOr(error);
     } finally {
       client.release(broken);
     }
@@ -69,11 +70,33 @@ export class Database {
 
   /** One read outside any tenant, without a transaction: one round trip (credential lookups on CONNECT). */
   async platformQuery<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<R[]> {
-    return (await this.pool.query<R>(sql, params)).rows;
+    try {
+      return (await this.pool.query<R>(sql, params)).rows;
+    } catch (error) {
+      throw unavailableOr(error);
+    }
   }
 
-  async ping(): Promise<void> {
-    await this.pool.query('SELECT 1');
+  /**
+   * `SELECT 1`, answered or failed within `timeoutMs` whatever the server does
+   * (a stalled server accepts connections and never answers): a load balancer
+   * asking /readyz must get a 503, not a hang.
+   */
+  async ping(timeoutMs = 1_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL did not answer within ${timeoutMs} ms.`)), timeoutMs);
+    });
+    // The query's own timeout frees its connection; the race bounds the wait for one from the pool too.
+    const query = this.pool.query({ text: 'SELECT 1', query_timeout: timeoutMs } as pg.QueryConfig).then(() => undefined, (error: unknown) => {
+      throw unavailableOr(error);
+    });
+    try {
+      await Promise.race([query, timeout]);
+    } finally {
+      clearTimeout(timer);
+      query.catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -81,7 +104,7 @@ export class Database {
   }
 
   private async transaction<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       await client.query(begin);
@@ -90,16 +113,33 @@ export class Database {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw error;
+      throw unavailableOr(error);
     } finally {
       client.release(broken);
     }
   }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw unavailableOr(error);
+    }
+  }
+}
+
+/** A lost or unreachable server as the core's DATABASE_UNAVAILABLE (CONNACK 3, HTTP 503); any other error as it was. */
+function unavailableOr(error: unknown): unknown {
+  if (!isConnectionFailure(error)) return error;
+  return Object.assign(new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is unavailable: ${(error as Error).message}`), { cause: error });
 }
 
 export function createPool(connectionString: string, max: number): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000 });
-  // An idle client's error (server restart) must not crash the process; the pool drops that client.
+  const pool = new pg.Pool({ connectionString, max, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, keepAlive: true });
+  // A client's socket error (the server killed or restarted) is emitted on the client itself. node-postgres
+  // listens only while the client is idle in the pool; a checked-out client with no listener crashed the
+  // process with an unhandled 'error'. Its query in flight fails on its own, and the release destroys it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   pool.on('error', () => undefined);
   return pool;
 }

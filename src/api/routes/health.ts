@@ -1,10 +1,14 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { GatewayError } from '../../core/errors.js';
+import type { QueryConfig } from 'pg';
 import type { Database } from '../../db/database.js';
 import { pendingMigrations } from '../../db/migrate.js';
 
 const Health = Type.Object({ status: Type.Literal('ok') });
 const Readiness = Type.Object({ status: Type.Literal('ready'), checks: Type.Object({ database: Type.Literal('ok'), migrations: Type.Literal('ok') }) });
+
+/** How long /readyz waits for Postgres: a stalled server must read as "not ready", not as a hang. */
+const READY_TIMEOUT_MS = 1_000;
 
 /** Liveness (the process answers) and readiness (Postgres reachable and fully migrated). */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
@@ -14,10 +18,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (
     '/readyz',
     { schema: { tags: ['operations'], summary: 'PostgreSQL is reachable and every migration is applied.', response: { 200: Readiness, 503: { $ref: 'ErrorResponse#' } } } },
     async () => {
-      await db.ping().catch((error: Error) => {
+      await db.ping(READY_TIMEOUT_MS).catch((error: Error) => {
         throw new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is not reachable: ${error.message}`);
       });
-      const pending = await pendingMigrations((sql) => db.pool.query(sql));
+      const pending = await pendingMigrations((sql) => db.pool.query({ text: sql, query_timeout: READY_TIMEOUT_MS } as QueryConfig));
       if (pending.length > 0) throw new GatewayError('DATABASE_UNAVAILABLE', `Migrations not applied: ${pending.join(', ')}.`, { pending });
       return { status: 'ready' as const, checks: { database: 'ok' as const, migrations: 'ok' as const } };
     },

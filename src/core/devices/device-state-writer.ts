@@ -13,16 +13,31 @@ const STATE_UPSERT = `INSERT INTO device_state (tenant_id, device_id, state, upd
  * Presence, last-seen and current state, written in batches on a timer rather
  * than one UPDATE per packet: a device that connects, publishes a thousand
  * state updates and leaves costs one or two statements.
+ *
+ * A change stays pending until a write of it has committed: a flush that fails
+ * (the database is down) puts back what it took, under whatever changed since
+ * (the latest state of a device wins; presence is read from the connection
+ * count when the write happens), and the next flush tries again. A device that
+ * went offline during an outage reads offline once the database is back.
  */
 export class DeviceStateWriter {
   private readonly presence = new Map<string, Presence>();
   private states = new Map<string, StateUpdate>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
+  private failedFlushes = 0;
 
-  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
+  /** `onError` hears of each failed flush with how many have failed in a row, so that an outage can be logged once, not every second. */
+  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error, failedInARow: number) => void) {
+    this.timer = setInterval(() => this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
+  }
+
+  /** Devices whose presence or state waits to be written. */
+  get pending(): number {
+    let dirty = this.states.size;
+    for (const entry of this.presence.values()) if (entry.dirty || entry.seen) dirty++;
+    return dirty;
   }
 
   connected(tenantId: string, deviceId: string): void {
@@ -49,40 +64,76 @@ export class DeviceStateWriter {
     this.states.set(deviceId, { tenantId, state });
   }
 
-  /** Writes what changed; serialised, so two flushes never race. */
+  /** Writes what changed; serialised, so two flushes never race. Rejects if a write failed (what it held is kept). */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.writeChanges()).catch((error: Error) => this.onError(error));
-    return this.flushing;
+    const run = this.flushing.then(() => this.writeChanges()).then(
+      () => void (this.failedFlushes = 0),
+      (error: Error) => {
+        this.onError(error, ++this.failedFlushes);
+        throw error;
+      },
+    );
+    this.flushing = run.catch(() => undefined);
+    return run;
   }
 
+  /** Stops the timer and makes a last attempt; what still cannot be written was reported to `onError`. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    await this.flush().catch(() => undefined);
   }
 
   private async writeChanges(): Promise<void> {
-    const presence = new Map<string, { ids: string[]; online: boolean[] }>();
+    const failures = await Promise.allSettled([this.writePresence(), this.writeStates()]);
+    const failed = failures.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async writePresence(): Promise<void> {
+    const taken: [string, Presence, { dirty: boolean; seen: boolean }][] = [];
+    const groups = new Map<string, { ids: string[]; online: boolean[] }>();
     for (const [deviceId, entry] of this.presence) {
       if (!entry.dirty && !entry.seen) continue;
-      const group = presence.get(entry.tenantId) ?? { ids: [], online: [] };
+      const group = groups.get(entry.tenantId) ?? { ids: [], online: [] };
       group.ids.push(deviceId);
       group.online.push(entry.connections > 0);
-      presence.set(entry.tenantId, group);
+      groups.set(entry.tenantId, group);
+      taken.push([deviceId, entry, { dirty: entry.dirty, seen: entry.seen }]);
       entry.dirty = false;
       entry.seen = false;
-      if (entry.connections === 0) this.presence.delete(deviceId);
     }
-    const states = new Map<string, { ids: string[]; values: string[] }>();
-    for (const [deviceId, update] of this.states) {
-      const group = states.get(update.tenantId) ?? { ids: [], values: [] };
+    if (groups.size === 0) return;
+    try {
+      await this.db.withEachTenant(groups, (tx, group) => tx.query(PRESENCE_UPDATE, [group.ids, group.online]).then(() => undefined));
+    } catch (error) {
+      for (const [, entry, flags] of taken) {
+        entry.dirty ||= flags.dirty;
+        entry.seen ||= flags.seen;
+      }
+      throw error;
+    }
+    for (const [deviceId, entry] of taken) {
+      if (entry.connections === 0 && !entry.dirty && !entry.seen) this.presence.delete(deviceId);
+    }
+  }
+
+  private async writeStates(): Promise<void> {
+    if (this.states.size === 0) return;
+    const taken = this.states;
+    this.states = new Map();
+    const groups = new Map<string, { ids: string[]; values: string[] }>();
+    for (const [deviceId, update] of taken) {
+      const group = groups.get(update.tenantId) ?? { ids: [], values: [] };
       group.ids.push(deviceId);
       group.values.push(update.state);
-      states.set(update.tenantId, group);
+      groups.set(update.tenantId, group);
     }
-    this.states = new Map();
-    if (presence.size > 0) await this.db.withEachTenant(presence, (tx, group) => tx.query(PRESENCE_UPDATE, [group.ids, group.online]).then(() => undefined));
-    if (states.size > 0) {
-      await this.db.withEachTenant(states, (tx, group, tenantId) => tx.query(STATE_UPSERT, [tenantId, group.ids, group.values]).then(() => undefined));
+    try {
+      await this.db.withEachTenant(groups, (tx, group, tenantId) => tx.query(STATE_UPSERT, [tenantId, group.ids, group.values]).then(() => undefined));
+    } catch (error) {
+      // A state that arrived meanwhile is newer than the one that failed.
+      for (const [deviceId, update] of taken) if (!this.states.has(deviceId)) this.states.set(deviceId, update);
+      throw error;
     }
   }
 }

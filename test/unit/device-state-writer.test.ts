@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceStateWriter } from '../../src/core/devices/device-state-writer.js';
+import type { Database } from '../../src/db/database.js';
+
+type Write = { tenantId: string; params: unknown[] };
+
+/** A database whose transactions fail while `down` is set, and that records the statements of those that commit. */
+function flakyDatabase() {
+  const state = { down: false, committed: [] as Write[], during: undefined as (() => void) | undefined };
+  const db = {
+    async withEachTenant<T>(groups: Iterable<[string, T]>, fn: (tx: { query(sql: string, params: unknown[]): Promise<unknown> }, item: T, tenantId: string) => Promise<void>) {
+      state.during?.();
+      if (state.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      const writes: Write[] = [];
+      for (const [tenantId, item] of groups) await fn({ query: async (_sql, params) => void writes.push({ tenantId, params }) }, item, tenantId);
+      state.committed.push(...writes);
+    },
+  };
+  return { state, db: db as unknown as Database };
+}
+
+const TENANT = '00000000-0000-4000-8000-000000000001';
+
+describe('DeviceStateWriter', () => {
+  it('keeps presence that failed to write and writes the latest once the database is back', async () => {
+    const { state, db } = flakyDatabase();
+    const errors: number[] = [];
+    const writer = new DeviceStateWriter(db, 60_000, (_error, inARow) => errors.push(inARow));
+    writer.connected(TENANT, 'device-1');
+    await writer.flush();
+    expect(state.committed).toEqual([{ tenantId: TENANT, params: [['device-1'], [true]] }]);
+
+    state.down = true;
+    writer.disconnected('device-1');
+    await expect(writer.flush()).rejects.toThrow(/ECONNREFUSED/);
+    await expect(writer.flush()).rejects.toThrow(/ECONNREFUSED/);
+    expect(errors).toEqual([1, 2]);
+    expect(writer.pending).toBe(1);
+
+    state.down = false;
+    await writer.flush();
+    expect(state.committed.at(-1)).toEqual({ tenantId: TENANT, params: [['device-1'], [false]] });
+    expect(writer.pending).toBe(0);
+    await writer.close();
+  });
+
+  it('keeps a state that failed to write unless a newer one arrived meanwhile', async () => {
+    const { state, db } = flakyDatabase();
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined);
+    state.down = true;
+    writer.state(TENANT, 'device-1', '{"v":1}');
+    writer.state(TENANT, 'device-2', '{"v":1}');
+    state.during = () => writer.state(TENANT, 'device-2', '{"v":2}'); // arrives while the failing write is under way
+    await expect(writer.flush()).rejects.toThrow();
+
+    state.during = undefined;
+    state.down = false;
+    await writer.flush();
+    expect(state.committed).toEqual([{ tenantId: TENANT, params: [TENANT, ['device-2', 'device-1'], ['{"v":2}', '{"v":1}']] }]);
+    await writer.close();
+  });
+
+  it('keeps last-seen activity that failed to write', async () => {
+    const { state, db } = flakyDatabase();
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined);
+    writer.connected(TENANT, 'device-1');
+    await writer.flush();
+    state.down = true;
+    writer.seen('device-1');
+    await expect(writer.flush()).rejects.toThrow();
+    state.down = false;
+    await writer.flush();
+    expect(state.committed).toHaveLength(2);
+    expect(state.committed[1]).toEqual({ tenantId: TENANT, params: [['device-1'], [true]] });
+    await writer.close();
+  });
+});
