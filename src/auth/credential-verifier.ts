@@ -8,6 +8,7 @@ import type { TenantContext } from './context.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { issueContext } from './issue-context.js';
 import { verifyAgainstNothing, verifySecret } from './secrets.js';
+import { isDataException, unstorableReason } from './storable-text.js';
 
 export type VerifiedCredential =
   | { kind: 'device'; ctx: TenantContext; deviceName: string }
@@ -22,12 +23,24 @@ type CacheEntry = { secretHash: string; digest: Buffer; until: number };
 
 export const VERIFICATION_CACHE_TTL_MS = 5 * 60_000;
 const MAX_CACHED = 200_000;
+/** Generated usernames are `<name ≤ 64>@<slug ≤ 63>` (`app:` for apps); anything much longer names nobody. */
+export const MAX_USERNAME_CHARS = 256;
 
 const DEVICE_QUERY = `SELECT 'device' AS kind, d.username, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status
                         FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = ANY($1)`;
 const APP_QUERY = `SELECT 'app' AS kind, a.username, a.id, a.tenant_id, a.name, a.secret_hash, a.status, t.status AS tenant_status,
                           a.publish_allow, a.subscribe_allow, a.publish_deny, a.subscribe_deny
                      FROM app_credentials a JOIN tenants t ON t.id = a.tenant_id WHERE a.username = ANY($1)`;
+
+/**
+ * A username that could be a stored one. Anything else is answered "no such
+ * credential" without being batched: one value Postgres refuses (U+0000 is
+ * SQLSTATE 22021) fails the whole `ANY($1)`, and with it every CONNECT that
+ * shared the batch, other tenants' included.
+ */
+function couldExist(username: string): boolean {
+  return username.length > 0 && username.length <= MAX_USERNAME_CHARS && unstorableReason(username) === undefined;
+}
 
 /**
  * Credential rows by username, one query in flight at a time: CONNECTs that
@@ -39,14 +52,35 @@ const APP_QUERY = `SELECT 'app' AS kind, a.username, a.id, a.tenant_id, a.name, 
  */
 function rowLoader(db: Database, sql: string): DataLoader<string, CredentialRow | undefined> {
   let previous: Promise<unknown> = Promise.resolve();
+  const lookup = async (usernames: readonly string[]) => {
+    const rows = await db.platformQuery<CredentialRow>(sql, [usernames]);
+    const byUsername = new Map(rows.map((row) => [row.username, row]));
+    return usernames.map((username) => byUsername.get(username));
+  };
+  /**
+   * Should a value couldExist missed still make Postgres refuse the batch,
+   * each key is asked alone, so only the bad one goes without a row (a value
+   * Postgres cannot compare is no stored username). Other failures, a lost
+   * connection above all, fail the batch as they are.
+   */
+  const lookupEach = async (usernames: readonly string[]) => {
+    const answers: (CredentialRow | undefined)[] = [];
+    for (const username of usernames) {
+      answers.push(await lookup([username]).then(([row]) => row, (error: unknown) => {
+        if (isDataException(error)) return undefined;
+        throw error;
+      }));
+    }
+    return answers;
+  };
   return new DataLoader(
     (usernames) => {
-      const query = db.platformQuery<CredentialRow>(sql, [usernames]);
-      previous = query.catch(() => undefined);
-      return query.then((rows) => {
-        const byUsername = new Map(rows.map((row) => [row.username, row]));
-        return usernames.map((username) => byUsername.get(username));
+      const query = lookup(usernames).catch((error: unknown) => {
+        if (!isDataException(error)) throw error;
+        return lookupEach(usernames);
       });
+      previous = query.catch(() => undefined);
+      return query;
     },
     { cache: false, maxBatchSize: 500, batchScheduleFn: (dispatch) => void previous.then(dispatch) },
   );
@@ -79,7 +113,8 @@ export class CredentialVerifier {
   async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
     const keys = [`mqtt:${username}`, ...(ip ? [`ip:${ip}`] : [])];
     this.limiter.assertAllowed(keys);
-    const row = await (username.startsWith('app:') ? this.apps : this.devices).load(username);
+    // A malformed name is refused like an unknown one, argon2 included, so its answer takes as long.
+    const row = couldExist(username) ? await (username.startsWith('app:') ? this.apps : this.devices).load(username) : undefined;
     const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret);
     if (!row || !ok) {
       this.limiter.recordFailure(keys);
@@ -105,7 +140,7 @@ export class CredentialVerifier {
    * checked, but its status and its tenant's still are.
    */
   async verifyCertificate(username: string): Promise<VerifiedCredential & { kind: 'device' }> {
-    const row = await this.devices.load(username);
+    const row = couldExist(username) ? await this.devices.load(username) : undefined;
     if (!row) throw new GatewayError('INVALID_CREDENTIALS', 'The client certificate names no device.');
     if (row.status !== 'active' || row.tenant_status !== 'active') throw new GatewayError('ACCOUNT_SUSPENDED', `This device credential is ${row.status}.`);
     const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'device', id: row.id }, channel: 'iot', scopes: scopesForChannel('iot') });
