@@ -6,8 +6,9 @@ import type { Config } from './config.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
-import type { Logger } from './logger.js';
-import { createMetrics } from './metrics.js';
+import { flushLogsSync, type Logger } from './logger.js';
+import { createMetrics, registerDatabaseMetrics } from './metrics.js';
+import { RepeatedFailures } from './repeated-failures.js';
 
 export type Gateway = {
   core: Core;
@@ -39,6 +40,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
   const metrics = createMetrics();
+  registerDatabaseMetrics(metrics, () => database.embeddedHealth());
+  // During an outage every batch and every state flush fails: logged when it starts and then with a count, not each.
+  const failedBatches = new RepeatedFailures<{ rows: number; error: Error }>((count, { rows, error }) =>
+    log.error({ err: error, rows, failedBatches: count }, 'telemetry batches failed; their publishers get no PUBACK and will resend'));
+  const failedStateWrites = new RepeatedFailures<Error>((count, error) =>
+    log.error({ err: error, failedFlushes: count }, 'writing device presence or state failed; kept, retrying every second'), 30_000);
   try {
     const brokerMetrics = new BrokerMetrics(metrics.registry, {
       connections: () => broker?.frontDoor.connections ?? 0,
@@ -51,13 +58,22 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           brokerMetrics.batchRows.observe(rows);
           brokerMetrics.commitSeconds.observe(seconds);
         },
-        batchFailed: (rows, error) => log.error({ err: error, rows }, 'a telemetry batch failed; its publishers get no PUBACK and will resend'),
+        batchFailed: (rows, error) => {
+          metrics.writeFailures.inc({ writer: 'telemetry' });
+          failedBatches.record({ rows, error });
+        },
+      },
+      deviceStateFailed: (error) => {
+        metrics.writeFailures.inc({ writer: 'device_state' });
+        failedStateWrites.record(error);
       },
     });
     http = await buildApi({ core, log, metrics, publicUrl: config.publicUrl });
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     log.info({ httpPort, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
+    // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
+    flushLogsSync(log);
     const [server, mqtt, services] = [http, broker, core];
     let closing: Promise<void> | undefined;
     return {

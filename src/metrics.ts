@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * One Prometheus registry per gateway instance (not prom-client's global one),
@@ -22,7 +22,35 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    writeFailures: new Counter({
+      name: 'gatehouse_write_failures_total',
+      help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',
+      labelNames: ['writer'] as const,
+      registers: [registry],
+    }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The embedded PostgreSQL's supervision, read at each scrape. */
+export function registerDatabaseMetrics(metrics: Metrics, embeddedHealth: () => { running: boolean; restarts: number } | undefined): void {
+  new Gauge({
+    name: 'gatehouse_embedded_postgres_up',
+    help: 'Whether the embedded PostgreSQL server process runs (absent with DATABASE_URL).',
+    registers: [metrics.registry],
+    collect() {
+      const health = embeddedHealth();
+      if (health) this.set(health.running ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_embedded_postgres_restarts',
+    help: 'Times the embedded PostgreSQL server was started again after it exited, since the gateway started.',
+    registers: [metrics.registry],
+    collect() {
+      const health = embeddedHealth();
+      if (health) this.set(health.restarts);
+    },
+  });
+}

@@ -57,6 +57,13 @@ async function runStart(config: Config): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // The cause of a crash is the line that matters most: written (synchronously, at fatal) before the process goes.
+  const crash = (error: unknown, origin: string) => {
+    log.fatal({ err: error, origin }, 'gatehouse crashed');
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', (reason) => crash(reason, 'unhandledRejection'));
 }
 
 async function runOneOff(config: Config, run: (core: Core) => Promise<CommandResult>, json: boolean): Promise<void> {

@@ -30,9 +30,11 @@ export type CoreOptions = {
   config: Pick<Config, 'publicUrl' | 'telemetry'>;
   log: Logger;
   telemetryObserver?: TelemetryWriterObserver;
+  /** Hears of each failed write of presence or state (retried every second); by default each is logged. */
+  deviceStateFailed?: (error: Error) => void;
 };
 
-export async function createCore(db: Database, { config, log, telemetryObserver }: CoreOptions): Promise<Core> {
+export async function createCore(db: Database, { config, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
   const events = new EventBus();
   const policy = new AccessPolicy(db);
   const commands = new CommandService(db, policy, new PinGate(db), events);
@@ -46,10 +48,7 @@ export async function createCore(db: Database, { config, log, telemetryObserver 
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
-  const deviceState = new DeviceStateWriter(db, 1000, (error, failedInARow) => {
-    // Retried every second: an outage is logged when it starts and every half minute, not 60 times a minute.
-    if (failedInARow === 1 || failedInARow % 30 === 0) log.error({ err: error, failedInARow, pending: deviceState.pending }, 'writing device presence or state failed; kept, retrying every second');
-  });
+  const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')));
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => log.error({ err: error }, 'expiring commands failed')), 1000);
   expiry.unref();
   return {

