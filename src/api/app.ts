@@ -5,7 +5,9 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { installErrorHandling } from './error-handler.js';
+import { clientErrorHandler } from './client-errors.js';
+import { installInputChecks } from './edge-input.js';
+import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { commandRoutes } from './routes/commands.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
@@ -34,6 +36,9 @@ function createFastify(log: Logger) {
     bodyLimit: 256 * 1024,
     trustProxy: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Failures before any route runs answer in the error format too.
+    clientErrorHandler,
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 }
 
@@ -42,6 +47,7 @@ export type HttpApp = ReturnType<typeof createFastify>;
 export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   const app = createFastify(deps.log);
   installErrorHandling(app);
+  installInputChecks(app);
   app.addSchema(ErrorResponse);
   app.addSchema(TokenPair);
 

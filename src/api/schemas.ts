@@ -21,6 +21,9 @@ export const TokenPair = Type.Object({
   expires_in: Type.Integer({ description: 'Seconds the access token lives.' }),
 }, { $id: 'TokenPair' });
 
+/** A device's name as it appears in paths (src/core/devices/device-name.ts). */
+export const DeviceName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
+
 /** A timestamp: the core hands out Dates, the serializer writes ISO 8601. */
 export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
 export const NullableDateTime = Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' });

@@ -3,7 +3,7 @@ import { MAX_TTL_SECONDS } from '../../core/commands/command-service.js';
 import type { Core } from '../../core/create-core.js';
 import { GatewayError } from '../../core/errors.js';
 import { authenticateWith, contextOf } from '../caller.js';
-import { DateTime, NullableDateTime } from '../schemas.js';
+import { DateTime, DeviceName, NullableDateTime } from '../schemas.js';
 
 const Command = Type.Object({
   id: Type.String(), device: Type.String(), name: Type.String(), params: Type.Record(Type.String(), Type.Unknown()),
@@ -31,7 +31,7 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (a
   app.post('/v1/devices/:name/commands', {
     schema: {
       tags: ['commands'], summary: 'Send a command (one of the device\'s capabilities); a PIN-gated capability needs `pin`.',
-      params: Type.Object({ name: Type.String() }),
+      params: Type.Object({ name: DeviceName }),
       body: Type.Object({
         name: Type.String({ minLength: 1, maxLength: 64 }),
         params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
@@ -45,8 +45,8 @@ export const commandRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (a
   app.get('/v1/commands/:id', {
     schema: {
       tags: ['commands'], summary: 'A command and its status; `?wait=5s` holds the answer until it finishes or the wait runs out (30 s at most).',
-      params: Type.Object({ id: Type.String() }),
-      querystring: Type.Object({ wait: Type.Optional(Type.String()) }),
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      querystring: Type.Object({ wait: Type.Optional(Type.String({ maxLength: 16 })) }),
       response: { 200: Command, ...errors },
     },
   }, async (request) => core.commands.waitFor(contextOf(request), request.params.id, parseWait(request.query.wait)));

@@ -3,9 +3,8 @@ import type { Core } from '../../core/create-core.js';
 import { GatewayError } from '../../core/errors.js';
 import { MAX_PAGE } from '../../core/telemetry/telemetry-reader.js';
 import { authenticateWith, contextOf } from '../caller.js';
-import { DateTime, NullableDateTime } from '../schemas.js';
+import { DateTime, DeviceName, NullableDateTime } from '../schemas.js';
 
-const DeviceName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' });
 const Device = Type.Object({
   id: Type.String(), name: Type.String(), status: Type.String(), online: Type.Boolean(),
   lastSeenAt: NullableDateTime, createdAt: DateTime,
@@ -40,8 +39,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
       tags: ['devices'], summary: 'Stored telemetry, newest first, in pages (follow `next`).',
       params: Type.Object({ name: DeviceName }),
       querystring: Type.Object({
-        from: Type.Optional(Type.String({ description: 'ISO 8601, inclusive.' })),
-        to: Type.Optional(Type.String({ description: 'ISO 8601, exclusive.' })),
+        from: Type.Optional(Type.String({ maxLength: 64, description: 'ISO 8601, inclusive.' })),
+        to: Type.Optional(Type.String({ maxLength: 64, description: 'ISO 8601, exclusive.' })),
         stream: Type.Optional(Type.String({ maxLength: 256 })),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 100 })),
         cursor: Type.Optional(Type.String({ maxLength: 200 })),

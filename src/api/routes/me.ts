@@ -35,7 +35,7 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, {
   app.post('/v1/me/password', {
     schema: {
       tags: ['auth'], summary: 'Change my password; every session of mine ends.',
-      body: Type.Object({ current_password: Type.String({ minLength: 1 }), new_password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+      body: Type.Object({ current_password: Type.String({ minLength: 1, maxLength: 1024 }), new_password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
       response: { 204: Type.Null(), 400: { $ref: 'ErrorResponse#' }, 401: { $ref: 'ErrorResponse#' } },
     },
   }, async (request, reply) => {

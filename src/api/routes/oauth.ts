@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { AuthenticatedUser } from '../../auth/password-login.js';
 import { RedirectableError, type AuthorizationParams, type AuthorizationRequest } from '../../auth/oauth/authorization-server.js';
 import { PLATFORM_NAMES } from '../../auth/oauth/clients.js';
+import { isDataException } from '../../auth/storable-text.js';
 import type { Core } from '../../core/create-core.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../../core/errors.js';
 import { renderAuthorizePage, renderErrorPage } from '../oauth/authorize-page.js';
@@ -132,14 +133,16 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
       tags: ['oauth'], summary: 'Token endpoint: authorization_code (with PKCE) and refresh_token grants.',
       consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Object({
-        grant_type: Type.String(), code: Type.Optional(Type.String()), redirect_uri: Type.Optional(Type.String()),
-        code_verifier: Type.Optional(Type.String()), refresh_token: Type.Optional(Type.String()),
-        client_id: Type.Optional(Type.String()), client_secret: Type.Optional(Type.String()),
+        grant_type: Type.String({ maxLength: 64 }), code: Type.Optional(Type.String({ maxLength: 512 })), redirect_uri: Type.Optional(Type.String({ maxLength: 2048 })),
+        // RFC 7636 §4.1: a code verifier is 43 to 128 characters.
+        code_verifier: Type.Optional(Type.String({ maxLength: 128 })), refresh_token: Type.Optional(Type.String({ maxLength: 512 })),
+        client_id: Type.Optional(Type.String({ maxLength: 256 })), client_secret: Type.Optional(Type.String({ maxLength: 512 })),
       }),
       response: { 200: { $ref: 'TokenPair#' }, '4xx': OAuthError, 500: OAuthError },
     },
     errorHandler: (error, _request, reply) => {
-      const [status, mapped] = (isGatewayError(error) && TOKEN_ERRORS[error.code]) || ((error as { validation?: unknown }).validation ? [400, 'invalid_request'] : [500, 'server_error']);
+      const [status, mapped] = (isGatewayError(error) && TOKEN_ERRORS[error.code])
+        || ((error as { validation?: unknown }).validation || isDataException(error) ? [400, 'invalid_request'] : [500, 'server_error']);
       const name = (isGatewayError(error) && typeof error.details.oauthError === 'string' && error.details.oauthError) || mapped;
       if (status === 500) reply.log.error({ err: error }, 'token endpoint failed');
       if (name === 'invalid_client') reply.header('www-authenticate', 'Basic realm="gatehouse"');

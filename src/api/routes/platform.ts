@@ -19,7 +19,7 @@ export const platformRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (
   app.post('/v1/tenants', {
     schema: {
       tags: ['platform'], summary: 'Create a tenant.',
-      body: Type.Object({ slug: Type.String(), name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
+      body: Type.Object({ slug: Type.String({ maxLength: 63 }), name: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
       response: { 201: TenantSchema, 409: { $ref: 'ErrorResponse#' }, ...errors },
     },
   }, async (request, reply) => reply.status(201).send(await createTenant(core.db, request.body)));

@@ -14,7 +14,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (a
       body: Type.Object({
         email: Type.String({ minLength: 3, maxLength: 320 }),
         password: Type.String({ minLength: 1, maxLength: 1024 }),
-        tenant: Type.Optional(Type.String({ description: 'Slug or id of the tenant to act in; default: the first membership.' })),
+        tenant: Type.Optional(Type.String({ maxLength: 64, description: 'Slug or id of the tenant to act in; default: the first membership.' })),
         channel: Type.Optional(Type.Union([Type.Literal('web'), Type.Literal('mobile')], { default: 'web' })),
       }, { additionalProperties: false }),
       response: { 200: { $ref: 'TokenPair#' }, ...errors },
