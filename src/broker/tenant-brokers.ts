@@ -1,19 +1,16 @@
-import { Aedes, type Client, type Subscription } from 'aedes';
+import type { Aedes, Client } from 'aedes';
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { CommandMessage } from '../core/event-bus.js';
 import { commandTopic } from '../core/topics/device-topics.js';
-import { filterCovers } from '../core/topics/topic-match.js';
 import type { BrokerContext } from './broker-context.js';
-import { authenticate, preConnect } from './hooks/connect.js';
-import { createMessageEmitter } from './message-emitter.js';
-import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
-import { authorizeSubscribeHook } from './hooks/subscribe.js';
-import { sessionOf, type MqttSession } from './session.js';
-import { coalesceWrites } from './write-coalescing.js';
 import { batchQos0Deliveries } from './qos0-delivery.js';
 import { ReadScheduler } from './read-slicing.js';
+import { sessionOf, type MqttSession } from './session.js';
+import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
+import { TenantStore } from './tenant-store.js';
+import { coalesceWrites } from './write-coalescing.js';
 
-const STATS_INTERVAL_MS = 10_000;
 /**
  * Backlogged connections are read 8 KiB (~60 telemetry messages) at a time
  * and share 1 ms of each event-loop turn (read-slicing.ts). Measured with the
@@ -22,36 +19,76 @@ const STATS_INTERVAL_MS = 10_000;
 const READ_SLICE_BYTES = 8_192;
 const READ_BUDGET_MS = 1;
 
-/**
- * One aedes instance per tenant, made on the tenant's first connection. Each
- * has its own clients, subscriptions, retained messages, wills, sessions and
- * $SYS topics, so nothing of one tenant is even addressable from another.
- */
-export class TenantBrokers {
-  private readonly brokers = new Map<string, Promise<Aedes>>();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private readonly reads = new ReadScheduler(READ_SLICE_BYTES, READ_BUDGET_MS);
+/** A tenant whose instance is running or starting, with the connections handed to it. */
+type Running = { broker: Promise<Aedes>; connections: number; idle?: NodeJS.Timeout };
 
-  constructor(private readonly context: BrokerContext, private readonly aedesOptions: { drainTimeout: number; concurrency: number; maxTopicLevels: number; idleMs: number }) {}
+/**
+ * One aedes instance per tenant (tenant-instance.ts), started by the tenant's
+ * first connection and released `idleMs` after its last one left: an idle
+ * tenant keeps no instance, timer or listener. What a tenant's clients must
+ * find again (persistent sessions, queued messages, retained messages) lives
+ * in its TenantStore, which outlives the instances and is dropped once empty.
+ *
+ * Emits 'released' (tenantId) when an instance has been closed and its store
+ * kept or dropped.
+ */
+export class TenantBrokers extends EventEmitter {
+  private readonly tenants = new Map<string, Running>();
+  /** Closes in progress: a tenant's next instance starts after its last one has closed. */
+  private readonly releasing = new Map<string, Promise<void>>();
+  private readonly stores = new Map<string, TenantStore>();
+  private readonly reads = new ReadScheduler(READ_SLICE_BYTES, READ_BUDGET_MS);
+  private readonly idleMs: number;
+  private readonly instanceOptions: InstanceOptions;
+  private instances = 0;
+  private closed = false;
+
+  constructor(private readonly context: BrokerContext, options: InstanceOptions & { idleMs: number }) {
+    super();
+    const { idleMs, ...instanceOptions } = options;
+    this.idleMs = idleMs;
+    this.instanceOptions = instanceOptions;
+  }
+
+  /** aedes instances alive (running, starting or closing). */
+  get tenantsRunning(): number {
+    return this.instances;
+  }
+
+  /** Tenants whose store holds state while they may have no instance. */
+  get tenantsWithState(): number {
+    return this.stores.size;
+  }
 
   handOff(session: MqttSession, stream: Duplex): void {
-    this.brokerFor(session.ctx.tenantId).then(
+    const { tenantId } = session.ctx;
+    if (this.closed || stream.destroyed) {
+      stream.destroy();
+      return;
+    }
+    const tenant = this.tenantFor(tenantId);
+    tenant.connections++;
+    clearTimeout(tenant.idle);
+    tenant.idle = undefined;
+    stream.once('close', () => this.left(tenantId, tenant));
+    tenant.broker.then(
       (broker) => {
+        if (stream.destroyed) return;
         coalesceWrites(stream);
         const client = broker.handle(stream);
         batchQos0Deliveries(client);
         this.reads.slice(client);
       },
       (error: unknown) => {
-        this.context.log.error({ err: error, tenantId: session.ctx.tenantId }, 'could not start the tenant broker');
+        this.context.log.error({ err: error, tenantId }, 'could not start the tenant broker');
         stream.destroy();
       },
     );
   }
 
-  /** The tenant's broker if it runs (it does while any of its clients is connected or was). */
+  /** The tenant's broker if it runs (it does while any of its clients is connected, and for idleMs after). */
   running(tenantId: string): Promise<Aedes> | undefined {
-    return this.brokers.get(tenantId);
+    return this.tenants.get(tenantId)?.broker;
   }
 
   async publishCommand(tenantId: string, deviceName: string, command: CommandMessage): Promise<void> {
@@ -72,81 +109,65 @@ export class TenantBrokers {
   }
 
   async closeAll(): Promise<void> {
-    this.timers.forEach(clearInterval);
-    const brokers = await Promise.allSettled(this.brokers.values());
-    await Promise.all(brokers.map((result) => (result.status === 'fulfilled' ? new Promise<void>((resolve) => result.value.close(() => resolve())) : undefined)));
-    this.brokers.clear();
+    this.closed = true;
+    const closing = [...this.tenants.values()].map((tenant) => {
+      clearTimeout(tenant.idle);
+      return tenant.broker.then((broker) => this.close(broker), () => undefined);
+    });
+    this.tenants.clear();
+    await Promise.all([...closing, ...this.releasing.values()]);
+    this.stores.clear();
   }
 
-  private brokerFor(tenantId: string): Promise<Aedes> {
-    let broker = this.brokers.get(tenantId);
-    if (!broker) {
-      broker = this.create(tenantId);
-      this.brokers.set(tenantId, broker);
-      broker.catch(() => this.brokers.delete(tenantId));
+  private tenantFor(tenantId: string): Running {
+    let tenant = this.tenants.get(tenantId);
+    if (!tenant) {
+      const previous = this.releasing.get(tenantId) ?? Promise.resolve();
+      const broker = previous.then(() => this.start(tenantId));
+      const started: Running = { broker, connections: 0 };
+      tenant = started;
+      this.tenants.set(tenantId, started);
+      broker.catch(() => this.tenants.get(tenantId) === started && this.tenants.delete(tenantId));
     }
+    return tenant;
+  }
+
+  private async start(tenantId: string): Promise<Aedes> {
+    let store = this.stores.get(tenantId);
+    if (!store) this.stores.set(tenantId, (store = new TenantStore()));
+    const broker = await startTenantInstance(this.context, tenantId, this.instanceOptions, store);
+    this.instances++;
     return broker;
   }
 
-  private async create(tenantId: string): Promise<Aedes> {
-    const { context } = this;
-    const broker = await Aedes.createBroker({
-      ...this.aedesOptions,
-      mq: createMessageEmitter(this.aedesOptions.concurrency),
-      // Client ids are namespaced by credential (hooks/connect.ts), which makes them longer than MQTT 3.1's 23.
-      maxClientsIdLength: 128,
-      preConnect,
-      authenticate,
-      authorizePublish: authorizePublishHook(context),
-      authorizeSubscribe: authorizeSubscribeHook(context),
-      authorizeForward: authorizeForwardHook(context),
-    });
-    const log = context.log.child({ tenantId });
-    broker.on('clientReady', (client) => {
-      const session = sessionOf(client);
-      if (session?.deviceName === undefined) return;
-      context.deviceState.connected(tenantId, session.ctx.principal.id);
-      // A restored persistent session is subscribed without a SUBSCRIBE: send what is outstanding now.
-      if (Object.keys((client as unknown as { subscriptions: object }).subscriptions).length > 0) this.sendOutstanding(client, session);
-    });
-    broker.on('clientDisconnect', (client) => {
-      const session = sessionOf(client);
-      if (session?.deviceName !== undefined) context.deviceState.disconnected(session.ctx.principal.id);
-    });
-    broker.on('subscribe', (subscriptions: Subscription[], client: Client) => {
-      const session = sessionOf(client);
-      if (session?.deviceName === undefined) return;
-      const own = commandTopic(session.deviceName, 'x');
-      if (subscriptions.some((sub) => (sub.qos as number) !== 128 && filterCovers(sub.topic, own))) this.sendOutstanding(client, session);
-    });
-    broker.on('clientError', (client, error) => log.debug({ clientId: client?.id, err: error.message }, 'client error'));
-    broker.on('connectionError', (_client, error) => log.debug({ err: error.message }, 'connection error'));
-
-    // $SYS statistics of this tenant's broker, for its app credentials.
-    const started = Date.now();
-    const timer = setInterval(() => {
-      const stats: Record<string, string> = {
-        '$SYS/broker/clients/connected': String(broker.connectedClients),
-        '$SYS/broker/uptime': String(Math.floor((Date.now() - started) / 1000)),
-      };
-      for (const [topic, value] of Object.entries(stats)) {
-        broker.publish({ cmd: 'publish', topic, payload: Buffer.from(value), qos: 0, retain: true, dup: false }, () => undefined);
-      }
-    }, STATS_INTERVAL_MS);
-    timer.unref();
-    this.timers.push(timer);
-    return broker;
+  private left(tenantId: string, tenant: Running): void {
+    if (--tenant.connections > 0 || this.tenants.get(tenantId) !== tenant) return;
+    tenant.idle = setTimeout(() => this.release(tenantId, tenant), this.idleMs).unref();
   }
 
-  /** Commands still pending or delivered, straight to this one connection (not to the device's others). */
-  private sendOutstanding(client: Client, session: MqttSession): void {
-    this.context.commands.outstandingFor(session.ctx).then(
-      (commands) => {
-        for (const command of commands) {
-          client.publish({ cmd: 'publish', topic: commandTopic(session.deviceName!, command.id), payload: Buffer.from(JSON.stringify(command)), qos: 1, retain: false, dup: false }, () => undefined);
-        }
-      },
-      (error: unknown) => this.context.log.error({ err: error }, 'could not load outstanding commands'),
-    );
+  /** Closes an idle tenant's instance, then keeps its store only if something is in it. */
+  private release(tenantId: string, tenant: Running): void {
+    if (tenant.connections > 0 || this.tenants.get(tenantId) !== tenant) return;
+    this.tenants.delete(tenantId);
+    const released = tenant.broker
+      .then(async (broker) => {
+        await this.close(broker);
+        const store = this.stores.get(tenantId);
+        if (!store) return;
+        await store.endInstance();
+        // A connection that arrived meanwhile waits for this: it finds the store as it is decided here.
+        if (!(await store.holdsState())) this.stores.delete(tenantId);
+      }, () => undefined)
+      .catch((error: unknown) => this.context.log.error({ err: error, tenantId }, 'releasing the tenant broker failed'))
+      .finally(() => {
+        if (this.releasing.get(tenantId) === released) this.releasing.delete(tenantId);
+        this.emit('released', tenantId);
+      });
+    this.releasing.set(tenantId, released);
+  }
+
+  private async close(broker: Aedes): Promise<void> {
+    await closeTenantInstance(broker);
+    this.instances--;
   }
 }
