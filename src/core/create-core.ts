@@ -2,6 +2,7 @@ import { createAuth, type Auth } from '../auth/auth-service.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
+import { RepeatedFailures } from '../repeated-failures.js';
 import { CommandService } from './commands/command-service.js';
 import { PinGate } from './commands/pin-gate.js';
 import { DeviceRegistry } from './devices/device-registry.js';
@@ -49,7 +50,9 @@ export async function createCore(db: Database, { config, log, telemetryObserver,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
   const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')));
-  const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => log.error({ err: error }, 'expiring commands failed')), 1000);
+  // Every second: during an outage that is one failure a second, logged when it starts and then twice a minute.
+  const expiryFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'expiring commands failed'), 30_000);
+  const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
   return {
     db, events, policy, commands, telemetry, deviceState,

@@ -131,7 +131,8 @@ export class Database {
 /** A lost or unreachable server as the core's DATABASE_UNAVAILABLE (CONNACK 3, HTTP 503); any other error as it was. */
 function unavailableOr(error: unknown): unknown {
   if (!isConnectionFailure(error)) return error;
-  return Object.assign(new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is unavailable: ${(error as Error).message}`), { cause: error });
+  // The cause stays attached for the log (pino prints its message after ours), not for the client.
+  return Object.assign(new GatewayError('DATABASE_UNAVAILABLE', 'PostgreSQL is unavailable; retry later.'), { cause: error });
 }
 
 export function createPool(connectionString: string, max: number): pg.Pool {

@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, isGatewayError } from '../../core/errors.js';
 import type { QueryConfig } from 'pg';
 import type { Database } from '../../db/database.js';
 import { pendingMigrations } from '../../db/migrate.js';
@@ -19,7 +19,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (
     { schema: { tags: ['operations'], summary: 'PostgreSQL is reachable and every migration is applied.', response: { 200: Readiness, 503: { $ref: 'ErrorResponse#' } } } },
     async () => {
       await db.ping(READY_TIMEOUT_MS).catch((error: Error) => {
-        throw new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is not reachable: ${error.message}`);
+        throw isGatewayError(error) ? error : new GatewayError('DATABASE_UNAVAILABLE', `PostgreSQL is not reachable: ${error.message}`);
       });
       const pending = await pendingMigrations((sql) => db.pool.query({ text: sql, query_timeout: READY_TIMEOUT_MS } as QueryConfig));
       if (pending.length > 0) throw new GatewayError('DATABASE_UNAVAILABLE', `Migrations not applied: ${pending.join(', ')}.`, { pending });
