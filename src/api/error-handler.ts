@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isDataException } from '../auth/storable-text.js';
+import { isDataException } from '../db/pg-errors.js';
 import { ERROR_CODES, isGatewayError, type ErrorCode } from '../core/errors.js';
 import { HTTP_STATUS } from './http-status.js';
 

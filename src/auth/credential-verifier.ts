@@ -8,7 +8,8 @@ import type { TenantContext } from './context.js';
 import type { FailureLimiter } from './failure-limiter.js';
 import { issueContext } from './issue-context.js';
 import { verifyAgainstNothing, verifySecret } from './secrets.js';
-import { isDataException, unstorableReason } from './storable-text.js';
+import { isDataException } from '../db/pg-errors.js';
+import { unstorableReason } from './storable-text.js';
 
 export type VerifiedCredential =
   | { kind: 'device'; ctx: TenantContext; deviceName: string }

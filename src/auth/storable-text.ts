@@ -24,13 +24,3 @@ export function unstorableReason(value: string): string | undefined {
   if (char === '\uFFFD') return 'must be valid UTF-8 (it holds U+FFFD, the mark of bytes that were not)';
   return 'must be valid Unicode (it holds a lone surrogate)';
 }
-
-/**
- * SQLSTATE class 22 (data exception): Postgres refused a value the statement
- * carried, so the request, not the server, is at fault. (Its natural home,
- * src/db/pg-errors.ts, belongs to the database layer.)
- */
-export function isDataException(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length === 5 && code.startsWith('22');
-}

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { AuthenticatedUser } from '../../auth/password-login.js';
 import { RedirectableError, type AuthorizationParams, type AuthorizationRequest } from '../../auth/oauth/authorization-server.js';
 import { PLATFORM_NAMES } from '../../auth/oauth/clients.js';
-import { isDataException } from '../../auth/storable-text.js';
+import { isDataException } from '../../db/pg-errors.js';
 import type { Core } from '../../core/create-core.js';
 import { GatewayError, isGatewayError, type ErrorCode } from '../../core/errors.js';
 import { renderAuthorizePage, renderErrorPage } from '../oauth/authorize-page.js';
