@@ -1,5 +1,4 @@
 import type { Aedes, Client } from 'aedes';
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { CommandMessage } from '../core/event-bus.js';
 import { commandTopic } from '../core/topics/device-topics.js';
@@ -28,11 +27,8 @@ type Running = { broker: Promise<Aedes>; connections: number; idle?: NodeJS.Time
  * tenant keeps no instance, timer or listener. What a tenant's clients must
  * find again (persistent sessions, queued messages, retained messages) lives
  * in its TenantStore, which outlives the instances and is dropped once empty.
- *
- * Emits 'released' (tenantId) when an instance has been closed and its store
- * kept or dropped.
  */
-export class TenantBrokers extends EventEmitter {
+export class TenantBrokers {
   private readonly tenants = new Map<string, Running>();
   /** Closes in progress: a tenant's next instance starts after its last one has closed. */
   private readonly releasing = new Map<string, Promise<void>>();
@@ -44,7 +40,6 @@ export class TenantBrokers extends EventEmitter {
   private closed = false;
 
   constructor(private readonly context: BrokerContext, options: InstanceOptions & { idleMs: number }) {
-    super();
     const { idleMs, ...instanceOptions } = options;
     this.idleMs = idleMs;
     this.instanceOptions = instanceOptions;
@@ -133,11 +128,17 @@ export class TenantBrokers extends EventEmitter {
   }
 
   private async start(tenantId: string): Promise<Aedes> {
-    let store = this.stores.get(tenantId);
-    if (!store) this.stores.set(tenantId, (store = new TenantStore()));
-    const broker = await startTenantInstance(this.context, tenantId, this.instanceOptions, store);
-    this.instances++;
-    return broker;
+    const kept = this.stores.get(tenantId);
+    const store = kept ?? new TenantStore();
+    this.stores.set(tenantId, store);
+    try {
+      const broker = await startTenantInstance(this.context, tenantId, this.instanceOptions, store);
+      this.instances++;
+      return broker;
+    } catch (error) {
+      if (!kept) this.stores.delete(tenantId); // a store made for an instance that never ran holds nothing
+      throw error;
+    }
   }
 
   private left(tenantId: string, tenant: Running): void {
@@ -159,10 +160,7 @@ export class TenantBrokers extends EventEmitter {
         if (!(await store.holdsState())) this.stores.delete(tenantId);
       }, () => undefined)
       .catch((error: unknown) => this.context.log.error({ err: error, tenantId }, 'releasing the tenant broker failed'))
-      .finally(() => {
-        if (this.releasing.get(tenantId) === released) this.releasing.delete(tenantId);
-        this.emit('released', tenantId);
-      });
+      .finally(() => this.releasing.get(tenantId) === released && this.releasing.delete(tenantId));
     this.releasing.set(tenantId, released);
   }
 
