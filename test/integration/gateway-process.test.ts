@@ -1,19 +1,10 @@
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase } from '../support/database.js';
-import { exitOf, freePort, gatewayEnv, runCli, spawnGateway, waitFor } from '../support/processes.js';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pidAlive, spawnEmbeddedGateway, type EmbeddedGateway } from '../support/embedded-gateway.js';
+import { exitOf, gatewayEnv, runCli, waitFor } from '../support/processes.js';
 
 function onlyJsonObject(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split('\n');
@@ -24,35 +15,21 @@ function onlyJsonObject(stdout: string): Record<string, unknown> {
 }
 
 describe('gatehouse start with embedded PostgreSQL, and the CLI beside it', () => {
-  let dataDir: string;
-  let env: NodeJS.ProcessEnv;
-  let gateway: ReturnType<typeof spawnGateway>;
-  let base: string;
+  let gw: EmbeddedGateway;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
-    // mkdtemp makes it 0700; as root, the postgres OS user must be able to enter it.
-    await chmod(dataDir, 0o755);
-    const httpPort = await freePort();
-    env = gatewayEnv({ DATA_DIR: dataDir, HTTP_PORT: String(httpPort), MQTT_PORT: String(await freePort()) });
-    base = `http://127.0.0.1:${httpPort}`;
-    gateway = spawnGateway(env);
-    await waitFor(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 60_000, 'readyz');
+    gw = await spawnEmbeddedGateway();
   }, 90_000);
-
-  afterAll(async () => {
-    if (gateway.exitCode === null) gateway.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => gw?.close(), 60_000);
 
   it('serves /healthz and /readyz from the embedded server', async () => {
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${base}/readyz`)).json()).toMatchObject({ status: 'ready' });
+    expect((await fetch(`${gw.base}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${gw.base}/readyz`)).json()).toMatchObject({ status: 'ready' });
   });
 
   it('runs the CLI round trip against the running server, one JSON object per command', async () => {
+    const { env, base, dataDir } = gw;
     const postmaster = await readFile(path.join(dataDir, 'pg/postmaster.pid'), 'utf8');
-
     const tenant = await runCli(['tenant', 'create', 'acme', '--name', 'Acme Corp', '--json'], env);
     expect(tenant.code).toBe(0);
     expect(onlyJsonObject(tenant.stdout)).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), slug: 'acme' });
@@ -104,31 +81,33 @@ describe('gatehouse start with embedded PostgreSQL, and the CLI beside it', () =
   });
 
   it('stores secrets only as argon2id hashes', async () => {
-    const out = await runCli(['device', 'create', '--tenant', 'acme', '--name', 'hash-check', '--json'], env);
+    expect((await runCli(['tenant', 'create', 'vault', '--json'], gw.env)).code).toBe(0);
+    const out = await runCli(['device', 'create', '--tenant', 'vault', '--name', 'hash-check', '--json'], gw.env);
     const { password } = onlyJsonObject(out.stdout) as { password: string };
-    const postmaster = await readFile(path.join(dataDir, 'pg/postmaster.pid'), 'utf8');
-    const port = Number(postmaster.split('\n')[3]);
-    const credentials = JSON.parse(await readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8'));
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ host: '127.0.0.1', port, user: credentials.user, password: credentials.password, database: 'gatehouse' });
-    await client.connect();
-    try {
-      const { rows } = await client.query(`SELECT secret_hash FROM devices WHERE name = 'hash-check'`);
-      expect(rows[0].secret_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
-      expect(rows[0].secret_hash).not.toContain(password);
-    } finally {
-      await client.end();
-    }
+    const [row] = await gw.query<{ secret_hash: string }>(`SELECT secret_hash FROM devices WHERE name = 'hash-check'`);
+    expect(row!.secret_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect(row!.secret_hash).not.toContain(password);
   });
+});
 
-  it('shuts down on SIGTERM with exit 0 within 10 s and stops PostgreSQL', async () => {
-    const postmasterPid = Number((await readFile(path.join(dataDir, 'pg/postmaster.pid'), 'utf8')).split('\n')[0]);
-    const started = Date.now();
-    gateway.kill('SIGTERM');
-    const exit = await exitOf(gateway);
-    expect(exit, gateway.output()).toEqual({ code: 0, signal: null });
-    expect(Date.now() - started).toBeLessThan(10_000);
+describe('shutting down', () => {
+  // Its own gateway: the test ends it, and no other test may depend on the order.
+  let gw: EmbeddedGateway;
+
+  beforeAll(async () => {
+    gw = await spawnEmbeddedGateway();
+  }, 90_000);
+  afterAll(() => gw?.close(), 60_000);
+
+  // No clock here: past SHUTDOWN_TIMEOUT_MS the process exits 1, so exit 0 says the graceful close finished in time.
+  it('on SIGTERM exits 0 and stops its PostgreSQL before it goes', async () => {
+    const postmasterPid = await gw.postmasterPid();
+    expect(pidAlive(postmasterPid)).toBe(true);
+    gw.process.kill('SIGTERM');
+    const exit = await exitOf(gw.process);
+    expect(exit, gw.process.output()).toEqual({ code: 0, signal: null });
     expect(pidAlive(postmasterPid)).toBe(false);
+    expect(gw.process.output()).toContain('gatehouse stopped');
   });
 });
 

@@ -38,12 +38,26 @@ export function spawnGateway(env: NodeJS.ProcessEnv): ChildProcess & { output: (
   return Object.assign(child, { output: () => output });
 }
 
+/**
+ * Polls `probe` every 100 ms until it answers something other than undefined.
+ * A probe that throws is polled again, but on timeout its last error is the
+ * message (and the cause): a SQL error must not read as "timed out".
+ */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+      lastError = undefined;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const reason = lastError === undefined ? '' : `; the last attempt failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`, { cause: lastError });
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
