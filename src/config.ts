@@ -39,8 +39,16 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json (default when not a terminal) or pretty (default in a terminal). */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
-  /** The address users reach the gateway at; issuer of tokens, base of OAuth redirects. */
+  /**
+   * The address users reach the gateway at: issuer of its tokens, the server in its OpenAPI document.
+   * Unset: http://localhost:<port>, the port the HTTP listener is actually bound to (so HTTP_PORT=0 still names a real address).
+   */
   PUBLIC_URL: z.string().url('must be an absolute URL like https://gateway.example.com').optional(),
+  /**
+   * Milliseconds a request may see a session's live state (revoked? user suspended? role now?) as cached:
+   * removing a member, suspending a user or a logout bites within this long. 0..60 000; 0 reads Postgres on every request.
+   */
+  AUTH_SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -99,9 +107,11 @@ export type Config = {
   redisUrl: string | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
-  publicUrl: string;
+  /** PUBLIC_URL without a trailing slash; undefined until the composition root knows the HTTP port (public-url.ts). */
+  publicUrl: string | undefined;
   shutdownTimeoutMs: number;
   databasePoolSize: number;
+  auth: { sessionCacheMs: number };
   mqtt: {
     tlsCert: string | undefined;
     tlsKey: string | undefined;
@@ -159,9 +169,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     redisUrl: e.REDIS_URL,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (isTerminal ? 'pretty' : 'json'),
-    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.HTTP_PORT}`).replace(/\/$/, ''),
+    publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,
       tlsKey: e.MQTT_TLS_KEY,

@@ -8,12 +8,15 @@ import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
 import { flushLogsSync, type Logger } from './logger.js';
 import { createMetrics, registerDatabaseMetrics } from './metrics.js';
+import { PublicUrl } from './public-url.js';
 import { RepeatedFailures } from './repeated-failures.js';
 
 export type Gateway = {
   core: Core;
   http: HttpApp;
   httpPort: number;
+  /** PUBLIC_URL, or http://localhost:<httpPort>: the tokens' issuer. */
+  publicUrl: string;
   mqttPort: number;
   mqttsPort: number | undefined;
   databaseUrl: string;
@@ -40,6 +43,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
   const metrics = createMetrics();
+  const publicUrl = new PublicUrl(config.publicUrl);
   registerDatabaseMetrics(metrics, () => database.embeddedHealth());
   // During an outage every batch and every state flush fails: logged when it starts and then with a count, not each.
   const failedBatches = new RepeatedFailures<{ rows: number; error: Error }>((count, { rows, error }) =>
@@ -53,6 +57,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     });
     core = await createCore(database.db, {
       config, log,
+      issuer: () => publicUrl.href,
       telemetryObserver: {
         batchWritten: (rows, seconds) => {
           brokerMetrics.batchRows.observe(rows);
@@ -68,10 +73,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         failedStateWrites.record(error);
       },
     });
-    http = await buildApi({ core, log, metrics, publicUrl: config.publicUrl });
+    http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
-    log.info({ httpPort, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
+    // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
+    publicUrl.listening(httpPort);
+    log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
     const [server, mqtt, services] = [http, broker, core];
@@ -80,6 +87,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       core: services,
       http: server,
       httpPort,
+      publicUrl: publicUrl.href,
       mqttPort: mqtt.mqttPort,
       mqttsPort: mqtt.mqttsPort,
       databaseUrl: database.connectionString,

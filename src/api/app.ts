@@ -24,7 +24,8 @@ export type ApiDependencies = {
   core: Core;
   log: Logger;
   metrics: Metrics;
-  publicUrl: string;
+  /** The gateway's public address, asked when the OpenAPI document is built (after the listener is bound). */
+  publicUrl: () => string;
 };
 
 /** The HTTP adapter: translates requests into calls on the core and core errors into HTTP. */
@@ -60,8 +61,9 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Gatehouse', version: '0.1.0', description: 'Multi-tenant IoT and voice gateway. Errors: `{ "error": { "code", "message" } }`, codes in docs/errors.md.' },
-      servers: [{ url: deps.publicUrl }],
     },
+    // The document is built at its first request, when the public address is known (PublicUrl).
+    transformObject: (document) => ('openapiObject' in document ? { ...document.openapiObject, servers: [{ url: deps.publicUrl() }] } : document.swaggerObject),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 

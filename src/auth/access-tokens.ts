@@ -32,10 +32,11 @@ export type AccessTokenInput = Omit<AccessClaims, 'jti' | 'iat' | 'exp'>;
  * ES256 access tokens. Verification pins the algorithm, the issuer and the
  * audience, and resolves the key by `kid` from our own key set only: `alg: none`,
  * HS256 keyed with the public key, an unknown kid or a token of another issuer
- * never verify.
+ * never verify. The issuer is asked for at each use: without PUBLIC_URL it is
+ * the address the HTTP listener was bound to, known only after boot.
  */
 export class AccessTokens {
-  constructor(private readonly keys: SigningKeys, private readonly issuer: string) {}
+  constructor(private readonly keys: SigningKeys, private readonly issuer: () => string) {}
 
   async issue(input: AccessTokenInput): Promise<{ token: string; claims: AccessClaims }> {
     const { kid, key } = this.keys.signingKey();
@@ -45,7 +46,7 @@ export class AccessTokens {
     const { sub, jti: _jti, iat: _iat, exp: _exp, ...custom } = claims;
     const token = await new SignJWT(custom)
       .setProtectedHeader({ alg: TOKEN_ALGORITHM, kid, typ: 'at+jwt' })
-      .setIssuer(this.issuer)
+      .setIssuer(this.issuer())
       .setAudience(AUDIENCE)
       .setSubject(sub)
       .setJti(jti)
@@ -66,7 +67,7 @@ export class AccessTokens {
           if (!key) throw new GatewayError('TOKEN_INVALID', 'The token was signed with a key this gateway does not know.');
           return key;
         },
-        { algorithms: [TOKEN_ALGORITHM], issuer: this.issuer, audience: AUDIENCE, clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ['sub', 'jti', 'exp', 'iat'] },
+        { algorithms: [TOKEN_ALGORITHM], issuer: this.issuer(), audience: AUDIENCE, clockTolerance: CLOCK_TOLERANCE_SECONDS, requiredClaims: ['sub', 'jti', 'exp', 'iat'] },
       );
       if (typeof payload.sid !== 'string' || !Array.isArray(payload.scopes) || typeof payload.channel !== 'string') {
         throw new GatewayError('TOKEN_INVALID', 'The token lacks the claims of a Gatehouse access token.');

@@ -13,8 +13,16 @@ import { RequestAuthenticator } from './request-context.js';
 import { Sessions } from './sessions.js';
 import { SigningKeys } from './signing-keys.js';
 
+export type AuthOptions = {
+  /** The tokens' issuer, asked at each use: it may be known only once the HTTP listener is bound (PublicUrl). */
+  issuer: () => string;
+  /** How long a session's live state is cached (AUTH_SESSION_CACHE_MS). */
+  sessionCacheMs: number;
+  log: Logger;
+};
+
 /** src/auth assembled: everything that turns a credential into a TenantContext. */
-export async function createAuth(db: Database, policy: AccessPolicy, options: { issuer: string; log: Logger }) {
+export async function createAuth(db: Database, policy: AccessPolicy, options: AuthOptions) {
   const limiter = new FailureLimiter(DEFAULT_LIMITS, (key) => {
     // Audited off the request path: a lockout must never fail the refusal it accompanies.
     db.withPlatform((tx) => recordPlatformEvent(tx, null, { type: 'LOCKOUT', details: { key } })).catch((error: unknown) =>
@@ -33,7 +41,7 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: { 
     logins,
     sessions,
     members: new Members(db, policy, sessions),
-    requests: new RequestAuthenticator(db, tokens),
+    requests: new RequestAuthenticator(db, tokens, options.sessionCacheMs),
     credentials: new CredentialVerifier(db, limiter),
     oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter),
   };

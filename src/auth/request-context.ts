@@ -6,8 +6,6 @@ import { issueContext } from './issue-context.js';
 
 type LiveState = { revoked: boolean; suspended: boolean; role: Role | null; platformAdmin: boolean };
 
-/** How stale a revocation may be seen: removing a member or suspending a user bites within this long. */
-export const SESSION_STATE_TTL_MS = 2_000;
 const MAX_CACHED = 50_000;
 
 export type Caller = {
@@ -21,14 +19,16 @@ export type Caller = {
 /**
  * Access token (+ X-Active-Tenant) → TenantContext, for every request.
  * The signature proves who; the live state (session revoked? user suspended?
- * role in that tenant now?) is read from Postgres and cached for two seconds
- * (seed 002 §24), so revocations do not wait for the token to expire and the
- * role in the context is the current one, not the one at login.
+ * role in that tenant now?) is read from Postgres and cached for `cacheMs`
+ * (AUTH_SESSION_CACHE_MS, two seconds by default: seed 002 §24), so
+ * revocations do not wait for the token to expire and the role in the context
+ * is the current one, not the one at login.
  */
 export class RequestAuthenticator {
   private readonly cache = new Map<string, { state: LiveState; until: number }>();
 
-  constructor(private readonly db: Database, private readonly tokens: AccessTokens) {}
+  /** `cacheMs`: how stale a revocation may be seen; removing a member or suspending a user bites within this long. */
+  constructor(private readonly db: Database, private readonly tokens: AccessTokens, private readonly cacheMs: number) {}
 
   async authenticate(token: string, activeTenant?: string): Promise<Caller> {
     const claims = await this.tokens.verify(token);
@@ -68,8 +68,9 @@ export class RequestAuthenticator {
          FROM users u WHERE u.id = $2`,
       [claims.sid, claims.sub, tenantId],
     );
+    if (this.cacheMs === 0) return state;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
-    this.cache.set(key, { state, until: now + SESSION_STATE_TTL_MS });
+    this.cache.set(key, { state, until: now + this.cacheMs });
     return state;
   }
 }

@@ -69,7 +69,8 @@ async function runStart(config: Config): Promise<void> {
 async function runOneOff(config: Config, run: (core: Core) => Promise<CommandResult>, json: boolean): Promise<void> {
   const log = oneOffLogger(config);
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
-  const core = await createCore(database.db, { config, log });
+  // One-off commands bind no listener and issue no tokens; should one ever, PUBLIC_URL or the configured port is the best guess.
+  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}` });
   try {
     print(json, await run(core));
   } finally {

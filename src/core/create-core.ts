@@ -28,14 +28,16 @@ export type Core = {
 };
 
 export type CoreOptions = {
-  config: Pick<Config, 'publicUrl' | 'telemetry'>;
+  config: Pick<Config, 'auth' | 'telemetry'>;
+  /** The tokens' issuer, asked at each use (PublicUrl: without PUBLIC_URL it is known once the HTTP port is bound). */
+  issuer: () => string;
   log: Logger;
   telemetryObserver?: TelemetryWriterObserver;
   /** Hears of each failed write of presence or state (retried every second); by default each is logged. */
   deviceStateFailed?: (error: Error) => void;
 };
 
-export async function createCore(db: Database, { config, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
+export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
   const events = new EventBus();
   const policy = new AccessPolicy(db);
   const commands = new CommandService(db, policy, new PinGate(db), events);
@@ -58,7 +60,7 @@ export async function createCore(db: Database, { config, log, telemetryObserver,
     db, events, policy, commands, telemetry, deviceState,
     devices: new DeviceRegistry(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),
-    auth: await createAuth(db, policy, { issuer: config.publicUrl, log }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, log }),
     async stop() {
       clearInterval(expiry);
       await telemetry.flush();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
+import { metric } from '../support/metrics.js';
 
 describe('HTTP skeleton against a real gateway', () => {
   let gateway: Gateway;
@@ -28,17 +29,43 @@ describe('HTTP skeleton against a real gateway', () => {
   });
 
   it('exposes Prometheus metrics with request counters', async () => {
-    await fetch(`${base}/healthz`);
-    const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/gatehouse_http_requests_total\{method="GET",route="\/healthz",status_code="200"\} \d+/);
-    expect(text).toContain('process_cpu_user_seconds_total');
+    const series = { method: 'GET', route: '/healthz', status_code: '200' };
+    const before = await metric(base, 'gatehouse_http_requests_total', series);
+    for (let i = 0; i < 3; i++) expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    // Counted once the response is sent (onResponse): polled, and exactly three more, whatever ran before.
+    await expect.poll(() => metric(base, 'gatehouse_http_requests_total', series)).toBe(before + 3);
+    expect(await metric(base, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
   });
 
-  it('serves the OpenAPI document built from the route schemas', async () => {
-    const spec = (await (await fetch(`${base}/docs/json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+  it('serves the OpenAPI document built from the route schemas: every route it names is served, with its schema', async () => {
+    const spec = (await (await fetch(`${base}/docs/json`)).json()) as {
+      openapi: string; servers: { url: string }[];
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { required?: string[] } }> } }>>;
+    };
     expect(spec.openapi).toMatch(/^3\./);
-    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/healthz', '/readyz', '/metrics']));
-    expect((await fetch(`${base}/docs`, { redirect: 'manual' })).status).toBeLessThan(400);
+    expect(spec.servers).toEqual([{ url: gateway.publicUrl }]);
+    expect(Object.keys(spec.paths).sort()).toEqual([
+      '/.well-known/jwks.json', '/healthz', '/metrics', '/oauth/authorize', '/oauth/token', '/readyz',
+      '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/commands/{id}',
+      '/v1/devices', '/v1/devices/{name}', '/v1/devices/{name}/commands', '/v1/devices/{name}/telemetry',
+      '/v1/me', '/v1/me/password', '/v1/members/{userId}', '/v1/tenants', '/v1/users/{userId}/suspension',
+    ]);
+    for (const [url, operations] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(operations)) {
+        expect(gateway.http.hasRoute({ method: method.toUpperCase() as 'GET', url: url.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${url}`).toBe(true);
+      }
+    }
+    expect(spec.paths['/v1/auth/login']!.post!.requestBody!.content['application/json']!.schema.required).toEqual(['email', 'password']);
+  });
+
+  it('serves the Swagger UI at /docs, pointed at that document', async () => {
+    const page = await fetch(`${base}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(await page.text()).toContain('<div id="swagger-ui">');
+    const initializer = await fetch(`${base}/docs/static/swagger-initializer.js`);
+    expect(initializer.status).toBe(200);
+    expect(await initializer.text()).toContain("resolveUrl('./json')");
   });
 
   it('says readiness is lost when the database goes away', async () => {

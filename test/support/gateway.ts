@@ -9,8 +9,8 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   const url = await createEmptyDatabase();
   const config = loadConfig({ DATABASE_URL: url, HTTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
   const gateway = await startGateway(config, silentLog);
+  // The same server by IP. Its tokens' issuer is gateway.publicUrl: PUBLIC_URL when env sets one, else http://localhost:<the bound port>.
   const base = `http://127.0.0.1:${gateway.httpPort}`;
-  // Tokens name the issuer the gateway was configured with; here that is its real address.
   return { gateway, base, close: () => gateway.close() };
 }
 

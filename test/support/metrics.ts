@@ -22,10 +22,12 @@ function parseLabels(text: string): Record<string, string> {
 }
 
 function parseValue(text: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
+  if (/^\+?inf$/i.test(text)) return Infinity;
+  if (/^-inf$/i.test(text)) return -Infinity;
+  // prom-client writes NaN as "Nan".
+  if (/^nan$/i.test(text)) return NaN;
   const value = Number(text);
-  if (Number.isNaN(value) && text !== 'NaN') throw new Error(`unparseable sample value ${text}`);
+  if (Number.isNaN(value)) throw new Error(`unparseable sample value ${text}`);
   return value;
 }
 

@@ -7,7 +7,8 @@ describe('loadConfig', () => {
     const config = loadConfig({}, false);
     expect(config).toMatchObject({
       httpPort: 8080, mqttPort: 1883, mqttsPort: 8883, databaseUrl: undefined,
-      dataDir: path.resolve('./data'), logLevel: 'info', logFormat: 'json', publicUrl: 'http://localhost:8080',
+      dataDir: path.resolve('./data'), logLevel: 'info', logFormat: 'json', publicUrl: undefined,
+      auth: { sessionCacheMs: 2_000 },
     });
   });
 
@@ -35,6 +36,16 @@ describe('loadConfig', () => {
 
   it('rejects a port out of range', () => {
     expect(() => loadConfig({ MQTT_PORT: '70000' })).toThrow(/MQTT_PORT: must be 0..65535/);
+  });
+
+  it('keeps PUBLIC_URL as given, without a trailing slash, and leaves it unset otherwise (main.ts fills in the bound port)', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://gateway.example.com/' }).publicUrl).toBe('https://gateway.example.com');
+    expect(loadConfig({ HTTP_PORT: '0' }).publicUrl).toBeUndefined();
+  });
+
+  it('takes the session-state cache lifetime in milliseconds, 0..60 000', () => {
+    expect(loadConfig({ AUTH_SESSION_CACHE_MS: '0' }).auth.sessionCacheMs).toBe(0);
+    expect(() => loadConfig({ AUTH_SESSION_CACHE_MS: '60001' })).toThrow(/AUTH_SESSION_CACHE_MS/);
   });
 
   it('treats an empty variable as unset', () => {
