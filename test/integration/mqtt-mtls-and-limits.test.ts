@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate, type Pem } from '../../src/broker/dev-certificates.js';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { metric } from '../support/metrics.js';
 import { connect, refusedWith } from '../support/mqtt.js';
 
 describe('client certificates (mTLS) and connection limits', () => {
@@ -52,10 +53,11 @@ describe('client certificates (mTLS) and connection limits', () => {
     const second = await connect(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-2' });
     expect(await refusedWith(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-3' })).toBe(5);
     await first.endAsync();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The gateway frees the credential's slot when it sees the socket close, the same moment its connection count drops:
+    // polled for, rather than a sleep that a slow machine outlasts.
+    await expect.poll(() => metric(gw.base, 'gatehouse_mqtt_connections'), { timeout: 10_000 }).toBe(1);
     const third = await connect(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-3' });
-    const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-    expect(metrics).toMatch(/gatehouse_mqtt_connections 2/);
+    expect(await metric(gw.base, 'gatehouse_mqtt_connections')).toBe(2);
     await Promise.all([second.endAsync(), third.endAsync()]);
   });
 });
