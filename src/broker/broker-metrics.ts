@@ -8,10 +8,11 @@ export class BrokerMetrics {
   connectsAccepted = 0;
   connectsRefused = 0;
   malformed = 0;
+  packetsTooLarge = 0;
   messagesIn = 0;
   bytesIn = 0;
   messagesOut = 0;
-  refusedPublishes: Record<string, number> = { acl: 0, rate_limit: 0, payload_too_large: 0, topic_limits: 0 };
+  refusedPublishes: Record<string, number> = { acl: 0, rate_limit: 0, payload_too_large: 0, topic_limits: 0, invalid_topic: 0 };
   refusedSubscribes = 0;
   telemetryRejected: Record<string, number> = { too_large: 0, not_json: 0, not_object: 0 };
   readonly batchRows: Histogram;
@@ -32,7 +33,8 @@ export class BrokerMetrics {
     new Gauge({ name: 'gatehouse_telemetry_queue_depth', help: 'Telemetry rows waiting for their batch.', registers: [registry], collect() { this.set(gauges.telemetryQueue()); } });
     counter('gatehouse_mqtt_connects_accepted_total', 'CONNECTs accepted.', () => this.connectsAccepted);
     counter('gatehouse_mqtt_connects_refused_total', 'CONNECTs refused (credentials, limits, protocol).', () => this.connectsRefused);
-    counter('gatehouse_mqtt_malformed_total', 'Connections closed for a malformed packet before CONNECT.', () => this.malformed);
+    counter('gatehouse_mqtt_malformed_total', 'Connections closed for a malformed packet the gateway read itself (before CONNECT, a fixed header, a will topic).', () => this.malformed);
+    counter('gatehouse_mqtt_packets_too_large_total', 'Connections closed for a packet declaring more than MQTT_MAX_PACKET_BYTES (MQTT_MAX_CONNECT_BYTES for a CONNECT).', () => this.packetsTooLarge);
     counter('gatehouse_mqtt_messages_in_total', 'PUBLISH packets received.', () => this.messagesIn);
     counter('gatehouse_mqtt_bytes_in_total', 'PUBLISH payload bytes received.', () => this.bytesIn);
     counter('gatehouse_mqtt_messages_out_total', 'PUBLISH packets forwarded to subscribers.', () => this.messagesOut);

@@ -1,18 +1,32 @@
-import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet';
+import type { IConnectPacket } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { isGatewayError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
 import { CONNACK, connackCodeFor, refuse } from './connack.js';
 import type { ConnectAuthenticator } from './connect-authenticator.js';
 import type { BrokerMetrics } from './broker-metrics.js';
+import { ConnectReader, decodeConnect } from './connect-reader.js';
+import { isWellFormedMqttString } from './mqtt-strings.js';
+import { limitPacketSizes } from './packet-size-limit.js';
 import { SESSION, type MqttSession, type WithSession } from './session.js';
+import { UnavailableRefusals } from './unavailable-refusals.js';
+
+type Arrival = {
+  stream: Duplex;
+  transport: MqttSession['transport'];
+  remoteAddress: string | undefined;
+  certificateName: string | undefined;
+};
 
 export type FrontDoorOptions = {
   connectTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerCredential: number;
   maxTopicLength: number;
+  /** The largest CONNECT, read before anyone is authenticated. */
   maxConnectBytes: number;
+  /** The largest packet after CONNECT, enforced while the tenant broker reads. */
+  maxPacketBytes: number;
 };
 
 /**
@@ -25,6 +39,7 @@ export type FrontDoorOptions = {
 export class FrontDoor {
   private open = 0;
   private readonly perCredential = new Map<string, number>();
+  private readonly unavailable: UnavailableRefusals;
 
   constructor(
     private readonly authenticator: ConnectAuthenticator,
@@ -32,15 +47,17 @@ export class FrontDoor {
     private readonly options: FrontDoorOptions,
     private readonly metrics: BrokerMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.unavailable = new UnavailableRefusals(log);
+  }
 
   get connections(): number {
     return this.open;
   }
 
   accept(stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName?: string): void {
-    const parser = mqttPacket.parser();
-    const chunks: Buffer[] = [];
+    // Unauthenticated: at most maxConnectBytes are kept, once, and a larger declaration is refused from its header.
+    let reader: ConnectReader | undefined = new ConnectReader(this.options.maxConnectBytes);
     let settled = false;
     const timer = setTimeout(() => finish(() => stream.destroy()), this.options.connectTimeoutMs);
     timer.unref();
@@ -48,46 +65,61 @@ export class FrontDoor {
     const finish = (then: () => void) => {
       if (settled) return;
       settled = true;
+      reader = undefined;
       clearTimeout(timer);
       stream.off('readable', onReadable);
-      stream.off('error', onError);
-      parser.removeAllListeners();
       then();
     };
-    const onError = () => finish(() => stream.destroy());
+    // Kept for the connection's life (aedes adds its own): a CONNACK written to a WebSocket its peer already
+    // closed fails with an 'error' event, which, unheard, would take the whole process down.
+    const onError = () => {
+      finish(() => undefined);
+      stream.destroy();
+    };
+    const arrival: Arrival = { stream, transport, remoteAddress, certificateName };
+    const closeFor = (why: 'malformed' | 'too-large' | 'not-connect', declared?: number) => {
+      if (why === 'too-large') this.metrics.packetsTooLarge++;
+      else this.metrics.malformed++;
+      this.log.debug({ remoteAddress, transport, why, declared }, 'connection closed before CONNECT');
+      finish(() => stream.destroy()); // [MQTT-3.1.0-1] for anything but a CONNECT
+    };
     const onReadable = () => {
       let chunk: Buffer | null;
       while (!settled && (chunk = stream.read() as Buffer | null) !== null) {
-        chunks.push(chunk);
-        parser.parse(chunk);
+        const read = reader!.push(chunk);
+        if (read.state === 'refused') return closeFor(read.reason, read.declared);
+        if (read.state !== 'complete') continue;
+        const packet = decodeConnect(read.connect);
+        if (!packet) return closeFor('malformed');
+        // What followed the CONNECT stays unread until the tenant's broker takes over.
+        return finish(() => void this.admit(packet, read.rest.length > 0 ? [read.connect, read.rest] : [read.connect], arrival));
       }
     };
-    parser.on('error', (error: Error) => {
-      this.metrics.malformed++;
-      this.log.debug({ err: error, remoteAddress }, 'malformed packet before CONNECT');
-      finish(() => stream.destroy());
-    });
-    parser.on('packet', (packet: Packet) => {
-      if (packet.cmd !== 'connect') {
-        finish(() => stream.destroy()); // [MQTT-3.1.0-1]
-        return;
-      }
-      // Whatever follows the CONNECT stays unread until the tenant's broker takes over.
-      finish(() => void this.admit(packet, Buffer.concat(chunks), stream, transport, remoteAddress, certificateName));
-    });
     stream.on('error', onError);
     stream.on('readable', onReadable);
   }
 
-  private async admit(packet: IConnectPacket, bytes: Buffer, stream: Duplex, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName: string | undefined): Promise<void> {
+  private async admit(packet: IConnectPacket, bytes: Buffer[], arrival: Arrival): Promise<void> {
+    const { stream, transport, remoteAddress, certificateName } = arrival;
     const version = packet.protocolVersion ?? 4;
-    const deny = (code: number, reason: string) => {
+    const deny = (code: number, reason: string, err?: unknown) => {
       this.metrics.connectsRefused++;
-      this.log.info({ remoteAddress, transport, username: packet.username, clientId: packet.clientId, code, reason }, 'CONNECT refused');
+      if (code === CONNACK.SERVER_UNAVAILABLE) this.unavailable.refused({ reason, transport, remoteAddress, err });
+      else this.log.info({ remoteAddress, transport, username: packet.username, clientId: packet.clientId, code, reason }, 'CONNECT refused');
       refuse(stream, version, code);
     };
     // aedes 1.2 speaks MQTT 3.1 and 3.1.1; a version 5 client is told so in its own terms (0x84).
     if (version === 5) return deny(0x84, 'MQTT 5 is not supported');
+    // [MQTT-1.5.3-1] [MQTT-1.5.3-2]: checked here, before any lookup, so such a string never reaches Postgres.
+    if (!isWellFormedMqttString(packet.clientId)) return deny(CONNACK.IDENTIFIER_REJECTED, 'the client id holds U+0000 or ill-formed UTF-8');
+    if (packet.username !== undefined && !isWellFormedMqttString(packet.username)) return deny(CONNACK.BAD_CREDENTIALS, 'the username holds U+0000 or ill-formed UTF-8');
+    if (packet.will && !isWellFormedMqttString(packet.will.topic)) {
+      // A will topic is a topic name: ill-formed, the packet is malformed and the connection closes [MQTT-1.5.3-1].
+      this.metrics.malformed++;
+      this.log.info({ remoteAddress, transport, clientId: packet.clientId }, 'CONNECT closed: the will topic holds U+0000 or ill-formed UTF-8');
+      stream.destroy();
+      return;
+    }
     if (this.open >= this.options.maxConnections) return deny(CONNACK.SERVER_UNAVAILABLE, 'the node is at its connection limit');
     // [MQTT-3.1.3-8]: a zero-length client id needs a clean session (plain aedes would accept it, #1095).
     if (packet.clientId === '' && !packet.clean) return deny(CONNACK.IDENTIFIER_REJECTED, 'empty client id with a persistent session');
@@ -96,10 +128,14 @@ export class FrontDoor {
     try {
       session = await this.authenticator.authenticate(packet, transport, remoteAddress, certificateName);
     } catch (error) {
-      if (!isGatewayError(error)) this.log.error({ err: error }, 'CONNECT authentication failed unexpectedly');
-      return deny(isGatewayError(error) ? connackCodeFor(error.code) : CONNACK.SERVER_UNAVAILABLE, isGatewayError(error) ? error.message : 'internal error');
+      if (isGatewayError(error)) return deny(connackCodeFor(error.code), error.message);
+      return deny(CONNACK.SERVER_UNAVAILABLE, 'CONNECT authentication failed unexpectedly', error);
     }
-    if (stream.destroyed) return;
+    // A peer that half-closed right after its CONNECT has nothing left to say, and unshift() after 'end' fails.
+    if (stream.destroyed || stream.readableEnded) {
+      stream.destroy();
+      return;
+    }
     if (packet.will && (packet.will.topic.length > this.options.maxTopicLength || !session.acl.canPublish(packet.will.topic))) {
       return deny(CONNACK.NOT_AUTHORIZED, `the will topic ${packet.will.topic.slice(0, 200)} is not allowed`);
     }
@@ -116,7 +152,12 @@ export class FrontDoor {
       else this.perCredential.set(session.credentialId, left);
     });
     (stream as Duplex & WithSession)[SESSION] = session;
-    stream.unshift(bytes);
+    for (let i = bytes.length - 1; i >= 0; i--) stream.unshift(bytes[i]!);
+    limitPacketSizes(stream, this.options, (verdict, declared) => {
+      if (verdict === 'too-large') this.metrics.packetsTooLarge++;
+      else this.metrics.malformed++;
+      this.log.info({ tenantId: session.ctx.tenantId, principal: session.ctx.principal, declared, limit: this.options.maxPacketBytes, verdict }, 'connection closed: packet over the size limit or malformed');
+    });
     this.handOff(session, stream);
   }
 }

@@ -60,7 +60,8 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
   const frontDoor = new FrontDoor(
     new ConnectAuthenticator(core, { messagesPerSecond: config.mqtt.rateMessages, bytesPerSecond: config.mqtt.rateBytes }),
     (session, stream) => brokers.handOff(session, stream),
-    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength, maxConnectBytes: config.mqtt.maxConnectBytes },
+    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength,
+      maxConnectBytes: config.mqtt.maxConnectBytes, maxPacketBytes: config.mqtt.maxPacketBytes },
     metrics,
     log,
   );
@@ -101,7 +102,11 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
   }
 
   // MQTT over WebSocket on the HTTP server's /mqtt (subprotocol "mqtt", as MQTT.js and browsers ask).
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
+  // ws buffers a whole message before the front door sees a byte (100 MiB by default, even before
+  // CONNECT). A message holds one packet from MQTT.js on Node, but a browser's MQTT.js joins the packets
+  // written in one tick into one message: twice the largest packet leaves room for that.
+  const maxPayload = 2 * Math.max(config.mqtt.maxPacketBytes, config.mqtt.maxConnectBytes);
+  const wss = new WebSocketServer({ noServer: true, maxPayload, handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false) });
   deps.httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(request.url ?? '/', 'http://x').pathname !== '/mqtt') {
       socket.destroy();

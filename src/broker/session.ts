@@ -18,6 +18,10 @@ export type MqttSession = {
   remoteAddress: string | undefined;
   rate: RateLimiter;
   lastViolationEventAt: number;
+  /** A violation's audit insert is under way: the next waits for its outcome (hooks/violations.ts). */
+  violationRecording?: boolean;
+  /** The filters granted to this connection, for the per-client limit (hooks/subscribe.ts). */
+  subscriptions?: Set<string>;
 };
 
 /** Set on the stream by the front door, read by the tenant broker's hooks. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from 'aedes';
 import type { IConnectPacket } from 'mqtt-packet';
 import { SESSION, sessionOf, type WithSession } from '../session.js';
+import { screenPackets } from './packet-screen.js';
 
 /**
  * aedes preConnect: the front door already authenticated the connection; here
@@ -13,6 +14,7 @@ export function preConnect(client: Client, packet: IConnectPacket, callback: (er
   const session = sessionOf(client.conn);
   if (!session) return callback(new Error('connection was not admitted by the front door'), false);
   (client as Client & WithSession)[SESSION] = session;
+  screenPackets(client);
   packet.clientId = `${session.credentialId}/${packet.clientId || randomUUID()}`;
   callback(null, true);
 }

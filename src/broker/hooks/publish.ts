@@ -3,6 +3,7 @@ import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-top
 import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
 import type { BrokerContext } from '../broker-context.js';
+import { isWellFormedMqttString } from '../mqtt-strings.js';
 import { sessionOf, type MqttSession } from '../session.js';
 import { reportViolation } from './violations.js';
 
@@ -43,7 +44,10 @@ export function authorizePublishHook(context: BrokerContext) {
         }
         const record = { tenantId: session.ctx.tenantId, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
         if (packet.qos > 0) {
-          telemetry.write(record, (error) => callback(error ?? null));
+          // A QoS 2 sender that left during the commit: aedes would now store the message to await a PUBREL
+          // that cannot come, after the close already cleaned that store, and keep it forever. It is stored in
+          // Postgres; refused here, it is resent (no PUBREC was sent) and routed then.
+          telemetry.write(record, (error) => callback(error ?? (packet.qos === 2 && client.closed ? new Error('the sender left before PUBREC') : null)));
           return;
         }
         if (telemetry.write(record)) return callback(null);
@@ -78,15 +82,24 @@ export function authorizePublishHook(context: BrokerContext) {
     // client is null only for a will published after its broker restarted; wills were checked at CONNECT.
     const session = client ? sessionOf(client) : undefined;
     if (!session) return callback(client ? new Error('no session') : null);
+    // [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-4.7.3-2]: a malformed packet closes the connection (audited first).
+    if (!isWellFormedMqttString(packet.topic)) {
+      metrics.refusedPublishes.invalid_topic!++;
+      reportViolation(context, session, { reason: 'topic holds U+0000 or ill-formed UTF-8', topic: packet.topic });
+      return callback(new Error('topic holds U+0000 or ill-formed UTF-8: disconnected'));
+    }
     const size = (packet.payload as Buffer).length;
     metrics.messagesIn++;
     metrics.bytesIn += size;
-    if (!session.rate.take(size)) {
+    // Size first: a payload over the limit is dropped, and its bytes, never accepted, are not charged to the
+    // byte bucket (a 6 MB payload would empty a 5 MiB/s bucket and disconnect); the message still counts.
+    const oversized = size > limits.maxPayloadBytes;
+    if (!session.rate.take(oversized ? 0 : size)) {
       metrics.refusedPublishes.rate_limit!++;
-      reportViolation(context, session, { reason: 'rate limit exceeded', topic: packet.topic.slice(0, 200) });
+      reportViolation(context, session, { reason: 'rate limit exceeded', topic: packet.topic });
       return callback(new Error('rate limit exceeded: disconnected'));
     }
-    if (size > limits.maxPayloadBytes) {
+    if (oversized) {
       metrics.refusedPublishes.payload_too_large!++;
       log.info({ tenantId: session.ctx.tenantId, principal: session.ctx.principal, size }, 'payload over the limit dropped');
       return drop(packet, callback);
@@ -98,7 +111,7 @@ export function authorizePublishHook(context: BrokerContext) {
     const parsed = session.deviceName === undefined ? undefined : parseDeviceTopic(packet.topic);
     if (!session.acl.canPublish(packet.topic, parsed)) {
       metrics.refusedPublishes.acl!++;
-      reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic.slice(0, 200) });
+      reportViolation(context, session, { reason: 'topic not allowed', topic: packet.topic });
       return drop(packet, callback);
     }
     // A retain flag set by the publisher is honoured once the message is accepted (drop() clears it).
