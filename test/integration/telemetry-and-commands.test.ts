@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { hashSecret } from '../../src/auth/secrets.js';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
+import { metric } from '../support/metrics.js';
 import { connect, record, settle, subscribe, until } from '../support/mqtt.js';
 import { waitFor } from '../support/processes.js';
 
@@ -13,6 +14,7 @@ describe('telemetry ingest, device reads and commands', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
   let meter: Credential;
   let lock: Credential;
+  let pager: Credential;
   let owner: { id: string; token: string };
   let viewer: { id: string; token: string };
   const open: MqttClient[] = [];
@@ -31,6 +33,7 @@ describe('telemetry ingest, device reads and commands', () => {
     await gw.tenant('rival');
     meter = await gw.device('plant', 'meter-1', [{ name: 'reset', requiresPin: true }, { name: 'ping' }]);
     lock = await gw.device('plant', 'door', [{ name: 'open', requiresPin: true }, { name: 'status' }]);
+    pager = await gw.device('plant', 'pager');
     await gw.device('rival', 'meter-1');
     owner = await gw.user('plant', 'owner@plant.test', 'owner');
     viewer = await gw.user('plant', 'viewer@plant.test', 'viewer');
@@ -43,34 +46,43 @@ describe('telemetry ingest, device reads and commands', () => {
   describe('telemetry', () => {
     it('a QoS 1 PUBACK comes only after the row is committed', async () => {
       const device = await as(meter);
+      const before = await rows(meter.id);
       for (let i = 0; i < 50; i++) {
         await device.publishAsync('devices/meter-1/telemetry', JSON.stringify({ i, kw: 1.5 }), { qos: 1 });
         // Read on another connection right after each PUBACK: the row is there.
-        expect(await rows(meter.id)).toBe(i + 1);
+        expect(await rows(meter.id)).toBe(before + i + 1);
       }
     });
 
     it('stores streams, refuses bad payloads with a counter, and keeps the connection', async () => {
       const device = await as(meter);
       const before = await rows(meter.id);
+      const rejected = (reason: string) => metric(gw.base, 'gatehouse_telemetry_rejected_total', { reason });
+      const rejectedBefore = { notJson: await rejected('not_json'), notObject: await rejected('not_object'), tooLarge: await rejected('too_large') };
       await device.publishAsync('devices/meter-1/telemetry/power/l1', '{"w":230}', { qos: 1 });
       for (const bad of ['not json', '[1,2,3]', '"a string"', 'x'.repeat(20_000)]) await device.publishAsync('devices/meter-1/telemetry', bad, { qos: 1 });
       await device.publishAsync('devices/meter-1/telemetry', '{"after":"bad"}', { qos: 1 });
       expect(device.connected).toBe(true);
       expect(await rows(meter.id)).toBe(before + 2);
-      const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-      expect(metrics).toMatch(/gatehouse_telemetry_rejected_total\{reason="not_json"\} 1/);
-      expect(metrics).toMatch(/gatehouse_telemetry_rejected_total\{reason="not_object"\} 2/);
-      expect(metrics).toMatch(/gatehouse_telemetry_rejected_total\{reason="too_large"\} 1/);
+      // Counted before each PUBACK, so exactly these by now.
+      expect({ notJson: await rejected('not_json'), notObject: await rejected('not_object'), tooLarge: await rejected('too_large') })
+        .toEqual({ notJson: rejectedBefore.notJson + 1, notObject: rejectedBefore.notObject + 2, tooLarge: rejectedBefore.tooLarge + 1 });
     });
 
     it('QoS 0 telemetry is buffered and lands in batches', async () => {
       const device = await as(meter);
       const before = await rows(meter.id);
+      const batches = () => metric(gw.base, 'gatehouse_telemetry_batch_rows_count');
+      const batchedRows = () => metric(gw.base, 'gatehouse_telemetry_batch_rows_sum');
+      const [batchesBefore, batchedRowsBefore] = [await batches(), await batchedRows()];
       for (let i = 0; i < 500; i++) device.publish('devices/meter-1/telemetry', JSON.stringify({ q0: i }), { qos: 0 });
       await waitFor(async () => ((await rows(meter.id)) === before + 500 ? true : undefined), 10_000, 'QoS 0 rows');
-      const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-      expect(metrics).toMatch(/gatehouse_telemetry_batch_rows_count \d+/);
+      // Observed just after each commit: polled until the batches holding all 500 rows are counted.
+      await expect.poll(async () => (await batchedRows()) - batchedRowsBefore, { timeout: 10_000 }).toBeGreaterThanOrEqual(500);
+      const written = (await batches()) - batchesBefore;
+      expect(written).toBeGreaterThanOrEqual(1);
+      // Sent back to back, they waited for company (TELEMETRY_BATCH_DELAY_MS) rather than going one per commit.
+      expect(written).toBeLessThan(500);
     });
   });
 
@@ -86,23 +98,28 @@ describe('telemetry ingest, device reads and commands', () => {
       expect(detail.lastSeenAt).toEqual(expect.any(String));
       expect(detail).toMatchObject({ capabilities: [{ name: 'ping', requiresPin: false }, { name: 'reset', requiresPin: true }] });
       const list = await call<{ name: string }[]>(gw.base, 'GET', '/v1/devices', { token: viewer.token });
-      expect(list.body.map((d) => d.name)).toEqual(['door', 'meter-1']);
+      expect(list.body.map((d) => d.name)).toEqual(['door', 'meter-1', 'pager']);
       await device.endAsync();
       await waitFor(async () => ((await call<{ online: boolean }>(gw.base, 'GET', '/v1/devices/meter-1', { token: viewer.token })).body.online ? undefined : true), 5_000, 'offline');
     });
 
     it('pages telemetry newest first, filtered by stream and time', async () => {
-      const first = await call<{ items: { payload: Record<string, number>; stream: string }[]; next: string | null }>(gw.base, 'GET', '/v1/devices/meter-1/telemetry?limit=20', { token: viewer.token });
+      // Its own device and rows (QoS 1: each committed by its PUBACK), so that it reads only what it wrote.
+      const device = await as(pager);
+      await device.publishAsync('devices/pager/telemetry/power/l1', '{"w":230}', { qos: 1 });
+      for (let n = 0; n < 45; n++) await device.publishAsync('devices/pager/telemetry', JSON.stringify({ n }), { qos: 1 });
+      const first = await call<{ items: { payload: Record<string, number>; stream: string }[]; next: string | null }>(gw.base, 'GET', '/v1/devices/pager/telemetry?limit=20', { token: viewer.token });
       expect(first.status).toBe(200);
-      expect(first.body.items).toHaveLength(20);
-      expect(first.body.items[0]!.payload).toEqual({ q0: 499 });
-      const second = await call<{ items: { payload: Record<string, number> }[] }>(gw.base, 'GET', `/v1/devices/meter-1/telemetry?limit=20&cursor=${first.body.next}`, { token: viewer.token });
-      expect(second.body.items[0]!.payload).toEqual({ q0: 479 });
-      const stream = await call<{ items: { stream: string; payload: unknown }[] }>(gw.base, 'GET', '/v1/devices/meter-1/telemetry?stream=power/l1', { token: viewer.token });
+      expect(first.body.items.map((item) => item.payload)).toEqual(Array.from({ length: 20 }, (_, i) => ({ n: 44 - i })));
+      const second = await call<{ items: { payload: Record<string, number> }[]; next: string | null }>(gw.base, 'GET', `/v1/devices/pager/telemetry?limit=20&cursor=${first.body.next}`, { token: viewer.token });
+      expect(second.body.items.map((item) => item.payload)).toEqual(Array.from({ length: 20 }, (_, i) => ({ n: 24 - i })));
+      const third = await call<{ items: { payload: Record<string, number> }[]; next: string | null }>(gw.base, 'GET', `/v1/devices/pager/telemetry?limit=20&cursor=${second.body.next}`, { token: viewer.token });
+      expect(third.body.items.map((item) => item.payload)).toEqual([...Array.from({ length: 5 }, (_, i) => ({ n: 4 - i })), { w: 230 }]);
+      const stream = await call<{ items: { stream: string; payload: unknown }[] }>(gw.base, 'GET', '/v1/devices/pager/telemetry?stream=power/l1', { token: viewer.token });
       expect(stream.body.items).toEqual([expect.objectContaining({ stream: 'power/l1', payload: { w: 230 } })]);
-      const future = await call<{ items: unknown[] }>(gw.base, 'GET', `/v1/devices/meter-1/telemetry?from=${new Date(Date.now() + 60_000).toISOString()}`, { token: viewer.token });
+      const future = await call<{ items: unknown[] }>(gw.base, 'GET', `/v1/devices/pager/telemetry?from=${new Date(Date.now() + 60_000).toISOString()}`, { token: viewer.token });
       expect(future.body.items).toEqual([]);
-      const bad = await call<ErrorBody>(gw.base, 'GET', '/v1/devices/meter-1/telemetry?from=yesterday', { token: viewer.token });
+      const bad = await call<ErrorBody>(gw.base, 'GET', '/v1/devices/pager/telemetry?from=yesterday', { token: viewer.token });
       expect(bad.body.error.code).toBe('VALIDATION_FAILED');
     });
 
