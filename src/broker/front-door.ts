@@ -2,6 +2,7 @@ import type { IConnectPacket } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { isGatewayError } from '../core/errors.js';
 import type { Logger } from '../logger.js';
+import { RepeatedFailures } from '../repeated-failures.js';
 import { CONNACK, connackCodeFor, refuse } from './connack.js';
 import type { ConnectAuthenticator } from './connect-authenticator.js';
 import type { BrokerMetrics } from './broker-metrics.js';
@@ -9,7 +10,8 @@ import { ConnectReader, decodeConnect } from './connect-reader.js';
 import { isWellFormedMqttString } from './mqtt-strings.js';
 import { limitPacketSizes } from './packet-size-limit.js';
 import { SESSION, type MqttSession, type WithSession } from './session.js';
-import { UnavailableRefusals } from './unavailable-refusals.js';
+
+type UnavailableRefusal = { reason: string; transport: string; remoteAddress: string | undefined; err?: unknown };
 
 type Arrival = {
   stream: Duplex;
@@ -39,7 +41,11 @@ export type FrontDoorOptions = {
 export class FrontDoor {
   private open = 0;
   private readonly perCredential = new Map<string, number>();
-  private readonly unavailable: UnavailableRefusals;
+  /**
+   * CONNACK 3 refusals (the database down, the node full, an unexpected failure) come in storms: every
+   * device of every tenant retries. The first is logged at once, with its error; then one line per 10 s with a count.
+   */
+  private readonly unavailable: RepeatedFailures<UnavailableRefusal>;
 
   constructor(
     private readonly authenticator: ConnectAuthenticator,
@@ -48,7 +54,8 @@ export class FrontDoor {
     private readonly metrics: BrokerMetrics,
     private readonly log: Logger,
   ) {
-    this.unavailable = new UnavailableRefusals(log);
+    this.unavailable = new RepeatedFailures<UnavailableRefusal>((count, { err, ...fields }) =>
+      log.warn({ ...fields, ...(err === undefined ? {} : { err }), refused: count }, 'CONNECTs refused: server unavailable (counted, one line per 10 s)'));
   }
 
   get connections(): number {
@@ -104,7 +111,7 @@ export class FrontDoor {
     const version = packet.protocolVersion ?? 4;
     const deny = (code: number, reason: string, err?: unknown) => {
       this.metrics.connectsRefused++;
-      if (code === CONNACK.SERVER_UNAVAILABLE) this.unavailable.refused({ reason, transport, remoteAddress, err });
+      if (code === CONNACK.SERVER_UNAVAILABLE) this.unavailable.record({ reason, transport, remoteAddress, err });
       else this.log.info({ remoteAddress, transport, username: packet.username, clientId: packet.clientId, code, reason }, 'CONNECT refused');
       refuse(stream, version, code);
     };
