@@ -1,11 +1,44 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TelemetryWriter, type TelemetryWriterOptions } from '../../src/core/telemetry/telemetry-writer.js';
 import type { Database } from '../../src/db/database.js';
+
+// Every test runs on vitest's fake clock: a "1 ms" write ends before an "11 ms" one because the clock says so, not because
+// the machine was idle enough. TenantRests reads node:perf_hooks' `performance`, which fake timers do not replace: here it
+// reads the global one, which they do.
+vi.mock('node:perf_hooks', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:perf_hooks')>();
+  return { ...actual, performance: { now: () => globalThis.performance.now() } };
+});
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the fake clock from timer to timer, each at its due time, until `promise` settles. */
+async function settled<T>(promise: Promise<T>): Promise<T> {
+  let done = false;
+  promise.then(() => (done = true), () => (done = true));
+  while (!done) {
+    if (vi.getTimerCount() === 0) {
+      await vi.advanceTimersByTimeAsync(0); // promise callbacks only
+      if (!done && vi.getTimerCount() === 0) throw new Error('nothing left to run, and the promise is still pending');
+      continue;
+    }
+    await vi.advanceTimersToNextTimerAsync();
+  }
+  return promise;
+}
+
+/** `writer.write` with a confirmation, as a promise. */
+const confirmed = (writer: TelemetryWriter, record: ReturnType<typeof row>) => new Promise<void>((resolve) => writer.write(record, () => resolve()));
 
 const A = '01a20000-0000-7000-8000-00000000000a';
 const B = '01a20000-0000-7000-8000-00000000000b';
 
-/** A database whose writes take 1 ms per 100 rows and that records what each batch held. */
+/** A database whose writes take 1 ms and 1 ms more per 100 rows (on the fake clock), and that records what each batch held. */
 function slowDatabase() {
   const batches: { tenants: string[]; rows: number }[] = [];
   /** When each batch started and ended (ms), in the order of `batches`. */
@@ -18,7 +51,7 @@ function slowDatabase() {
     timings.push(timing);
     const isLarge = rows > 64;
     if (isLarge) large.most = Math.max(large.most, ++large.now);
-    await new Promise((resolve) => setTimeout(resolve, 1 + rows / 100));
+    await new Promise((resolve) => setTimeout(resolve, 1 + Math.floor(rows / 100)));
     if (isLarge) large.now--;
     timing.end = performance.now();
   };
@@ -43,7 +76,7 @@ describe('TelemetryWriter', () => {
     const writer = writerFor(db, { maxBatch: 50, highWater: 10_000 });
     const confirmed: number[] = [];
     for (let n = 0; n < 500; n++) writer.write(row(A, n), () => confirmed.push(n));
-    await writer.flush();
+    await settled(writer.flush());
     expect(confirmed).toEqual(Array.from({ length: 500 }, (_, n) => n));
     expect(writer.depth).toBe(0);
   });
@@ -54,10 +87,10 @@ describe('TelemetryWriter', () => {
     let floodDone = 0;
     for (let n = 0; n < 10_000; n++) writer.write(row(A, n), () => floodDone++);
     const quiet = new Promise<number>((resolve) => writer.write(row(B, 0), () => resolve(floodDone)));
-    const floodConfirmedBeforeQuiet = await quiet;
+    const floodConfirmedBeforeQuiet = await settled(quiet);
     expect(floodConfirmedBeforeQuiet).toBeLessThanOrEqual(2_000);
     expect(batches.every((batch) => batch.tenants.length === 1)).toBe(true);
-    await writer.flush();
+    await settled(writer.flush());
     expect(floodDone).toBe(10_000);
   });
 
@@ -66,10 +99,10 @@ describe('TelemetryWriter', () => {
     const writer = writerFor(db, { maxBatch: 1_000 });
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n), () => floodDone++);
-    await new Promise((resolve) => setImmediate(resolve)); // the flood's batches are under way, and it is the only tenant queued
-    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
+    await vi.advanceTimersByTimeAsync(0); // the flood's batches are under way, and it is the only tenant queued
+    await settled(confirmed(writer, row(B, 0)));
     expect(floodDone).toBe(0); // committed before the flood's first 1 000-row batch, not after it
-    await writer.flush();
+    await settled(writer.flush());
     expect(floodDone).toBe(5_000);
   });
 
@@ -82,10 +115,10 @@ describe('TelemetryWriter', () => {
       writer.write(row(A, n), () => floodDone++);
       writer.write(row(C, n), () => floodDone++);
     }
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
+    await vi.advanceTimersByTimeAsync(0);
+    await settled(confirmed(writer, row(B, 0)));
     expect(floodDone).toBeLessThanOrEqual(1_000); // the quiet row went past the floods' queue, on a free writer
-    await writer.flush();
+    await settled(writer.flush());
     expect(floodDone).toBe(10_000);
     expect(large.most).toBe(1);
   });
@@ -94,7 +127,7 @@ describe('TelemetryWriter', () => {
     const { db, large } = slowDatabase();
     const writer = writerFor(db, { maxBatch: 1_000, concurrency: 4, bulkConcurrency: 1 });
     for (let n = 0; n < 5_000; n++) writer.write(row(A, n));
-    await writer.flush();
+    await settled(writer.flush());
     expect(large.most).toBe(3);
   });
 
@@ -102,14 +135,14 @@ describe('TelemetryWriter', () => {
     const { db, batches } = slowDatabase();
     const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: 100, bulkConcurrency: 1 });
     for (let n = 0; n < 3_000; n++) writer.write(row(A, n));
-    await writer.flush();
+    await settled(writer.flush());
     expect(batches.map((batch) => batch.rows)).toEqual([1_000, 1_000, 1_000]); // alone: full batches
 
     batches.length = 0;
     for (let n = 0; n < 3_000; n++) writer.write(row(A, n));
-    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve()));
-    for (let n = 1; n < 5; n++) await new Promise<void>((resolve) => writer.write(row(B, n), () => resolve()));
-    await writer.flush();
+    await settled(confirmed(writer, row(B, 0)));
+    for (let n = 1; n < 5; n++) await settled(confirmed(writer, row(B, n)));
+    await settled(writer.flush());
     const heavy = batches.filter((batch) => batch.tenants[0] === A).map((batch) => batch.rows);
     expect(heavy.slice(1, 5)).toEqual([100, 100, 100, 100]); // beside the light tenant (its first batch had started already)
     expect(heavy.reduce((sum, rows) => sum + rows, 0)).toBe(3_000);
@@ -124,7 +157,7 @@ describe('TelemetryWriter', () => {
         writer.write(row(A, n));
         writer.write(row(B, n));
       }
-      await writer.flush();
+      await settled(writer.flush());
       const held = batches.filter((batch) => batch.rows === beside);
       expect(held.length).toBeLessThanOrEqual(1); // at most the first, before the other had shown itself heavy
       expect(batches.reduce((sum, batch) => sum + batch.rows, 0)).toBe(10_000);
@@ -136,13 +169,13 @@ describe('TelemetryWriter', () => {
     const writer = writerFor(db, { maxBatch: 1_000, maxBatchBesideLight: 200, heavyShareBesideLight: 0.25, concurrency: 4, bulkConcurrency: 1 });
     let heavyDone = 0;
     for (let n = 0; n < 2_000; n++) writer.write(row(A, n), () => heavyDone++);
-    for (let n = 0; n < 5; n++) await new Promise<void>((resolve) => writer.write(row(B, n), () => resolve()));
-    await writer.flush(); // the last rest ends with nothing else to start the queue again: its timer must
+    for (let n = 0; n < 5; n++) await settled(confirmed(writer, row(B, n)));
+    await settled(writer.flush()); // the last rest ends with nothing else to start the queue again: its timer must
     expect(heavyDone).toBe(2_000);
     const heavy = timings.filter((t) => t.tenantId === A).slice(1); // its first batch started before B showed itself light
     for (let i = 1; i < heavy.length; i++) {
-      // 25 %: each batch is followed by three times its length at rest (timers fire late, never early)
-      expect(heavy[i]!.start - heavy[i - 1]!.end).toBeGreaterThanOrEqual(3 * (heavy[i - 1]!.end - heavy[i - 1]!.start) - 1);
+      // 25 %: each batch is followed by three times its length at rest (on the fake clock, exactly: no tolerance)
+      expect(heavy[i]!.start - heavy[i - 1]!.end).toBeGreaterThanOrEqual(3 * (heavy[i - 1]!.end - heavy[i - 1]!.start));
     }
     expect(heavy.length).toBeGreaterThanOrEqual(5);
   });
@@ -153,14 +186,14 @@ describe('TelemetryWriter', () => {
     let accepted = true;
     for (let n = 0; n < 3_000; n++) accepted &&= writer.write(row(A, n));
     expect(accepted).toBe(true); // alone: 3 000 queued is under 5 000
-    await writer.flush();
+    await settled(writer.flush());
 
     for (let n = 0; n < 1_000; n++) writer.write(row(A, n));
-    await new Promise<void>((resolve) => writer.write(row(B, 0), () => resolve())); // B is light; A's batches since are held
+    await settled(confirmed(writer, row(B, 0))); // B is light; A's batches since are held
     expect(writer.write(row(A, 0))).toBe(false); // ~900 queued: past 500
-    await writer.drained(A);
+    await settled(writer.drained(A));
     expect(writer.write(row(A, 1))).toBe(true);
-    await writer.flush();
+    await settled(writer.flush());
   });
 
   it('lets QoS 0 rows wait for company, but never a row whose publisher waits for its PUBACK', async () => {
@@ -168,10 +201,9 @@ describe('TelemetryWriter', () => {
     const writer = writerFor(db, { maxBatch: 1_000, maxDelayMs: 60_000, highWater: 5_000 });
     writer.write(row(A, 1));
     writer.write(row(A, 2));
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    await vi.advanceTimersByTimeAsync(59_999); // all but the last millisecond of the 60 s they may wait
     expect(batches).toEqual([]);
-    await new Promise<void>((resolve) => writer.write(row(A, 3), () => resolve()));
+    await settled(confirmed(writer, row(A, 3)));
     expect(batches).toEqual([{ tenants: [A], rows: 3 }]);
   });
 
@@ -182,7 +214,7 @@ describe('TelemetryWriter', () => {
     for (let n = 0; n < 400; n++) accepted = writer.write(row(A, n));
     expect(accepted).toBe(false);
     expect(writer.write(row(B, 0))).toBe(true);
-    await writer.drained(A);
-    await writer.flush();
+    await settled(writer.drained(A));
+    await settled(writer.flush());
   });
 });
