@@ -53,6 +53,21 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
     return Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0);
   };
 
+  /**
+   * Kills Postgres and keeps it down longer than the supervisor's restart: its port is held, so it cannot
+   * start again until the returned function releases it.
+   */
+  const holdDatabaseDown = async (): Promise<() => Promise<void>> => {
+    const { pid, port } = await postmaster();
+    process.kill(pid, 'SIGKILL');
+    const holder = net.createServer((socket) => socket.destroy());
+    await waitFor(() => new Promise<true | undefined>((resolve) => {
+      holder.once('error', () => resolve(undefined));
+      holder.listen(port, '127.0.0.1', () => resolve(true));
+    }), 10_000, 'Postgres\'s port to be free');
+    return () => new Promise((resolve) => holder.close(() => resolve()));
+  };
+
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-outage-'));
     await chmod(dataDir, 0o755); // as root, the postgres OS user must be able to enter it
@@ -137,22 +152,39 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
     await waitFor(async () => ((await online()) ? true : undefined), 15_000, 'the device to read online');
     const failuresBefore = await metric('gatehouse_write_failures_total{writer="device_state"}');
 
-    // Longer than the supervisor's restart: Postgres's port is held, so it cannot start again until released.
-    const { pid, port } = await postmaster();
-    process.kill(pid, 'SIGKILL');
-    const holder = net.createServer((socket) => socket.destroy());
-    await waitFor(() => new Promise<true | undefined>((resolve) => {
-      holder.once('error', () => resolve(undefined));
-      holder.listen(port, '127.0.0.1', () => resolve(true));
-    }), 10_000, 'Postgres\'s port to be free');
+    const release = await holdDatabaseDown();
     try {
       await client.endAsync();
       await waitFor(async () => ((await metric('gatehouse_write_failures_total{writer="device_state"}')) > failuresBefore ? true : undefined), 15_000, 'a failed presence write');
     } finally {
-      await new Promise((resolve) => holder.close(resolve));
+      await release();
     }
     await ready();
     await waitFor(async () => ((await online()) ? undefined : true), 15_000, 'the device to read offline');
     expect(running()).toBe(true);
+  }, 90_000);
+
+  it('stores a command result sent during an outage: no PUBACK until it is, and the device resends it', async () => {
+    const [command] = await sql<{ id: string }>(
+      `INSERT INTO commands (tenant_id, device_id, name, issued_by, expires_at)
+       SELECT tenant_id, id, 'reboot', '{"kind":"test"}', now() + interval '10 minutes' FROM devices WHERE name = $1 RETURNING id`, [device.name]);
+    const client = await mqtt.connectAsync(mqttUrl, { username: device.username, password: device.password, clientId: 'result', protocolVersion: 4, reconnectPeriod: 100, reconnectOnConnackError: true });
+    client.on('error', () => undefined);
+    const status = async () => (await sql<{ status: string }>('SELECT status FROM commands WHERE id = $1', [command!.id]))[0]!.status;
+    try {
+      const release = await holdDatabaseDown();
+      let acknowledged: Promise<unknown>;
+      try {
+        const closed = new Promise((resolve) => client.once('close', resolve));
+        acknowledged = client.publishAsync(`devices/${device.name}/commands/${command!.id}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 });
+        await closed; // the gateway could not store it: no PUBACK, the connection is closed
+      } finally {
+        await release();
+      }
+      await acknowledged;
+      expect(await status()).toBe('succeeded');
+    } finally {
+      await client.endAsync(true);
+    }
   }, 90_000);
 });

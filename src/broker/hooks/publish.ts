@@ -1,4 +1,5 @@
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
+import { hasCode } from '../../core/errors.js';
 import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-topics.js';
 import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
@@ -68,10 +69,20 @@ export function authorizePublishHook(context: BrokerContext) {
         } catch {
           return drop(packet, callback);
         }
-        if (typeof result === 'object' && result !== null) {
-          commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>).catch((error: unknown) => log.error({ err: error }, 'storing a command result failed'));
+        if (typeof result !== 'object' || result === null) return callback(null);
+        const stored = commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>);
+        if (packet.qos === 0) {
+          stored.catch((error: unknown) => log.error({ err: error }, 'storing a command result failed'));
+          return callback(null);
         }
-        return callback(null);
+        // The PUBACK says the result is stored: while the database is away none is sent, the connection
+        // closes, and the device resends the result when it reconnects. A result Postgres refuses is dropped.
+        stored.then(() => callback(null), (error: unknown) => {
+          if (hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
+          log.error({ err: error }, 'storing a command result failed');
+          callback(null);
+        });
+        return;
       }
       default:
         return callback(null);
