@@ -6,6 +6,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitOf, freePort, gatewayEnv, runCli, spawnGateway, waitFor } from '../support/processes.js';
+import { metric } from '../support/metrics.js';
 import { connect, until } from '../support/mqtt.js';
 
 /** A process and its children, from /proc (field 4 of /proc/PID/stat is the parent's pid). */
@@ -48,10 +49,6 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
   const readyz = async () => (await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(5_000) })).status;
   const ready = () => waitFor(async () => ((await readyz()) === 200 ? true : undefined), 30_000, '/readyz 200');
   const running = () => gateway.exitCode === null && gateway.signalCode === null;
-  const metric = async (series: string) => {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    return Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.split(' ')[1] ?? 0);
-  };
 
   /**
    * Kills Postgres and keeps it down longer than the supervisor's restart: its port is held, so it cannot
@@ -128,7 +125,7 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
     const stored = new Set((await sql<{ key: string }>(`SELECT (payload->>'client') || ':' || (payload->>'seq') AS key FROM telemetry`)).map((row) => row.key));
     const lost = [...acknowledged].filter((key) => !stored.has(key));
     expect(lost).toEqual([]);
-    expect(await metric('gatehouse_embedded_postgres_restarts')).toBeGreaterThanOrEqual(1);
+    expect(await metric(base, 'gatehouse_embedded_postgres_restarts')).toBeGreaterThanOrEqual(1);
     expect(gateway.output()).toContain('embedded PostgreSQL is running again');
   }, 120_000);
 
@@ -150,12 +147,12 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
     const client = await connect(mqttUrl, { username: device.username, password: device.password, clientId: 'presence' });
     const online = async () => (await sql<{ online: boolean }>('SELECT online FROM devices WHERE name = $1', [device.name]))[0]!.online;
     await waitFor(async () => ((await online()) ? true : undefined), 15_000, 'the device to read online');
-    const failuresBefore = await metric('gatehouse_write_failures_total{writer="device_state"}');
+    const failuresBefore = await metric(base, 'gatehouse_write_failures_total', { writer: 'device_state' });
 
     const release = await holdDatabaseDown();
     try {
       await client.endAsync();
-      await waitFor(async () => ((await metric('gatehouse_write_failures_total{writer="device_state"}')) > failuresBefore ? true : undefined), 15_000, 'a failed presence write');
+      await waitFor(async () => ((await metric(base, 'gatehouse_write_failures_total', { writer: 'device_state' })) > failuresBefore ? true : undefined), 15_000, 'a failed presence write');
     } finally {
       await release();
     }
@@ -175,7 +172,7 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
       const release = await holdDatabaseDown();
       let acknowledged: Promise<unknown>;
       try {
-        const closed = new Promise((resolve) => client.once('close', resolve));
+        const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
         acknowledged = client.publishAsync(`devices/${device.name}/commands/${command!.id}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 });
         await closed; // the gateway could not store it: no PUBACK, the connection is closed
       } finally {
