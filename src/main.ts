@@ -54,6 +54,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const brokerMetrics = new BrokerMetrics(metrics.registry, {
       connections: () => broker?.frontDoor.connections ?? 0,
       telemetryQueue: () => core?.telemetry.depth ?? 0,
+      tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
       config, log,

@@ -18,7 +18,7 @@ export class BrokerMetrics {
   readonly batchRows: Histogram;
   readonly commitSeconds: Histogram;
 
-  constructor(registry: Registry, gauges: { connections: () => number; telemetryQueue: () => number }) {
+  constructor(registry: Registry, gauges: { connections: () => number; telemetryQueue: () => number; tenants: () => { running: number; withState: number } }) {
     const counter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
     const labelled = (name: string, help: string, label: string, read: () => Record<string, number>) =>
@@ -30,6 +30,8 @@ export class BrokerMetrics {
         },
       });
     new Gauge({ name: 'gatehouse_mqtt_connections', help: 'Open MQTT connections (all transports).', registers: [registry], collect() { this.set(gauges.connections()); } });
+    new Gauge({ name: 'gatehouse_mqtt_tenants_running', help: 'Tenants with a broker instance alive (released MQTT_TENANT_IDLE_MS after their last client left).', registers: [registry], collect() { this.set(gauges.tenants().running); } });
+    new Gauge({ name: 'gatehouse_mqtt_tenants_with_state', help: 'Tenants whose persistent sessions, queued or retained messages are kept, with or without an instance.', registers: [registry], collect() { this.set(gauges.tenants().withState); } });
     new Gauge({ name: 'gatehouse_telemetry_queue_depth', help: 'Telemetry rows waiting for their batch.', registers: [registry], collect() { this.set(gauges.telemetryQueue()); } });
     counter('gatehouse_mqtt_connects_accepted_total', 'CONNECTs accepted.', () => this.connectsAccepted);
     counter('gatehouse_mqtt_connects_refused_total', 'CONNECTs refused (credentials, limits, protocol).', () => this.connectsRefused);

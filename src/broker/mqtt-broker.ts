@@ -20,6 +20,8 @@ export type MqttBroker = {
   mqttPort: number;
   mqttsPort: number | undefined;
   frontDoor: FrontDoor;
+  /** Tenants with a broker instance alive, and tenants whose sessions or retained messages are kept while they may have none. */
+  tenants(): { running: number; withState: number };
   /** Stops accepting, then closes every client (their unacknowledged QoS 1 messages will be resent). */
   close(): Promise<void>;
 };
@@ -124,6 +126,7 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
     mqttPort,
     mqttsPort,
     frontDoor,
+    tenants: () => ({ running: brokers.tenantsRunning, withState: brokers.tenantsWithState }),
     async close() {
       unsubscribe.forEach((off) => off());
       tcp.close();
