@@ -7,7 +7,7 @@ import { CommandService } from './commands/command-service.js';
 import { PinGate } from './commands/pin-gate.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
-import { EventBus } from './event-bus.js';
+import { LocalEventBus, type EventBus } from './event-bus.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
@@ -38,7 +38,7 @@ export type CoreOptions = {
 };
 
 export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
-  const events = new EventBus();
+  const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
   const policy = new AccessPolicy(db);
   const commands = new CommandService(db, policy, new PinGate(db), events);
   const telemetry = new TelemetryWriter(db, {

@@ -3,8 +3,16 @@ import { isTenantContext, type TenantContext } from '../auth/context.js';
 import { GatewayError } from '../core/errors.js';
 import { isConnectionFailure } from './pg-errors.js';
 
-/** What a repository may do inside a transaction: run queries, nothing else. */
-export type Tx = Pick<pg.PoolClient, 'query'>;
+/**
+ * What a repository may do inside a transaction: run queries, and ask for
+ * something to happen once the transaction has committed (an event that
+ * announces what it wrote: a listener that reads the row must find it, and
+ * nothing is announced for a transaction that rolled back).
+ */
+export type Tx = Queryable & { afterCommit(callback: () => void): void };
+
+/** Anything that runs queries: a transaction, a client, a pool. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 /** The role tenant transactions run as; row-level security applies to it (migrations/…_core-schema.sql). */
 const TENANT_ROLE = 'gatehouse_app';
@@ -106,10 +114,13 @@ export class Database {
   private async transaction<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
     const client = await this.connect();
     let broken: Error | undefined;
+    const committed: (() => void)[] = [];
     try {
       await client.query(begin);
-      const result = await fn(client);
+      const tx: Tx = { query: client.query.bind(client) as Tx['query'], afterCommit: (callback) => void committed.push(callback) };
+      const result = await fn(tx);
       await client.query('COMMIT');
+      committed.forEach((callback) => callback());
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Tx } from '../../src/db/database.js';
+import type { Queryable } from '../../src/db/database.js';
 
 /**
  * Valid rows for any table, built from the catalog alone: every NOT NULL column
@@ -24,7 +24,7 @@ let counter = 0;
 
 export const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-async function columns(q: Tx, table: string): Promise<Column[]> {
+async function columns(q: Queryable, table: string): Promise<Column[]> {
   const { rows } = await q.query<Column>(`
     SELECT a.attname AS name, a.attnum, format_type(a.atttypid, a.atttypmod) AS type, bt.typname AS "baseType",
            bt.typcategory AS category, bt.oid::int AS "baseOid", a.attnotnull AS "notNull",
@@ -37,7 +37,7 @@ async function columns(q: Tx, table: string): Promise<Column[]> {
   return rows;
 }
 
-async function foreignKeys(q: Tx, table: string): Promise<ForeignKey[]> {
+async function foreignKeys(q: Queryable, table: string): Promise<ForeignKey[]> {
   const { rows } = await q.query<ForeignKey>(`
     SELECT c.confrelid::regclass::text AS parent,
            ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
@@ -50,7 +50,7 @@ async function foreignKeys(q: Tx, table: string): Promise<ForeignKey[]> {
 }
 
 /** The first literal of a CHECK on this column alone, e.g. `status = ANY (ARRAY['active'::text, …])`. */
-async function checkLiteral(q: Tx, table: string, column: Column): Promise<string | undefined> {
+async function checkLiteral(q: Queryable, table: string, column: Column): Promise<string | undefined> {
   const { rows } = await q.query<{ def: string }>(
     `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'c' AND conkey = ARRAY[$2::smallint]`,
     [table, column.attnum]);
@@ -61,7 +61,7 @@ async function checkLiteral(q: Tx, table: string, column: Column): Promise<strin
   return undefined;
 }
 
-async function valueFor(q: Tx, table: string, column: Column): Promise<string> {
+async function valueFor(q: Queryable, table: string, column: Column): Promise<string> {
   const override = OVERRIDES[table]?.[column.name];
   if (override !== undefined) return override;
   switch (column.baseType) {
@@ -91,7 +91,7 @@ async function valueFor(q: Tx, table: string, column: Column): Promise<string> {
  * inserted through `owner`. Only NOT NULL columns without defaults, foreign
  * keys that need a parent and `fixed` columns are given.
  */
-export async function buildRow(owner: Tx, table: string, fixed: Row, depth = 0): Promise<Row> {
+export async function buildRow(owner: Queryable, table: string, fixed: Row, depth = 0): Promise<Row> {
   if (depth > MAX_DEPTH) throw new Error(`row-factory: foreign keys nest deeper than ${MAX_DEPTH} at ${table}`);
   const cols = await columns(owner, table);
   const byName = new Map(cols.map((c) => [c.name, c]));
@@ -118,7 +118,7 @@ export async function buildRow(owner: Tx, table: string, fixed: Row, depth = 0):
 }
 
 /** INSERT the row through `tx` (whichever role it runs as); returns the `returning` columns as text. */
-export async function insertRow(tx: Tx, table: string, row: Row, returning: string[] = []): Promise<Row> {
+export async function insertRow(tx: Queryable, table: string, row: Row, returning: string[] = []): Promise<Row> {
   const cols = await columns(tx, table);
   const names = Object.keys(row);
   const casts = names.map((name, i) => `$${i + 1}::${cols.find((c) => c.name === name)!.type}`);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Database, Tx } from '../../src/db/database.js';
+import type { Database, Queryable } from '../../src/db/database.js';
 import { contextFor } from './fixtures.js';
 import { buildRow, ident, insertRow } from './row-factory.js';
 
@@ -29,7 +29,7 @@ export type TenantTable = {
 type Policy = { name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; withCheck: string | null };
 
 /** Every relation of `schema` with a tenant_id column, partitions included (a query may name one directly). */
-export async function tenantTables(q: Tx, schema = 'public'): Promise<TenantTable[]> {
+export async function tenantTables(q: Queryable, schema = 'public'): Promise<TenantTable[]> {
   const { rows } = await q.query<TenantTable>(`
     SELECT c.oid::regclass::text AS name, c.relkind::text AS kind, c.relrowsecurity AS rls, c.relforcerowsecurity AS forced,
            pg_has_role($2, c.relowner, 'USAGE') AS "appOwns",
@@ -60,7 +60,7 @@ function expressionProblem(expression: string | null, clause: string): string | 
  * What is wrong with the row-level security of `table`, as read from pg_class and
  * pg_policies. `forcedElsewhere`: some tenant table is FORCEd, so all must be.
  */
-export async function auditTable(q: Tx, table: TenantTable, forcedElsewhere: boolean): Promise<string[]> {
+export async function auditTable(q: Queryable, table: TenantTable, forcedElsewhere: boolean): Promise<string[]> {
   const findings: string[] = [];
   if (!['r', 'p'].includes(table.kind)) {
     // Views, materialized views and foreign tables have no row-level security of their own.
@@ -107,7 +107,7 @@ export async function probeTable(pool: pg.Pool, db: Database, table: TenantTable
   const [asA, asB] = [contextFor(a), contextFor(b)];
   const target = `${table.name} WHERE tenant_id = $1`;
   const snapshot = async () => (await pool.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table.name} t WHERE tenant_id = $1 ORDER BY 1`, [a])).rows.map((r) => r.row);
-  const count = async (tx: Tx) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${target}`, [a])).rows[0]!.n;
+  const count = async (tx: Queryable) => (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${target}`, [a])).rows[0]!.n;
   /** rowCount of a statement as tenant B; 0 when Postgres refuses it outright. */
   const asTenantB = async (sql: string) => {
     try {

@@ -79,7 +79,7 @@ export class DeviceRegistry {
         'UPDATE devices SET secret_hash = $2, updated_at = now() WHERE id = $1 RETURNING username', [resolved.get(name), secretHash],
       );
       await recordSecurityEvent(tx, ctx, { type: 'DEVICE_SECRET_ROTATED', deviceId: resolved.get(name) });
-      this.events?.emit('device.access.revoked', { tenantId: ctx.tenantId, deviceId: resolved.get(name)! });
+      tx.afterCommit(() => this.events?.emit('device.access.revoked', { tenantId: ctx.tenantId, deviceId: resolved.get(name)! }));
       return { username: rows[0]!.username, password };
     });
   }
