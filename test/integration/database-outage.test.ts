@@ -184,4 +184,25 @@ describe('a gateway whose embedded PostgreSQL dies or stalls', () => {
       await client.endAsync(true);
     }
   }, 90_000);
+
+  // Last: it stops the file's gateway.
+  it('on SIGTERM stops the PostgreSQL it runs now, not only the one it first started', async () => {
+    const first = await postmaster();
+    process.kill(first.pid, 'SIGKILL');
+    const restarted = await waitFor(async () => {
+      const now = await postmaster();
+      return now.pid !== first.pid && (await readyz()) === 200 ? now : undefined;
+    }, 30_000, 'Postgres restarted');
+    gateway.kill('SIGTERM');
+    expect(await exitOf(gateway)).toEqual({ code: 0, signal: null });
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(restarted.pid)).toBe(false);
+  }, 60_000);
 });
