@@ -16,12 +16,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/**/*.ts'],
-    ignores: ['src/auth/**'],
+    // Minting a TenantContext: src/auth only, and in tests through the one fixture that
+    // stands in for a checked credential (test/unit/tenant-context-minting.test.ts holds this).
+    files: ['**/*.ts', '**/*.js', '**/*.mjs', '**/*.cjs'],
+    ignores: ['src/auth/**', 'test/support/fixtures.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{
-        group: ['**/auth/issue-context.js'],
-        message: 'Only src/auth constructs a TenantContext (DESIGN.md §4.2).',
+        group: ['**/auth/issue-context', '**/auth/issue-context.*'],
+        message: 'Only src/auth constructs a TenantContext (DESIGN.md §4.2); tests use contextFor() in test/support/fixtures.ts.',
       }] }],
     },
   },

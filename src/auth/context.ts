@@ -23,12 +23,13 @@ export type TenantContext = Readonly<{
   scopes: readonly string[];
 }> & { readonly [issuedByAuth]: true };
 
-/** Contexts that src/auth issued; a look-alike object built elsewhere is not one of them. */
-export const issuedContexts = new WeakSet<object>();
-
-export function isTenantContext(value: unknown): value is TenantContext {
-  return typeof value === 'object' && value !== null && issuedContexts.has(value);
-}
+/**
+ * Whether a value is a context src/auth issued (a look-alike object built
+ * elsewhere is not). The registry of issued contexts is private to the minting
+ * module, which only src/auth may import (eslint.config.js); this module, which
+ * every layer imports for the types, exposes only the check.
+ */
+export { isTenantContext } from './issue-context.js';
 
 export function roleRank(role: Role): number {
   return ROLES.indexOf(role);
