@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
-import { connect, exchange, rawConnect, rawStream, record, settle, subscribe, until, urlFor, type Transport } from '../support/mqtt.js';
+import { connect, exchange, markerAfter, rawConnect, rawStream, record, stillConnected, subscribe, until, urlFor, withoutMarkers, type Transport } from '../support/mqtt.js';
 
 /** MQTT 3.1.1 within a tenant, over each transport. */
 describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport) => {
@@ -54,11 +54,15 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     await until(() => seen.length === 1, 5_000, 'the retained message');
     expect(seen[0]).toMatchObject({ payload: '{"v":2}', retain: true });
     await probe.publishAsync('devices/probe/events/retained', '', { qos: 1, retain: true });
+    await probe.publishAsync('devices/probe/events/retained-marker', '{"marker":true}', { qos: 1, retain: true });
     const later = await as(app);
     const none = record(later);
-    await subscribe(later, 'devices/probe/events/retained');
-    await settle();
-    expect(none).toEqual([]);
+    // One SUBSCRIBE, the cleared topic first: the store sends each filter's retained messages in the order
+    // of the filters, in one stream, so the marker's arrival shows that the first filter had nothing.
+    await subscribe(later, ['devices/probe/events/retained', 'devices/probe/events/retained-marker']);
+    await until(() => none.some((m) => m.topic === 'devices/probe/events/retained-marker'), 5_000, 'the retained marker');
+    await probe.publishAsync('devices/probe/events/retained-marker', '', { qos: 1, retain: true }); // no other test's subscriber gets it
+    expect(none.map((m) => m.topic)).toEqual(['devices/probe/events/retained-marker']);
   });
 
   it('routes a retained state and the telemetry sent right after it to a live watcher, in order', async () => {
@@ -72,10 +76,10 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
       probe.publish('devices/probe/state', `{"qos":${qos}}`, { qos });
       for (let n = 0; n < 5; n++) probe.publish('devices/probe/telemetry', `{"n":${n}}`, { qos });
     }
-    await until(() => seen.every((messages) => messages.length >= 12), 5_000, 'twelve messages each');
-    await settle();
+    // The marker, after the twelve on the same connection: nothing more of them is on its way.
+    await markerAfter(probe, 'devices/probe/events/marker', seen);
     for (const messages of seen) {
-      const order = messages.map((m) => `${m.topic.split('/')[2]} ${m.payload} ${m.retain}`);
+      const order = withoutMarkers(messages).map((m) => `${m.topic.split('/')[2]} ${m.payload} ${m.retain}`);
       expect(order).toEqual([0, 1].flatMap((qos) => [`state {"qos":${qos}} false`, ...[0, 1, 2, 3, 4].map((n) => `telemetry {"n":${n}} false`)]));
     }
     const late = await as(app);
@@ -100,13 +104,24 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     const watcher = await as(app);
     const seen = record(watcher);
     await subscribe(watcher, 'devices/probe/events/#', 1);
-    const polite = await as(device, { will: { topic: 'devices/probe/events/will', payload: Buffer.from('{"polite":true}'), qos: 1, retain: false } });
+    // Departures are watched by another client: aedes numbers a will at CONNECT and routes a QoS 1 will after a
+    // store lookup, so a $SYS notice sent to the same watcher overtakes it and its duplicate filter drops the will.
+    const sys = await as(app);
+    const departures = record(sys);
+    await subscribe(sys, '$SYS/+/disconnect/clients', 0);
+    // The payload is the client id as the tenant's broker knows it: `<credential id>/<client id>`.
+    const gone = (clientId: string) => departures.some((m) => m.payload.endsWith(`/${clientId}`));
+    const will = (polite: boolean) => ({ topic: 'devices/probe/events/will', payload: Buffer.from(`{"polite":${polite}}`), qos: 1 as const, retain: false });
+    const polite = await as(device, { clientId: `polite-${transport}`, will: will(true) });
     await polite.endAsync();
-    const rude = await as(device, { will: { topic: 'devices/probe/events/will', payload: Buffer.from('{"polite":false}'), qos: 1, retain: false } });
+    // aedes starts publishing a will, if any, before it announces the departure on $SYS: once the
+    // departure is in, the polite client's close has been handled.
+    await until(() => gone(`polite-${transport}`), 5_000, 'the polite client\'s departure on $SYS');
+    const rude = await as(device, { clientId: `rude-${transport}`, will: will(false) });
     rude.stream.destroy();
-    await until(() => seen.length === 1, 5_000, 'the will');
-    await settle();
-    expect(seen.map((m) => m.payload)).toEqual(['{"polite":false}']);
+    // The rude client's will, QoS 1 like the polite one and published after it would have been, is the marker.
+    await until(() => seen.some((m) => m.topic === 'devices/probe/events/will'), 5_000, 'the will');
+    expect(seen.filter((m) => m.topic === 'devices/probe/events/will').map((m) => m.payload)).toEqual(['{"polite":false}']);
   });
 
   it('queues QoS 1 messages for a persistent session, and not for a clean one', async () => {
@@ -124,8 +139,11 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(seen[0]!.topic).toBe('devices/probe/events/while-away');
     const cleanBack = await as(app, { clientId: `clean-${transport}`, clean: true });
     const cleanSeen = record(cleanBack);
-    await settle();
-    expect(cleanSeen).toEqual([]);
+    // aedes starts writing a session's queued messages as soon as its CONNACK is written, in the same turn:
+    // a message the client sends itself after that CONNACK comes behind any of them.
+    await subscribe(cleanBack, 'devices/probe/events/clean-marker', 1);
+    await markerAfter(cleanBack, 'devices/probe/events/clean-marker', [cleanSeen]);
+    expect(withoutMarkers(cleanSeen)).toEqual([]);
   });
 
   it('delivers once to overlapping subscriptions of one client', async () => {
@@ -134,8 +152,7 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     await subscribe(watcher, ['devices/#', 'devices/+/events/#', 'devices/probe/events/overlap'], 1);
     const probe = await as(device);
     await probe.publishAsync('devices/probe/events/overlap', '{}', { qos: 1 });
-    await until(() => seen.length >= 1, 5_000, 'the message');
-    await settle();
+    await markerAfter(probe, 'devices/probe/events/marker', [seen]);
     expect(seen.filter((m) => m.topic === 'devices/probe/events/overlap')).toHaveLength(1);
   });
 
@@ -146,13 +163,15 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     await watcher.unsubscribeAsync('devices/probe/events/#');
     const probe = await as(device);
     await probe.publishAsync('devices/probe/events/after-unsubscribe', '{}', { qos: 1 });
-    await settle();
-    expect(seen).toEqual([]);
+    // The marker reaches the watcher through a filter it still holds.
+    await subscribe(watcher, 'devices/probe/events/marker', 1);
+    await markerAfter(probe, 'devices/probe/events/marker', [seen]);
+    expect(withoutMarkers(seen)).toEqual([]);
   });
 
   it('handles zero-length client ids as [MQTT-3.1.3-6..9] require', async () => {
     const assigned = await as(device, { clientId: '', clean: true });
-    expect(assigned.connected).toBe(true);
+    await stillConnected(assigned);
     const stream = await rawStream(gw.endpoints, transport);
     const answer = await exchange(stream, [rawConnect({ clientId: '', clean: false, username: device.username, password: device.password })]);
     expect(answer).toMatchObject({ cmd: 'connack', returnCode: 2 }); // identifier rejected [MQTT-3.1.3-8]

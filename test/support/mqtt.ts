@@ -62,8 +62,65 @@ export async function until(predicate: () => boolean, timeoutMs = 5_000, what = 
   }
 }
 
-/** Lets in-flight packets arrive before asserting that nothing did. */
-export const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));
+let markers = 0;
+const MARKER = '"gatehouse-test-marker"';
+
+/** Whether a received message is one of markerAfter()'s markers. */
+export const isMarker = (message: Received) => message.payload.includes(MARKER);
+
+/** The messages a watcher received, without the markers. */
+export const withoutMarkers = (messages: Received[]) => messages.filter((message) => !isMarker(message));
+
+/**
+ * The proof behind a negative check ("nothing else arrived"), instead of a sleep.
+ * `from` publishes a marker on `topic` after the message under test and this
+ * waits until every watcher has received it. One connection's messages are
+ * routed in order and one subscriber receives in order [MQTT-4.6.0-5], so once
+ * the marker is in, anything published before it that was routed to these
+ * watchers is in too: a late leak shows, whatever its delay.
+ *
+ * - The marker goes through the same connection as the message under test,
+ *   or, when that one may publish nothing the watchers can see, through a
+ *   connection that publishes it only after the message under test was
+ *   acknowledged (QoS 1: aedes routes it as soon as the PUBACK is written,
+ *   before the next packet is read).
+ * - `qos` is at least that of the message under test as delivered: the broker
+ *   writes QoS 0 deliveries at once and QoS 1 and 2 after a store round trip,
+ *   so a QoS 0 marker could overtake a QoS 1 message.
+ */
+export async function markerAfter(from: MqttClient, topic: string, watchers: Received[][], options: { qos?: 0 | 1 | 2; timeoutMs?: number } = {}): Promise<void> {
+  const id = `${++markers}-${process.pid}`;
+  await from.publishAsync(topic, `{${MARKER}:"${id}"}`, { qos: options.qos ?? 1 });
+  const arrived = (messages: Received[]) => messages.some((message) => isMarker(message) && message.payload.includes(`"${id}"`));
+  await until(() => watchers.every(arrived), options.timeoutMs ?? 5_000, `the marker on ${topic} at ${watchers.length} watcher(s)`);
+}
+
+/**
+ * "Still connected", shown by a round trip rather than read from a flag
+ * (`client.connected` stays true until the close is seen): a PINGREQ on the
+ * connection, answered by a PINGRESP [MQTT-3.12.4-1]. Rejects if the
+ * connection closes first.
+ */
+export function stillConnected(client: MqttClient, timeoutMs = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (client.stream.destroyed) return reject(new Error('the connection is closed'));
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      client.off('packetreceive', onPacket);
+      client.off('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onPacket = (packet: Packet) => {
+      if (packet.cmd === 'pingresp') done();
+    };
+    const onClose = () => done(new Error('the connection closed before the PINGRESP'));
+    const timer = setTimeout(() => done(new Error(`no PINGRESP within ${timeoutMs} ms`)), timeoutMs);
+    client.on('packetreceive', onPacket);
+    client.once('close', onClose);
+    client.stream.write(mqttPacket.generate({ cmd: 'pingreq' }));
+  });
+}
 
 /** A raw connection for what MQTT.js will not send (it refuses an empty client id with a persistent session). */
 export async function rawStream(endpoints: Endpoints, transport: Transport): Promise<Duplex> {
