@@ -81,7 +81,7 @@ describe('gatehouse commands with no gateway running', () => {
     expect(tenant).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), slug: 'solo' });
     const user = await run(['user', 'create', '--tenant', 'solo', '--email', 'ops@solo.test', '--password', PASSWORD, '--role', 'owner']);
     expect(user).toEqual({ id: expect.any(String), email: 'ops@solo.test' });
-    const device = await run(['device', 'create', '--tenant', 'solo', '--name', 'boiler', '--capability', 'reset:pin']);
+    const device = await run(['device', 'create', '--tenant', 'solo', '--name', 'boiler', '--capability', 'lock:pin']);
     expect(device).toMatchObject({ name: 'boiler', username: 'boiler@solo', password: expect.stringMatching(/^gd_/) });
     const app = await run(['app', 'create', '--tenant', 'solo', '--name', 'panel']);
     expect(app).toMatchObject({ username: 'app:panel@solo', password: expect.stringMatching(/^ga_/) });
@@ -198,8 +198,10 @@ describe('gatehouse commands beside a running gateway (DATABASE_URL)', () => {
 
     const watcher = await connect(gw.endpoints.tcp, { username: created.username as string, password: created.password as string });
     open.push(watcher);
-    // Inside the allowed devices/#, a filter that could match denied telemetry is refused.
-    expect(await subscribe(watcher, ['devices/+/state', 'devices/+/telemetry', 'devices/#', 'devices/thermo/telemetry'])).toEqual([0, 128, 128, 128]);
+    // Inside the allowed devices/#, a filter within the denied one is refused. (devices/# itself, which only
+    // overlaps it, may be refused or granted with the denied topics withheld: either way they never arrive.)
+    const granted = await subscribe(watcher, ['devices/+/state', 'devices/+/telemetry', 'devices/thermo/telemetry', 'devices/#']);
+    expect(granted.slice(0, 3)).toEqual([0, 128, 128]);
     const seen = record(watcher);
     const thermoCredential = await gw.device('home', 'thermo');
     const thermo = await connect(gw.endpoints.tcp, { username: thermoCredential.username, password: thermoCredential.password });
@@ -207,7 +209,7 @@ describe('gatehouse commands beside a running gateway (DATABASE_URL)', () => {
     await thermo.publishAsync('devices/thermo/telemetry', '{"c":21}', { qos: 1 });
     await thermo.publishAsync('devices/thermo/state', '{"on":true}', { qos: 1 });
     await until(() => seen.some((m) => m.topic === 'devices/thermo/state'), 5_000, 'the state (sent after the telemetry)');
-    expect(seen.map((m) => m.topic)).toEqual(['devices/thermo/state']);
+    expect(new Set(seen.map((m) => m.topic))).toEqual(new Set(['devices/thermo/state']));
 
     // Publishing: only the --publish filters. A listener with the default filters hears the allowed one, sent last, and nothing before it.
     const listenerCredential = await gw.app('home', 'listener');

@@ -22,7 +22,7 @@ describe('commands over HTTP: waiting for the outcome', () => {
   /** A device of the test's own, so that no other test's commands reach it. */
   async function freshDevice(): Promise<Credential & { name: string }> {
     const name = `valve-${++devices}`;
-    return { ...(await gw.device('plant', name, [{ name: 'close' }])), name };
+    return { ...(await gw.device('plant', name, [{ name: 'restart' }])), name };
   }
 
   async function online(device: Credential & { name: string }): Promise<{ client: MqttClient; commands: ReturnType<typeof record> }> {
@@ -34,7 +34,7 @@ describe('commands over HTTP: waiting for the outcome', () => {
   }
 
   const issue = async (device: string) => {
-    const response = await call<Command>(gw.base, 'POST', `/v1/devices/${device}/commands`, { token: owner.token, body: { name: 'close', params: { speed: 'slow' }, ttlSeconds: 120 } });
+    const response = await call<Command>(gw.base, 'POST', `/v1/devices/${device}/commands`, { token: owner.token, body: { name: 'restart', params: { delay_seconds: 5 }, ttlSeconds: 120 } });
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body;
   };
@@ -79,7 +79,7 @@ describe('commands over HTTP: waiting for the outcome', () => {
     const command = await issue(device.name);
     await until(() => commands.length === 1, 5_000, 'the command on the device');
     expect(commands[0]!.topic).toBe(`devices/${device.name}/commands/${command.id}`);
-    expect(JSON.parse(commands[0]!.payload)).toMatchObject({ id: command.id, name: 'close', params: { speed: 'slow' } });
+    expect(JSON.parse(commands[0]!.payload)).toMatchObject({ id: command.id, name: 'restart', params: { delay_seconds: 5 } });
 
     // Held until the result arrives: had it not woken, it would answer `delivered` after 20 s.
     const waiting = get(command.id, '20s');

@@ -27,11 +27,11 @@ export async function spawnUrlGateway(databaseUrl: string, overrides: Record<str
     await waitFor(async () => {
       if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode}: ${child.output()}`);
       return (await fetch(`${base}/readyz`)).status === 200 ? true : undefined;
-    }, 60_000, 'readyz');
+    }, 30_000, 'readyz');
   } catch (error) {
     child.kill('SIGKILL');
     await exitOf(child);
-    throw error;
+    throw new Error(`${(error as Error).message}\n--- its output:\n${child.output().slice(-4000)}`, { cause: error });
   }
   return { env, base, process: child, stop };
 }
