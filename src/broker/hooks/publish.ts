@@ -152,10 +152,19 @@ function retainInOrder(client: Client, packet: PublishPacket, log: BrokerContext
   packet.retain = false;
 }
 
-/** aedes authorizeForward: expired commands are never delivered, whatever queue they sat in. */
+/**
+ * aedes authorizeForward, synchronous and asked for every delivery (live,
+ * queued for a persistent session, and the retained messages a SUBSCRIBE is
+ * sent: aedes 1.2 hands those to deliverQoS/deliver0 too, see
+ * handlers/subscribe.js and qos0-delivery.ts): topics the session's deny
+ * filters withhold go nowhere (their subscription was granted because it only
+ * overlapped a deny), and expired commands are never delivered, whatever queue
+ * they sat in.
+ */
 export function authorizeForwardHook(context: BrokerContext) {
   return function authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     const session = sessionOf(client);
+    if (session?.acl.withheld?.(packet.topic)) return null;
     if (session?.deviceName !== undefined && packet.topic.includes('/commands/')) {
       const parsed = parseDeviceTopic(packet.topic);
       if (parsed?.kind === 'command') {

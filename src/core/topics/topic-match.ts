@@ -11,6 +11,19 @@ export function topicMatches(filter: string, topic: string): boolean {
 /** Every topic `inner` can match, `outer` matches too. */
 export function filterCovers(outer: string, inner: string): boolean {
   if (inner.startsWith('$') && (outer.startsWith('+') || outer.startsWith('#'))) return false;
+  return coversLevels(outer, inner);
+}
+
+/**
+ * `outer` covers `inner` level by level, with no exception for `$` topics: a
+ * deny filter means every topic its levels match (a deny of `#` denies `$SYS`
+ * too, as it always did).
+ */
+export function filterCoversLiterally(outer: string, inner: string): boolean {
+  return coversLevels(outer, inner);
+}
+
+function coversLevels(outer: string, inner: string): boolean {
   const o = outer.split('/');
   const i = inner.split('/');
   for (let k = 0; k < o.length; k++) {
@@ -20,6 +33,30 @@ export function filterCovers(outer: string, inner: string): boolean {
     if (o[k] !== '+' && (i[k] === '+' || o[k] !== i[k])) return false;
   }
   return o.length === i.length;
+}
+
+/**
+ * A matcher for a fixed set of filters, compiled once (split into levels) for a
+ * path that asks per message: each call splits the topic once and compares
+ * levels, with no `$` exception (see filterCoversLiterally).
+ */
+export function literalMatcher(filters: readonly string[]): (topic: string) => boolean {
+  const compiled = filters.map((filter) => filter.split('/'));
+  return (topic) => {
+    const levels = topic.split('/');
+    for (const filter of compiled) if (levelsMatch(filter, levels)) return true;
+    return false;
+  };
+}
+
+function levelsMatch(filter: readonly string[], levels: readonly string[]): boolean {
+  for (let k = 0; k < filter.length; k++) {
+    const level = filter[k]!;
+    if (level === '#') return true;
+    if (k >= levels.length) return false;
+    if (level !== '+' && level !== levels[k]) return false;
+  }
+  return filter.length === levels.length;
 }
 
 /** Some topic matches both filters. */
