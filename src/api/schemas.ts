@@ -1,5 +1,5 @@
 import { Type } from '@fastify/type-provider-typebox';
-import { ERROR_CODES } from '../core/errors.js';
+import { ERROR_CODES, GatewayError } from '../core/errors.js';
 
 /** The error body every failure answers with. */
 export const ErrorResponse = Type.Object(
@@ -27,3 +27,11 @@ export const DeviceName = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,6
 /** A timestamp: the core hands out Dates, the serializer writes ISO 8601. */
 export const DateTime = Type.Unsafe<Date>({ type: 'string', format: 'date-time' });
 export const NullableDateTime = Type.Unsafe<Date | null>({ type: ['string', 'null'], format: 'date-time' });
+
+/** A time in a query string: ISO 8601, or VALIDATION_FAILED naming the parameter. */
+export function queryDate(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const parsed = new Date(value);
+  if (Number.isNaN(parsed.getTime())) throw new GatewayError('VALIDATION_FAILED', `${name} must be an ISO 8601 date-time.`, { parameter: name });
+  return parsed;
+}

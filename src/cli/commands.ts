@@ -3,6 +3,7 @@ import { ROLES, type Role } from '../auth/context.js';
 import { platformRedirectUris, type VoicePlatform } from '../auth/oauth/clients.js';
 import { CERTS_DIR } from '../paths.js';
 import { operatorContext } from '../auth/operator.js';
+import { DEVICE_TYPES } from '../core/capabilities/catalogue.js';
 import type { CapabilitySpec } from '../core/devices/device-registry.js';
 import { GatewayError } from '../core/errors.js';
 import { createTenant } from '../core/tenants.js';
@@ -29,7 +30,11 @@ function list(flags: Flags, name: string): string[] {
   return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }
 
-/** `NAME[:pin][:approval]`, as in `--capability unlock:pin`. */
+/**
+ * `NAME[:pin][:approval]`, as in `--capability lock:pin`: a capability of the
+ * catalogue (checked by the registry), its commands' risk raised on this
+ * device to need the PIN on every channel, or a person's approval.
+ */
 export function parseCapability(spec: string): CapabilitySpec {
   const [name = '', ...flags] = spec.split(':');
   const unknown = flags.filter((flag) => flag !== 'pin' && flag !== 'approval');
@@ -62,11 +67,15 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
   },
   'device create': {
-    usage: 'gatehouse device create --tenant SLUG --name NAME [--capability NAME[:pin]]... [--json]',
-    options: { tenant: { type: 'string' }, name: { type: 'string' }, capability: { type: 'string', multiple: true } },
+    usage: `gatehouse device create --tenant SLUG --name NAME [--type ${DEVICE_TYPES.join('|')}] [--capability NAME[:pin][:approval]]... [--json]`,
+    options: { tenant: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' }, capability: { type: 'string', multiple: true } },
     async run(core, flags) {
       const ctx = await operatorContext(core.db, required(flags, 'tenant'));
-      const device = await core.devices.register(ctx, { name: required(flags, 'name'), capabilities: list(flags, 'capability').map(parseCapability) });
+      const device = await core.devices.register(ctx, {
+        name: required(flags, 'name'),
+        type: flags.type as string | undefined,
+        capabilities: list(flags, 'capability').map(parseCapability),
+      });
       return {
         json: { id: device.id, name: device.name, username: device.username, password: device.password },
         text: `Created device ${device.name} (${device.id}).\n  MQTT username: ${device.username}\n  MQTT password: ${device.password}\nThe password is shown only this once.`,

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { RepeatedFailures } from '../repeated-failures.js';
 import { CommandService } from './commands/command-service.js';
 import { PinGate } from './commands/pin-gate.js';
+import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
@@ -18,6 +19,8 @@ export type Core = {
   events: EventBus;
   policy: AccessPolicy;
   devices: DeviceRegistry;
+  /** Device events (devices/<name>/events[/<kind>]): `record` stores one and announces `device.event`. */
+  deviceEvents: DeviceEvents;
   auth: Auth;
   commands: CommandService;
   telemetry: TelemetryWriter;
@@ -59,6 +62,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   return {
     db, events, policy, commands, telemetry, deviceState,
     devices: new DeviceRegistry(db, policy, events),
+    deviceEvents: new DeviceEvents(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, log }),
     async stop() {

@@ -38,7 +38,7 @@ describe('gatehouse start with embedded PostgreSQL, and the CLI beside it', () =
     expect(user.code).toBe(0);
     expect(onlyJsonObject(user.stdout)).toEqual({ id: expect.any(String), email: 'ops@acme.test' });
 
-    const device = await runCli(['device', 'create', '--tenant', 'acme', '--name', 'front-door', '--capability', 'unlock:pin', '--capability', 'status', '--json'], env);
+    const device = await runCli(['device', 'create', '--tenant', 'acme', '--name', 'front-door', '--type', 'lock', '--capability', 'lock:pin', '--capability', 'battery', '--json'], env);
     expect(device.code).toBe(0);
     const deviceJson = onlyJsonObject(device.stdout);
     expect(deviceJson).toEqual({ id: expect.any(String), name: 'front-door', username: 'front-door@acme', password: expect.stringMatching(/^gd_[A-Za-z0-9_-]{32}$/) });

@@ -26,7 +26,7 @@ describe('row-level security: the second wall', () => {
     const devices = new DeviceRegistry(db, new AccessPolicy(db));
     // The same device names in both tenants.
     for (const tenant of [a, b]) {
-      await devices.register(tenant.operator, { name: 'sensor-1', capabilities: [{ name: 'unlock', requiresPin: true }] });
+      await devices.register(tenant.operator, { name: 'sensor-1', capabilities: [{ name: 'lock', requiresPin: true }] });
       await devices.register(tenant.operator, { name: 'sensor-2' });
       await tenantMembers(db).add(tenant.operator, { email: `owner@${tenant.slug}.test`, password: 'long enough password', role: 'owner' });
     }

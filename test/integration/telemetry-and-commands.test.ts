@@ -31,8 +31,8 @@ describe('telemetry ingest, device reads and commands', () => {
     gw = await startBrokerGateway();
     await gw.tenant('plant');
     await gw.tenant('rival');
-    meter = await gw.device('plant', 'meter-1', [{ name: 'reset', requiresPin: true }, { name: 'ping' }]);
-    lock = await gw.device('plant', 'door', [{ name: 'open', requiresPin: true }, { name: 'status' }]);
+    meter = await gw.device('plant', 'meter-1', [{ name: 'restart', requiresPin: true }, { name: 'brightness' }]);
+    lock = await gw.device('plant', 'door', [{ name: 'open_close', requiresPin: true }, { name: 'lock' }]);
     pager = await gw.device('plant', 'pager');
     await gw.device('rival', 'meter-1');
     owner = await gw.user('plant', 'owner@plant.test', 'owner');
@@ -96,7 +96,7 @@ describe('telemetry ingest, device reads and commands', () => {
       }, 5_000, 'presence and state');
       expect(detail.telemetryCount).toBe(await rows(meter.id));
       expect(detail.lastSeenAt).toEqual(expect.any(String));
-      expect(detail).toMatchObject({ capabilities: [{ name: 'ping', requiresPin: false }, { name: 'reset', requiresPin: true }] });
+      expect(detail).toMatchObject({ capabilities: [{ name: 'brightness', requiresPin: false }, { name: 'restart', requiresPin: true }] });
       const list = await call<{ name: string }[]>(gw.base, 'GET', '/v1/devices', { token: viewer.token });
       expect(list.body.map((d) => d.name)).toEqual(['door', 'meter-1', 'pager']);
       await device.endAsync();
@@ -147,13 +147,13 @@ describe('telemetry ingest, device reads and commands', () => {
       const device = await as(meter);
       const inbox = record(device);
       await subscribe(device, 'devices/meter-1/commands/+', 1);
-      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/meter-1/commands', { token: owner.token, body: { name: 'ping', params: { n: 1 }, ttlSeconds: 30 } });
+      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/meter-1/commands', { token: owner.token, body: { name: 'set_brightness', params: { brightness: 1 }, ttlSeconds: 30 } });
       expect(issued.status).toBe(201);
-      expect(issued.body).toMatchObject({ status: 'pending', name: 'ping', device: 'meter-1' });
+      expect(issued.body).toMatchObject({ status: 'pending', name: 'set_brightness', device: 'meter-1' });
       await until(() => inbox.length === 1, 5_000, 'the command');
       const message = JSON.parse(inbox[0]!.payload);
       expect(inbox[0]!.topic).toBe(`devices/meter-1/commands/${issued.body.id}`);
-      expect(message).toEqual({ id: issued.body.id, name: 'ping', params: { n: 1 }, issuedAt: expect.any(String), expiresAt: expect.any(String) });
+      expect(message).toEqual({ id: issued.body.id, name: 'set_brightness', params: { brightness: 1 }, issuedAt: expect.any(String), expiresAt: expect.any(String) });
       const waiting = call<Command>(gw.base, 'GET', `/v1/commands/${issued.body.id}?wait=5s`, { token: viewer.token });
       await device.publishAsync(`devices/meter-1/commands/${issued.body.id}/result`, JSON.stringify({ status: 'ok', latencyMs: 3 }), { qos: 1 });
       const done = await waiting;
@@ -161,7 +161,7 @@ describe('telemetry ingest, device reads and commands', () => {
     });
 
     it('a command to an offline device is delivered when it connects and subscribes', async () => {
-      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/meter-1/commands', { token: owner.token, body: { name: 'ping' } });
+      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/meter-1/commands', { token: owner.token, body: { name: 'set_brightness', params: { brightness: 2 } } });
       const device = await as(meter);
       const inbox = record(device);
       await subscribe(device, 'devices/meter-1/commands/#', 1);
@@ -170,11 +170,11 @@ describe('telemetry ingest, device reads and commands', () => {
     });
 
     it('an expired command is never delivered, and its result is ignored', async () => {
-      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'status', ttlSeconds: 1 } });
+      const issued = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'lock', ttlSeconds: 1 } });
       await waitFor(async () => ((await call<Command>(gw.base, 'GET', `/v1/commands/${issued.body.id}`, { token: viewer.token })).body.status === 'expired' ? true : undefined), 5_000, 'expired');
       // The marker: a live command issued after the expired one. Outstanding commands are sent oldest first,
       // in one go, when the device subscribes: once the marker is in, the expired one would have been too.
-      const marker = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'status', ttlSeconds: 300 } });
+      const marker = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'lock', ttlSeconds: 300 } });
       const device = await as(lock);
       const inbox = record(device);
       await subscribe(device, 'devices/door/commands/#', 1);
@@ -188,7 +188,7 @@ describe('telemetry ingest, device reads and commands', () => {
     it('checks capability, role and PIN through the core', async () => {
       const unknown = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'self-destruct' } });
       expect(unknown.body.error.code).toBe('POLICY_DENIED');
-      const viewerTry = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: viewer.token, body: { name: 'status' } });
+      const viewerTry = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: viewer.token, body: { name: 'lock' } });
       expect(viewerTry.body.error.code).toBe('POLICY_DENIED');
       const noPin = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open' } });
       expect(noPin.status).toBe(403);
@@ -211,7 +211,7 @@ describe('telemetry ingest, device reads and commands', () => {
 
     it('another tenant cannot command a device of the same name', async () => {
       const rival = await gw.user('rival', 'admin@rival.test', 'owner');
-      const response = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: rival.token, body: { name: 'status' } });
+      const response = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: rival.token, body: { name: 'lock' } });
       expect(response.status).toBe(404);
       expect(response.body.error.code).toBe('DEVICE_NOT_FOUND');
       const unknownCommand = await call<ErrorBody>(gw.base, 'GET', '/v1/commands/00000000-0000-7000-8000-000000000000', { token: rival.token });

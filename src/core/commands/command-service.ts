@@ -1,5 +1,6 @@
 import type { TenantContext } from '../../auth/context.js';
-import type { Database } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
+import { checkCommandParams, resolveCommand, riskOf, type DeviceCapability, type ResolvedCommand } from '../capabilities/device-commands.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { CommandMessage, EventBus } from '../event-bus.js';
@@ -18,6 +19,13 @@ export const MAX_TTL_SECONDS = 7 * 24 * 3600;
 const SELECT = `SELECT c.id, d.name AS device, c.name, c.params, c.status, c.result, c.created_at AS "createdAt",
                        c.expires_at AS "expiresAt", c.delivered_at AS "deliveredAt", c.completed_at AS "completedAt"
                   FROM commands c JOIN devices d ON d.id = c.device_id`;
+
+async function capabilitiesOf(tx: Tx, deviceId: string): Promise<DeviceCapability[]> {
+  const { rows } = await tx.query<DeviceCapability>(
+    'SELECT capability AS name, requires_pin AS "requiresPin", requires_approval AS "requiresApproval" FROM device_capabilities WHERE device_id = $1', [deviceId],
+  );
+  return rows;
+}
 
 export function commandMessage(command: Pick<Command, 'id' | 'name' | 'params' | 'createdAt' | 'expiresAt'>): CommandMessage {
   return { id: command.id, name: command.name, params: command.params, issuedAt: command.createdAt.toISOString(), expiresAt: command.expiresAt.toISOString() };
@@ -38,16 +46,17 @@ export class CommandService {
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new GatewayError('VALIDATION_FAILED', `ttlSeconds must be 1..${MAX_TTL_SECONDS}.`);
     const { resolved } = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
     const deviceId = resolved.get(deviceName)!;
-    const capability = await this.db.withTenant(ctx, async (tx) =>
-      (await tx.query<{ requires_pin: boolean; requires_approval: boolean }>(
-        'SELECT requires_pin, requires_approval FROM device_capabilities WHERE device_id = $1 AND capability = $2', [deviceId, request.name],
-      )).rows[0],
-    );
-    // Default deny: a device accepts only the commands registered as its capabilities.
-    if (!capability) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability "${request.name}".`, { capability: request.name });
-    if (capability.requires_pin || capability.requires_approval) {
+    const capabilities = await this.db.withTenant(ctx, (tx) => capabilitiesOf(tx, deviceId));
+    // Default deny: a device accepts only the commands of its capabilities.
+    const accepted = resolveCommand(capabilities, request.name);
+    if (!accepted) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${request.name}".`, { capability: request.name, command: request.name });
+    checkCommandParams(accepted, request.params ?? {});
+    // The tenant's explicit flags, as before the catalogue. The gate for the catalogue's risk classes
+    // (PIN on voice, confirmation on web and mobile, approval for critical) builds on riskOf.
+    const flagged = capabilities.find((c) => c.name === accepted.capability)!;
+    if (flagged.requiresPin || flagged.requiresApproval) {
       const grant = await this.policy.requireAccess(ctx, 'device.command.sensitive', [deviceName]);
-      if (capability.requires_pin || grant.obligations.includes('pin')) await this.pins.verify(ctx, request.pin, request.name);
+      if (flagged.requiresPin || grant.obligations.includes('pin')) await this.pins.verify(ctx, request.pin, request.name);
     }
     const command = await this.db.withTenant(ctx, async (tx) => {
       const { rows } = await tx.query<{ id: string }>(
@@ -60,6 +69,20 @@ export class CommandService {
     });
     this.events.emit('command.issued', { tenantId: ctx.tenantId, deviceName, command: commandMessage(command) });
     return command;
+  }
+
+  /**
+   * How dangerous `command` is on this device: the capability that accepts it,
+   * the catalogue's risk class and the effective one (raised, never lowered,
+   * by the tenant's per-device tightening). POLICY_DENIED when the device has
+   * no capability accepting it.
+   */
+  async riskOf(ctx: TenantContext, deviceName: string, command: string): Promise<ResolvedCommand> {
+    const { resolved } = await this.policy.requireAccess(ctx, 'device.read', [deviceName]);
+    const capabilities = await this.db.withTenant(ctx, (tx) => capabilitiesOf(tx, resolved.get(deviceName)!));
+    const risk = riskOf({ capabilities }, command);
+    if (!risk) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${command}".`, { capability: command, command });
+    return risk;
   }
 
   async get(ctx: TenantContext, id: string): Promise<Command> {

@@ -6,7 +6,6 @@ import { GatewayError } from '../errors.js';
  * devices.name CHECK constraint.
  */
 export const DEVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-export const CAPABILITY_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 export function assertDeviceName(name: string): void {
   if (!DEVICE_NAME.test(name)) {

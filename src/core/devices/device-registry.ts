@@ -6,15 +6,22 @@ import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { EventBus } from '../event-bus.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
-import { CAPABILITY_NAME, assertDeviceName, deviceUsername } from './device-name.js';
+import { assertCapabilityName, assertDeviceType, type DeviceType } from '../capabilities/catalogue.js';
+import { reportedState } from '../capabilities/reported-state.js';
+import { assertDeviceName, deviceUsername } from './device-name.js';
 
+/** A capability of a new device, with the tenant's tightening of its commands' risk (`lock:pin`: unlocking and locking need the PIN). */
 export type CapabilitySpec = { name: string; requiresPin?: boolean; requiresApproval?: boolean };
+
+/** The most devices one batch state read takes (a Google QUERY or Alexa ReportState names a handful). */
+export const MAX_STATE_BATCH = 500;
 
 export type RegisteredDevice = { id: string; name: string; username: string; password: string };
 
 export type Device = {
   id: string;
   name: string;
+  type: DeviceType;
   status: 'active' | 'suspended' | 'revoked';
   online: boolean;
   lastSeenAt: Date | null;
@@ -28,19 +35,36 @@ export type DeviceDetail = Device & {
   capabilities: { name: string; requiresPin: boolean; requiresApproval: boolean }[];
 };
 
+/** What a voice platform asks of a device right now (Google QUERY, Alexa ReportState). */
+export type DeviceStateView = {
+  id: string;
+  name: string;
+  type: DeviceType;
+  online: boolean;
+  lastSeenAt: Date | null;
+  /** The retained state JSON as the device sent it, or null before its first. */
+  state: unknown;
+  stateUpdatedAt: Date | null;
+  /** The fields its capabilities report (the catalogue's), read from `state`. */
+  reported: Record<string, unknown>;
+  capabilities: string[];
+};
+
 /** The device registry: who the devices of a tenant are and what they can do. */
 export class DeviceRegistry {
   constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly events?: EventBus) {}
 
   /** Registers a device and issues its secret, shown once here and stored only as an argon2id hash. */
-  async register(ctx: TenantContext, input: { name: string; capabilities?: CapabilitySpec[] }): Promise<RegisteredDevice> {
+  async register(ctx: TenantContext, input: { name: string; type?: string; capabilities?: CapabilitySpec[] }): Promise<RegisteredDevice> {
     await this.policy.requireAccess(ctx, 'device.register');
     assertDeviceName(input.name);
+    const type = assertDeviceType(input.type ?? 'other');
     const capabilities = input.capabilities ?? [];
+    const seen = new Set<string>();
     for (const capability of capabilities) {
-      if (!CAPABILITY_NAME.test(capability.name)) {
-        throw new GatewayError('VALIDATION_FAILED', `Capability "${capability.name}" must be lower-case letters, digits, "_", "." or "-", starting with a letter.`);
-      }
+      assertCapabilityName(capability.name);
+      if (seen.has(capability.name)) throw new GatewayError('VALIDATION_FAILED', `Capability "${capability.name}" is given twice.`, { capability: capability.name });
+      seen.add(capability.name);
     }
     const password = generateSecret('gd');
     const secretHash = await hashSecret(password);
@@ -49,8 +73,8 @@ export class DeviceRegistry {
         const tenant = await tx.query<{ slug: string }>('SELECT slug FROM tenants');
         const username = deviceUsername(input.name, tenant.rows[0]!.slug);
         const { rows } = await tx.query<{ id: string }>(
-          'INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, $2, $3, $4) RETURNING id',
-          [ctx.tenantId, input.name, username, secretHash],
+          'INSERT INTO devices (tenant_id, name, type, username, secret_hash) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+          [ctx.tenantId, input.name, type, username, secretHash],
         );
         const id = rows[0]!.id;
         if (capabilities.length > 0) {
@@ -60,7 +84,8 @@ export class DeviceRegistry {
             [ctx.tenantId, id, capabilities.map((c) => c.name), capabilities.map((c) => Boolean(c.requiresPin)), capabilities.map((c) => Boolean(c.requiresApproval))],
           );
         }
-        await recordSecurityEvent(tx, ctx, { type: 'DEVICE_CREATED', deviceId: id, details: { name: input.name, capabilities } });
+        await recordSecurityEvent(tx, ctx, { type: 'DEVICE_CREATED', deviceId: id, details: { name: input.name, type, capabilities } });
+        tx.afterCommit(() => this.events?.emit('device.registered', { tenantId: ctx.tenantId, deviceId: id, deviceName: input.name }));
         return { id, name: input.name, username, password };
       });
     } catch (error) {
@@ -98,7 +123,7 @@ export class DeviceRegistry {
     const { resolved } = await this.policy.requireAccess(ctx, 'device.read', [name]);
     return this.db.withTenant(ctx, async (tx) => {
       const { rows } = await tx.query<DeviceDetail>(
-        `SELECT d.id, d.name, d.status, d.online, d.last_seen_at AS "lastSeenAt", d.created_at AS "createdAt",
+        `SELECT d.id, d.name, d.type, d.status, d.online, d.last_seen_at AS "lastSeenAt", d.created_at AS "createdAt",
                 s.state, s.updated_at AS "stateUpdatedAt",
                 (SELECT count(*)::int FROM telemetry t WHERE t.device_id = d.id) AS "telemetryCount",
                 coalesce((SELECT json_agg(json_build_object('name', c.capability, 'requiresPin', c.requires_pin, 'requiresApproval', c.requires_approval) ORDER BY c.capability)
@@ -115,9 +140,35 @@ export class DeviceRegistry {
     await this.policy.requireAccess(ctx, 'device.read');
     return this.db.withTenant(ctx, async (tx) => {
       const { rows } = await tx.query<Device>(
-        `SELECT id, name, status, online, last_seen_at AS "lastSeenAt", created_at AS "createdAt" FROM devices ORDER BY name`,
+        `SELECT id, name, type, status, online, last_seen_at AS "lastSeenAt", created_at AS "createdAt" FROM devices ORDER BY name`,
       );
       return rows;
     });
+  }
+
+  /**
+   * Current state, presence and last seen of several devices in one query
+   * (Google QUERY, Alexa ReportState). Names this tenant has no device by come
+   * back in `missing`, exactly as names of another tenant's devices do.
+   */
+  async readStates(ctx: TenantContext, names: readonly string[]): Promise<{ devices: DeviceStateView[]; missing: string[] }> {
+    await this.policy.requireAccess(ctx, 'device.read');
+    const unique = [...new Set(names)];
+    if (unique.length > MAX_STATE_BATCH) throw new GatewayError('VALIDATION_FAILED', `At most ${MAX_STATE_BATCH} devices per state read.`);
+    if (unique.length === 0) return { devices: [], missing: [] };
+    const rows = await this.db.withTenant(ctx, async (tx) =>
+      (await tx.query<Omit<DeviceStateView, 'reported'>>(
+        `SELECT d.id, d.name, d.type, d.online, d.last_seen_at AS "lastSeenAt", s.state, s.updated_at AS "stateUpdatedAt",
+                coalesce((SELECT array_agg(c.capability ORDER BY c.capability) FROM device_capabilities c WHERE c.device_id = d.id), '{}') AS capabilities
+           FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
+          WHERE d.name = ANY($1::text[])`,
+        [unique],
+      )).rows,
+    );
+    const byName = new Map(rows.map((row) => [row.name, { ...row, state: row.state ?? null, reported: reportedState(row.capabilities, row.state) }]));
+    return {
+      devices: unique.flatMap((name) => byName.get(name) ?? []),
+      missing: unique.filter((name) => !byName.has(name)),
+    };
   }
 }
