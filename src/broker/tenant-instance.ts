@@ -1,6 +1,7 @@
 import { Aedes, type Client, type Subscription } from 'aedes';
 import { commandTopic } from '../core/topics/device-topics.js';
 import { filterCovers } from '../core/topics/topic-match.js';
+import { tenantScope } from '../db/tenant-scope.js';
 import type { BrokerContext } from './broker-context.js';
 import { authenticate, preConnect } from './hooks/connect.js';
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
@@ -34,7 +35,7 @@ export async function startTenantInstance(context: BrokerContext, tenantId: stri
   broker.on('clientReady', (client) => {
     const session = sessionOf(client);
     if (session?.deviceName === undefined) return;
-    context.deviceState.connected(tenantId, session.ctx.principal.id);
+    context.deviceState.connected(tenantScope(session.ctx), session.ctx.principal.id);
     // A restored persistent session is subscribed without a SUBSCRIBE: send what is outstanding now.
     if (Object.keys((client as unknown as { subscriptions: object }).subscriptions).length > 0) sendOutstanding(context, client, session);
   });

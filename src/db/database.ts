@@ -2,6 +2,7 @@ import pg from 'pg';
 import { isTenantContext, type TenantContext } from '../auth/context.js';
 import { GatewayError } from '../core/errors.js';
 import { isConnectionFailure } from './pg-errors.js';
+import { isTenantScope, type TenantScope } from './tenant-scope.js';
 
 /**
  * What a repository may do inside a transaction: run queries, and ask for
@@ -44,14 +45,15 @@ export class Database {
   /**
    * One transaction that writes for several tenants in turn (a telemetry batch
    * from many devices): row-level security applies to each group, with
-   * app.tenant_id switched between them. The ids come from issued contexts.
+   * app.tenant_id switched between them. Each group names its tenant by a
+   * TenantScope, made from an issued context (src/db/tenant-scope.ts).
    */
-  async withEachTenant<T>(groups: Iterable<[tenantId: string, T]>, fn: (tx: Tx, item: T, tenantId: string) => Promise<void>): Promise<void> {
+  async withEachTenant<T>(groups: Iterable<[scope: TenantScope, T]>, fn: (tx: Tx, item: T, scope: TenantScope) => Promise<void>): Promise<void> {
     await this.transaction(`BEGIN; SET LOCAL ROLE ${TENANT_ROLE}`, async (tx) => {
-      for (const [tenantId, item] of groups) {
-        if (!UUID.test(tenantId)) throw new GatewayError('TENANT_REQUIRED', 'Not a tenant id.');
+      for (const [scope, item] of groups) {
+        const tenantId = checkedTenant(scope);
         await tx.query(`SELECT set_config('app.tenant_id', '${tenantId}', true)`);
-        await fn(tx, item, tenantId);
+        await fn(tx, item, scope);
       }
     });
   }
@@ -61,8 +63,8 @@ export class Database {
    * transaction sent as one simple query: one round trip in all. For the
    * telemetry hot path, where small batches wait on the commit.
    */
-  async executeAsTenant(tenantId: string, sql: string): Promise<void> {
-    if (!UUID.test(tenantId)) throw new GatewayError('TENANT_REQUIRED', 'Not a tenant id.');
+  async executeAsTenant(scope: TenantScope, sql: string): Promise<void> {
+    const tenantId = checkedTenant(scope);
     const client = await this.connect();
     let broken: Error | undefined;
     try {
@@ -137,6 +139,12 @@ export class Database {
       throw unavailableOr(error);
     }
   }
+}
+
+/** The tenant id of a scope made from an issued context; it is inlined into SQL, so it is checked to be a UUID as well. */
+function checkedTenant(scope: TenantScope): string {
+  if (!isTenantScope(scope) || !UUID.test(scope.tenantId)) throw new GatewayError('TENANT_REQUIRED', 'No tenant scope: refusing to touch tenant data.');
+  return scope.tenantId;
 }
 
 /** A lost or unreachable server as the core's DATABASE_UNAVAILABLE (CONNACK 3, HTTP 503); any other error as it was. */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TelemetryWriter } from '../../src/core/telemetry/telemetry-writer.js';
 import type { Database } from '../../src/db/database.js';
 import { createTestDatabase } from '../support/database.js';
+import { scopeFor } from '../support/fixtures.js';
 
 /** Text that breaks naive quoting: SQL and array quotes, backslashes, separators, dollar tags, non-ASCII. */
 const AWKWARD = ['', 'power', 'a,b', 'q"uote', "o'brien", 'back\\slash', '{x,y}', 'NULL', 'phase/1', 'ünïcödé 日本 😀', '$gh$'];
@@ -27,7 +28,7 @@ describe('TelemetryWriter against PostgreSQL', () => {
       await db.platformQuery('DELETE FROM telemetry', []);
       const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, heavyShareBesideLight: 1, maxDelayMs: 50, highWater: 10_000, highWaterBesideLight: 10_000, concurrency: 2, bulkConcurrency: 2 });
       // Three devices, and a clock that once steps back (times are sent as offsets from the batch's first).
-      const sent = Array.from({ length: count }, (_, n) => ({ tenantId, deviceId: deviceIds[(n * 7) % 3]!, stream: AWKWARD[n % AWKWARD.length]!, payload: payloadFor(n), receivedAt: 1_700_000_000_000 + n - (n > count / 2 ? 3 : 0) }));
+      const sent = Array.from({ length: count }, (_, n) => ({ tenant: scopeFor(tenantId), deviceId: deviceIds[(n * 7) % 3]!, stream: AWKWARD[n % AWKWARD.length]!, payload: payloadFor(n), receivedAt: 1_700_000_000_000 + n - (n > count / 2 ? 3 : 0) }));
       for (const record of sent) writer.write(record);
       await writer.flush();
 

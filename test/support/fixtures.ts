@@ -4,6 +4,7 @@ import { operatorContext } from '../../src/auth/operator.js';
 import { scopesForChannel } from '../../src/core/policy/capability-matrix.js';
 import { createTenant, type Tenant } from '../../src/core/tenants.js';
 import type { Database } from '../../src/db/database.js';
+import { tenantScope, type TenantScope } from '../../src/db/tenant-scope.js';
 
 let counter = 0;
 
@@ -25,4 +26,9 @@ export function contextFor(
     roles: shape.roles ?? (shape.kind === 'device' || shape.kind === 'app' ? [] : ['owner']),
     scopes: shape.scopes ?? scopesForChannel(channel),
   });
+}
+
+/** A tenant scope as a device's connection would hand the batch writers (tests only). */
+export function scopeFor(tenantId: string): TenantScope {
+  return tenantScope(contextFor(tenantId, { kind: 'device', channel: 'iot' }));
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceStateWriter } from '../../src/core/devices/device-state-writer.js';
 import type { Database } from '../../src/db/database.js';
+import type { TenantScope } from '../../src/db/tenant-scope.js';
+import { scopeFor } from '../support/fixtures.js';
 
 type Write = { tenantId: string; params: unknown[] };
 
@@ -8,18 +10,24 @@ type Write = { tenantId: string; params: unknown[] };
 function flakyDatabase() {
   const state = { down: false, committed: [] as Write[], during: undefined as (() => void) | undefined };
   const db = {
-    async withEachTenant<T>(groups: Iterable<[string, T]>, fn: (tx: { query(sql: string, params: unknown[]): Promise<unknown> }, item: T, tenantId: string) => Promise<void>) {
+    async withEachTenant<T>(groups: Iterable<[TenantScope, T]>, fn: (tx: { query(sql: string, params: unknown[]): Promise<{ rows: unknown[] }>; afterCommit(callback: () => void): void }, item: T, scope: TenantScope) => Promise<void>) {
       state.during?.();
       if (state.down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
       const writes: Write[] = [];
-      for (const [tenantId, item] of groups) await fn({ query: async (_sql, params) => void writes.push({ tenantId, params }) }, item, tenantId);
+      const committed: (() => void)[] = [];
+      for (const [scope, item] of groups) {
+        const tx = { query: async (_sql: string, params: unknown[]) => (writes.push({ tenantId: scope.tenantId, params }), { rows: [] }), afterCommit: (callback: () => void) => void committed.push(callback) };
+        await fn(tx, item, scope);
+      }
       state.committed.push(...writes);
+      committed.forEach((callback) => callback());
     },
   };
   return { state, db: db as unknown as Database };
 }
 
-const TENANT = '00000000-0000-4000-8000-000000000001';
+const TENANT_ID = '00000000-0000-4000-8000-000000000001';
+const TENANT = scopeFor(TENANT_ID);
 
 describe('DeviceStateWriter', () => {
   it('keeps presence that failed to write and writes the latest once the database is back', async () => {
@@ -28,7 +36,7 @@ describe('DeviceStateWriter', () => {
     const writer = new DeviceStateWriter(db, 60_000, (error) => errors.push(error));
     writer.connected(TENANT, 'device-1');
     await writer.flush();
-    expect(state.committed).toEqual([{ tenantId: TENANT, params: [['device-1'], [true]] }]);
+    expect(state.committed).toEqual([{ tenantId: TENANT_ID, params: [['device-1'], [true]] }]);
 
     state.down = true;
     writer.disconnected('device-1');
@@ -39,7 +47,7 @@ describe('DeviceStateWriter', () => {
 
     state.down = false;
     await writer.flush();
-    expect(state.committed.at(-1)).toEqual({ tenantId: TENANT, params: [['device-1'], [false]] });
+    expect(state.committed.at(-1)).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [false]] });
     expect(writer.pending).toBe(0);
     await writer.close();
   });
@@ -56,7 +64,7 @@ describe('DeviceStateWriter', () => {
     state.during = undefined;
     state.down = false;
     await writer.flush();
-    expect(state.committed).toEqual([{ tenantId: TENANT, params: [TENANT, ['device-2', 'device-1'], ['{"v":2}', '{"v":1}']] }]);
+    expect(state.committed).toEqual([{ tenantId: TENANT_ID, params: [TENANT_ID, ['device-2', 'device-1'], ['{"v":2}', '{"v":1}']] }]);
     await writer.close();
   });
 
@@ -71,7 +79,7 @@ describe('DeviceStateWriter', () => {
     state.down = false;
     await writer.flush();
     expect(state.committed).toHaveLength(2);
-    expect(state.committed[1]).toEqual({ tenantId: TENANT, params: [['device-1'], [true]] });
+    expect(state.committed[1]).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [true]] });
     await writer.close();
   });
 });

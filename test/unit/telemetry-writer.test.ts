@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TelemetryWriter, type TelemetryWriterOptions } from '../../src/core/telemetry/telemetry-writer.js';
 import type { Database } from '../../src/db/database.js';
+import type { TenantScope } from '../../src/db/tenant-scope.js';
+import { scopeFor } from '../support/fixtures.js';
 
 // Every test runs on vitest's fake clock: a "1 ms" write ends before an "11 ms" one because the clock says so, not because
 // the machine was idle enough. TenantRests reads node:perf_hooks' `performance`, which fake timers do not replace: here it
@@ -35,16 +37,16 @@ async function settled<T>(promise: Promise<T>): Promise<T> {
 /** `writer.write` with a confirmation, as a promise. */
 const confirmed = (writer: TelemetryWriter, record: ReturnType<typeof row>) => new Promise<void>((resolve) => writer.write(record, () => resolve()));
 
-const A = '01a20000-0000-7000-8000-00000000000a';
-const B = '01a20000-0000-7000-8000-00000000000b';
+const A = scopeFor('01a20000-0000-7000-8000-00000000000a');
+const B = scopeFor('01a20000-0000-7000-8000-00000000000b');
 
 /** A database whose writes take 1 ms and 1 ms more per 100 rows (on the fake clock), and that records what each batch held. */
 function slowDatabase() {
-  const batches: { tenants: string[]; rows: number }[] = [];
+  const batches: { tenants: TenantScope[]; rows: number }[] = [];
   /** When each batch started and ended (ms), in the order of `batches`. */
-  const timings: { tenantId: string; start: number; end: number }[] = [];
+  const timings: { tenantId: TenantScope; start: number; end: number }[] = [];
   const large = { now: 0, most: 0 };
-  const write = async (groups: [string, number][]) => {
+  const write = async (groups: [TenantScope, number][]) => {
     const rows = groups.reduce((sum, [, n]) => sum + n, 0);
     batches.push({ tenants: groups.map(([t]) => t), rows });
     const timing = { tenantId: groups[0]![0], start: performance.now(), end: 0 };
@@ -56,9 +58,9 @@ function slowDatabase() {
     timing.end = performance.now();
   };
   const db = {
-    executeAsTenant: (tenantId: string, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
+    executeAsTenant: (tenantId: TenantScope, sql: string) => write([[tenantId, (sql.match(/\),\(/g)?.length ?? 0) + 1]]),
     // The unnest path's columns: ids joined by commas, then devices, streams (an array), payloads, times.
-    withEachTenant: (groups: [string, [string, string, string[], string, string]][]) => write(groups.map(([t, columns]) => [t, columns[2].length])),
+    withEachTenant: (groups: [TenantScope, [string, string, string[], string, string]][]) => write(groups.map(([t, columns]) => [t, columns[2].length])),
   } as unknown as Database;
   return { db, batches, timings, large };
 }
@@ -68,7 +70,7 @@ function writerFor(db: Database, options: Partial<TelemetryWriterOptions> & Pick
   return new TelemetryWriter(db, { maxBatchBesideLight: options.maxBatch, heavyShareBesideLight: 1, maxDelayMs: 0, highWater: 50_000, highWaterBesideLight: 50_000, concurrency: 2, bulkConcurrency: 2, ...options });
 }
 
-const row = (tenantId: string, n: number) => ({ tenantId, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
+const row = (tenant: TenantScope, n: number) => ({ tenant, deviceId: '01a20000-0000-7000-8000-0000000000dd', stream: '', payload: `{"n":${n}}`, receivedAt: Date.now() });
 
 describe('TelemetryWriter', () => {
   it('confirms every row after its batch, in order, and flushes on demand', async () => {
@@ -109,7 +111,7 @@ describe('TelemetryWriter', () => {
   it('writes one large batch at a time (bulkConcurrency 1) while small ones use the other writers', async () => {
     const { db, large } = slowDatabase();
     const writer = writerFor(db, { maxBatch: 1_000, concurrency: 4, bulkConcurrency: 1 });
-    const C = '01a20000-0000-7000-8000-00000000000c';
+    const C = scopeFor('01a20000-0000-7000-8000-00000000000c');
     let floodDone = 0;
     for (let n = 0; n < 5_000; n++) {
       writer.write(row(A, n), () => floodDone++);

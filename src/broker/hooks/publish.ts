@@ -3,6 +3,7 @@ import { hasCode } from '../../core/errors.js';
 import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-topics.js';
 import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
+import { tenantScope } from '../../db/tenant-scope.js';
 import type { BrokerContext } from '../broker-context.js';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
 import { sessionOf, type MqttSession } from '../session.js';
@@ -43,7 +44,8 @@ export function authorizePublishHook(context: BrokerContext) {
           log.debug({ tenantId: session.ctx.tenantId, device: session.deviceName, reason: verdict.reason }, 'telemetry refused');
           return drop(packet, callback);
         }
-        const record = { tenantId: session.ctx.tenantId, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
+        const tenant = tenantScope(session.ctx);
+        const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
         if (packet.qos > 0) {
           // A QoS 2 sender that left during the commit: aedes would now store the message to await a PUBREL
           // that cannot come, after the close already cleaned that store, and keep it forever. It is stored in
@@ -52,13 +54,13 @@ export function authorizePublishHook(context: BrokerContext) {
           return;
         }
         if (telemetry.write(record)) return callback(null);
-        telemetry.drained(session.ctx.tenantId).then(() => callback(null), callback);
+        telemetry.drained(tenant).then(() => callback(null), callback);
         return;
       }
       case 'state': {
         const verdict = checkTelemetryPayload(packet.payload as Buffer, limits.telemetryMaxBytes);
         if (!verdict.ok) return drop(packet, callback);
-        deviceState.state(session.ctx.tenantId, deviceId, verdict.json);
+        deviceState.state(tenantScope(session.ctx), deviceId, verdict.json);
         retainInOrder(client, packet, log); // the last state is kept for whoever subscribes next
         return callback(null);
       }

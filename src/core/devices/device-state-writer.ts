@@ -1,10 +1,19 @@
 import type { Database } from '../../db/database.js';
+import type { TenantScope } from '../../db/tenant-scope.js';
+import type { EventBus } from '../event-bus.js';
 
-type Presence = { tenantId: string; connections: number; dirty: boolean; seen: boolean };
-type StateUpdate = { tenantId: string; state: string };
+type Presence = { tenant: TenantScope; connections: number; dirty: boolean; seen: boolean };
+type StateUpdate = { tenant: TenantScope; state: string };
 
-const PRESENCE_UPDATE = `UPDATE devices d SET online = u.online, last_seen_at = now()
-  FROM unnest($1::uuid[], $2::bool[]) AS u(id, online) WHERE d.id = u.id`;
+/**
+ * Moves last_seen_at of every device named, and online where it changed; returns
+ * the devices whose online changed, for device.presence.changed. Both updates
+ * read one snapshot, so their rows are apart (one changes, the other does not).
+ */
+const PRESENCE_UPDATE = `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS u(id, online)),
+  changed AS (UPDATE devices d SET online = u.online, last_seen_at = now() FROM u WHERE d.id = u.id AND d.online IS DISTINCT FROM u.online RETURNING d.id, d.online),
+  unchanged AS (UPDATE devices d SET last_seen_at = now() FROM u WHERE d.id = u.id AND d.online IS NOT DISTINCT FROM u.online)
+  SELECT id, online FROM changed`;
 const STATE_UPSERT = `INSERT INTO device_state (tenant_id, device_id, state, updated_at)
   SELECT $1::uuid, u.id, u.state::jsonb, now() FROM unnest($2::uuid[], $3::text[]) AS u(id, state)
   ON CONFLICT (device_id) DO UPDATE SET state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`;
@@ -19,6 +28,11 @@ const STATE_UPSERT = `INSERT INTO device_state (tenant_id, device_id, state, upd
  * (the latest state of a device wins; presence is read from the connection
  * count when the write happens), and the next flush tries again. A device that
  * went offline during an outage reads offline once the database is back.
+ *
+ * Each write names its tenant by a TenantScope made from the connection's
+ * TenantContext, and announces, once committed, `device.state.changed` for each
+ * state stored and `device.presence.changed` for each device whose online flag
+ * the write changed.
  */
 export class DeviceStateWriter {
   private readonly presence = new Map<string, Presence>();
@@ -26,7 +40,7 @@ export class DeviceStateWriter {
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void) {
+  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void, private readonly events?: EventBus) {
     this.timer = setInterval(() => this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
   }
@@ -38,8 +52,8 @@ export class DeviceStateWriter {
     return dirty;
   }
 
-  connected(tenantId: string, deviceId: string): void {
-    const entry = this.presence.get(deviceId) ?? { tenantId, connections: 0, dirty: false, seen: false };
+  connected(tenant: TenantScope, deviceId: string): void {
+    const entry = this.presence.get(deviceId) ?? { tenant, connections: 0, dirty: false, seen: false };
     entry.connections++;
     entry.dirty = true;
     this.presence.set(deviceId, entry);
@@ -58,8 +72,9 @@ export class DeviceStateWriter {
     if (entry) entry.seen = true;
   }
 
-  state(tenantId: string, deviceId: string, state: string): void {
-    this.states.set(deviceId, { tenantId, state });
+  /** `state`: a JSON object (checked by the broker), stored as the device's current state. */
+  state(tenant: TenantScope, deviceId: string, state: string): void {
+    this.states.set(deviceId, { tenant, state });
   }
 
   /** Writes what changed; serialised, so two flushes never race. Rejects if a write failed (what it held is kept). */
@@ -86,20 +101,24 @@ export class DeviceStateWriter {
 
   private async writePresence(): Promise<void> {
     const taken: [string, Presence, { dirty: boolean; seen: boolean }][] = [];
-    const groups = new Map<string, { ids: string[]; online: boolean[] }>();
+    const groups = new Map<string, [TenantScope, { ids: string[]; online: boolean[] }]>();
     for (const [deviceId, entry] of this.presence) {
       if (!entry.dirty && !entry.seen) continue;
-      const group = groups.get(entry.tenantId) ?? { ids: [], online: [] };
+      const group = groupOf(groups, entry.tenant, () => ({ ids: [], online: [] }));
       group.ids.push(deviceId);
       group.online.push(entry.connections > 0);
-      groups.set(entry.tenantId, group);
       taken.push([deviceId, entry, { dirty: entry.dirty, seen: entry.seen }]);
       entry.dirty = false;
       entry.seen = false;
     }
     if (groups.size === 0) return;
     try {
-      await this.db.withEachTenant(groups, (tx, group) => tx.query(PRESENCE_UPDATE, [group.ids, group.online]).then(() => undefined));
+      await this.db.withEachTenant(groups.values(), async (tx, group, tenant) => {
+        const { rows } = await tx.query<{ id: string; online: boolean }>(PRESENCE_UPDATE, [group.ids, group.online]);
+        tx.afterCommit(() => {
+          for (const row of rows) this.events?.emit('device.presence.changed', { tenantId: tenant.tenantId, deviceId: row.id, online: row.online });
+        });
+      });
     } catch (error) {
       for (const [, entry, flags] of taken) {
         entry.dirty ||= flags.dirty;
@@ -116,19 +135,32 @@ export class DeviceStateWriter {
     if (this.states.size === 0) return;
     const taken = this.states;
     this.states = new Map();
-    const groups = new Map<string, { ids: string[]; values: string[] }>();
+    const groups = new Map<string, [TenantScope, { ids: string[]; values: string[] }]>();
     for (const [deviceId, update] of taken) {
-      const group = groups.get(update.tenantId) ?? { ids: [], values: [] };
+      const group = groupOf(groups, update.tenant, () => ({ ids: [], values: [] }));
       group.ids.push(deviceId);
       group.values.push(update.state);
-      groups.set(update.tenantId, group);
     }
     try {
-      await this.db.withEachTenant(groups, (tx, group, tenantId) => tx.query(STATE_UPSERT, [tenantId, group.ids, group.values]).then(() => undefined));
+      await this.db.withEachTenant(groups.values(), async (tx, group, tenant) => {
+        await tx.query(STATE_UPSERT, [tenant.tenantId, group.ids, group.values]);
+        tx.afterCommit(() => {
+          if (!this.events) return;
+          group.ids.forEach((deviceId, i) =>
+            this.events!.emit('device.state.changed', { tenantId: tenant.tenantId, deviceId, state: JSON.parse(group.values[i]!) as Record<string, unknown> }));
+        });
+      });
     } catch (error) {
       // A state that arrived meanwhile is newer than the one that failed.
       for (const [deviceId, update] of taken) if (!this.states.has(deviceId)) this.states.set(deviceId, update);
       throw error;
     }
   }
+}
+
+/** The group of a tenant's devices in one write, made on first use; keyed by tenant id, carrying the scope it is written under. */
+function groupOf<G>(groups: Map<string, [TenantScope, G]>, tenant: TenantScope, make: () => G): G {
+  let entry = groups.get(tenant.tenantId);
+  if (!entry) groups.set(tenant.tenantId, (entry = [tenant, make()]));
+  return entry[1];
 }

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceStateWriter } from '../../src/core/devices/device-state-writer.js';
+import { LocalEventBus, type GatewayEvents } from '../../src/core/event-bus.js';
+import { hasCode } from '../../src/core/errors.js';
+import type { Database } from '../../src/db/database.js';
+import { tenantScope, type TenantScope } from '../../src/db/tenant-scope.js';
+import type { TenantContext } from '../../src/auth/context.js';
+import { createTestDatabase } from '../support/database.js';
+import { scopeFor } from '../support/fixtures.js';
+
+/** The device-state writer against PostgreSQL: what it announces, after the commit, and the tenant scope it writes under. */
+describe('DeviceStateWriter against PostgreSQL', () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let tenantId: string;
+  let scope: TenantScope;
+  let deviceId: string;
+
+  beforeAll(async () => {
+    ({ db, close } = await createTestDatabase());
+    tenantId = (await db.platformQuery<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ($1, $1) RETURNING id`, ['state-writer'])).at(0)!.id;
+    deviceId = (await db.platformQuery<{ id: string }>(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, 'lamp', 'state-writer.lamp', 'x') RETURNING id`, [tenantId])).at(0)!.id;
+    scope = scopeFor(tenantId);
+  });
+  afterAll(() => close());
+
+  /** A bus whose listeners read, when they hear an event, what it announces: the reads show what was committed then. */
+  function listening() {
+    const events = new LocalEventBus((_, error) => {
+      throw error; // a listener's failure fails the test (the bus would otherwise only report it)
+    });
+    const heard: { state: { event: GatewayEvents['device.state.changed']; stored: Promise<unknown> }[]; presence: { event: GatewayEvents['device.presence.changed']; stored: Promise<unknown> }[] } = { state: [], presence: [] };
+    events.on('device.state.changed', (event) => heard.state.push({ event, stored: db.platformQuery<{ state: unknown }>('SELECT state FROM device_state WHERE device_id = $1', [event.deviceId]).then((rows) => rows[0]?.state) }));
+    events.on('device.presence.changed', (event) => heard.presence.push({ event, stored: db.platformQuery<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [event.deviceId]).then((rows) => rows[0]?.online) }));
+    return { events, heard };
+  }
+
+  it('announces a stored state after its commit, with its tenant', async () => {
+    const { events, heard } = listening();
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined, events);
+    writer.state(scope, deviceId, '{"on":true,"level":40}');
+    writer.state(scope, deviceId, '{"on":true,"level":60}'); // the latest wins
+    await writer.flush();
+    expect(heard.state.map((h) => h.event)).toEqual([{ tenantId, deviceId, state: { on: true, level: 60 } }]);
+    expect(await heard.state[0]!.stored).toEqual({ on: true, level: 60 });
+    await writer.flush();
+    expect(heard.state).toHaveLength(1); // nothing new written, nothing announced
+    await writer.close();
+  });
+
+  it('announces presence when the stored online flag changes, and only then', async () => {
+    const { events, heard } = listening();
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined, events);
+    writer.connected(scope, deviceId);
+    await writer.flush();
+    writer.connected(scope, deviceId); // a second connection: still online
+    writer.seen(deviceId);
+    await writer.flush();
+    writer.disconnected(deviceId);
+    await writer.flush();
+    writer.disconnected(deviceId);
+    await writer.flush();
+    expect(heard.presence.map((h) => h.event)).toEqual([{ tenantId, deviceId, online: true }, { tenantId, deviceId, online: false }]);
+    expect(await Promise.all(heard.presence.map((h) => h.stored))).toEqual([true, false]);
+    await writer.close();
+  });
+
+  it('announces nothing for a write that failed', async () => {
+    const { events, heard } = listening();
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined, events);
+    // Not a device of any tenant: the state's foreign key refuses it, and the transaction rolls back.
+    writer.state(scope, '01a20000-0000-7000-8000-0000000000ff', '{"on":false}');
+    await expect(writer.flush()).rejects.toThrow();
+    expect(heard.state).toEqual([]);
+    await writer.close();
+  });
+
+  it('the batch entry points take only a scope made from an issued context', async () => {
+    const refused = (error: unknown) => hasCode(error, 'TENANT_REQUIRED');
+    const lookAlike = Object.freeze({ tenantId }) as TenantScope;
+    await expect(db.executeAsTenant(lookAlike, 'SELECT 1')).rejects.toSatisfy(refused);
+    await expect(db.executeAsTenant(tenantId as unknown as TenantScope, 'SELECT 1')).rejects.toSatisfy(refused);
+    await expect(db.withEachTenant([[lookAlike, 1]], async () => undefined)).rejects.toSatisfy(refused);
+    expect(() => tenantScope({ tenantId, principal: { kind: 'device', id: deviceId }, channel: 'iot', roles: [], scopes: [] } as unknown as TenantContext)).toThrow(/tenant/i);
+    await expect(db.executeAsTenant(scope, 'SELECT 1')).resolves.toBeUndefined();
+  });
+});
