@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TelemetryWriter, type TelemetryRecord } from '../../src/core/telemetry/telemetry-writer.js';
+import type { Database } from '../../src/db/database.js';
+import type { TenantScope } from '../../src/db/tenant-scope.js';
+import { createTestDatabase } from '../support/database.js';
+import { scopeFor } from '../support/fixtures.js';
+
+/**
+ * The database's guarantee that a telemetry row's device is a device of the
+ * row's tenant (migrations/1763800000010_telemetry-device-in-tenant.sql),
+ * through the writer's two statements and through SQL that names the table or
+ * its partition directly.
+ */
+describe('a telemetry row\'s device belongs to its tenant', () => {
+  let db: Database;
+  let close: () => Promise<void>;
+  let tenantA: string;
+  let tenantB: string;
+  let deviceA: string;
+  let deviceB: string;
+  let scopeA: TenantScope;
+
+  const FOREIGN_KEY_VIOLATION = '23503';
+  const count = async (deviceId: string) => Number((await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry WHERE device_id = $1', [deviceId]))[0]!.n);
+  const sqlState = (error: unknown) => (error as { code?: string } | undefined)?.code;
+
+  beforeAll(async () => {
+    ({ db, close } = await createTestDatabase());
+    const tenant = async (slug: string) => (await db.platformQuery<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ($1, $1) RETURNING id`, [slug]))[0]!.id;
+    const device = async (tenantId: string, name: string) =>
+      (await db.platformQuery<{ id: string }>(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, $2, $3, 'x') RETURNING id`, [tenantId, name, `${tenantId}.${name}`]))[0]!.id;
+    [tenantA, tenantB] = [await tenant('device-tenant-a'), await tenant('device-tenant-b')];
+    [deviceA, deviceB] = [await device(tenantA, 'meter'), await device(tenantB, 'meter')];
+    scopeA = scopeFor(tenantA);
+  });
+  afterAll(() => close());
+
+  /** Writes `devices.length` rows in one batch (over 64 rows: the unnest statement; else the inline one) and returns each row's outcome. */
+  async function writeBatch(devices: string[]): Promise<(Error | undefined)[]> {
+    const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, heavyShareBesideLight: 1, maxDelayMs: 50, highWater: 10_000, highWaterBesideLight: 10_000, concurrency: 1, bulkConcurrency: 1 });
+    const outcomes = devices.map((deviceId, n) => {
+      const record: TelemetryRecord = { tenant: scopeA, deviceId, stream: '', payload: JSON.stringify({ n }), receivedAt: Date.now() };
+      return new Promise<Error | undefined>((resolve) => writer.write(record, resolve));
+    });
+    await writer.flush();
+    return Promise.all(outcomes);
+  }
+
+  for (const size of [3, 100]) {
+    it(`a batch of ${size} rows for the tenant's own device is stored; one row for another tenant's device or none fails its batch`, async () => {
+      const before = await count(deviceA);
+      expect(await writeBatch(Array(size).fill(deviceA))).toEqual(Array(size).fill(undefined));
+      expect(await count(deviceA)).toBe(before + size);
+
+      for (const stray of [deviceB, randomUUID()]) {
+        const outcomes = await writeBatch([...Array(size - 1).fill(deviceA), stray]);
+        expect(new Set(outcomes.map(sqlState))).toEqual(new Set([FOREIGN_KEY_VIOLATION]));
+        expect(outcomes[0]!.message).toMatch(/telemetry_device_in_tenant/);
+      }
+      expect(await count(deviceA)).toBe(before + size);
+      expect(await count(deviceB)).toBe(0);
+    });
+  }
+
+  it('holds for SQL naming the table or its partition, and for updates, even as the owner', async () => {
+    const insert = (table: string, tenantId: string, deviceId: string) =>
+      db.platformQuery(`INSERT INTO ${table} (tenant_id, device_id, payload) VALUES ($1, $2, '{}')`, [tenantId, deviceId]);
+    for (const table of ['telemetry', 'telemetry_default']) {
+      await expect(insert(table, tenantA, deviceB)).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION, constraint: 'telemetry_device_in_tenant' });
+      await expect(insert(table, tenantA, randomUUID())).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
+      await insert(table, tenantA, deviceA);
+    }
+    await expect(db.platformQuery('UPDATE telemetry SET device_id = $1 WHERE device_id = $2', [deviceB, deviceA])).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
+    await expect(db.platformQuery('UPDATE telemetry_default SET tenant_id = $1 WHERE device_id = $2', [tenantB, deviceA])).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
+  });
+
+  it('a device with telemetry keeps its tenant and id', async () => {
+    await db.platformQuery(`INSERT INTO telemetry (tenant_id, device_id, payload) VALUES ($1, $2, '{}')`, [tenantA, deviceA]);
+    await expect(db.platformQuery('UPDATE devices SET tenant_id = $1 WHERE id = $2', [tenantB, deviceA])).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
+    // Other columns change as before.
+    await db.platformQuery('UPDATE devices SET online = true WHERE id = $1', [deviceA]);
+  });
+});
