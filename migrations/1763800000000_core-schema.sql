@@ -24,17 +24,32 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
   SELECT nullif(current_setting('app.tenant_id', true), '')::uuid
 $$;
 
--- Role names are cluster-wide; several databases (tests) may race to create it.
+-- Role names are cluster-wide; several databases (tests) may race to create it. An owner without
+-- CREATEROLE may have it created and granted beforehand (README): then neither statement is needed,
+-- and each would fail on permissions, so each runs only if still needed.
 DO $$
 BEGIN
-  CREATE ROLE gatehouse_app NOLOGIN;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'gatehouse_app') THEN
+    CREATE ROLE gatehouse_app NOLOGIN;
+  END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
   NULL;
 END
 $$;
+-- What tenant transactions need is SET ROLE: since PostgreSQL 16 a CREATEROLE creator holds the role
+-- with ADMIN but without SET, so membership alone does not tell (before 16 there is no 'SET' to ask).
 DO $$
+DECLARE
+  can_set boolean;
 BEGIN
-  EXECUTE format('GRANT gatehouse_app TO %I', current_user);
+  BEGIN
+    can_set := pg_has_role(current_user, 'gatehouse_app', 'SET');
+  EXCEPTION WHEN invalid_parameter_value THEN
+    can_set := pg_has_role(current_user, 'gatehouse_app', 'MEMBER');
+  END;
+  IF NOT can_set THEN
+    EXECUTE format('GRANT gatehouse_app TO %I', current_user);
+  END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN
   NULL;
 END

@@ -96,12 +96,8 @@ describe('a DATABASE_URL whose user is not a superuser', () => {
     }
   }
 
-  // KNOWN BUG (README claim false today): the core-schema migration runs CREATE ROLE gatehouse_app (a user
-  // without CREATEROLE gets 42501 "permission denied to create role" even when the role exists, and only
-  // duplicate_object is caught) and GRANT gatehouse_app TO current_user (42501 "permission denied to grant
-  // role" for a member without ADMIN OPTION). Both need a check first (pg_roles; pg_has_role(current_user,
-  // 'gatehouse_app', 'SET')). Once fixed this test passes, so \`it.fails\` turns red: make it \`it\` again.
-  it.fails('with gatehouse_app created beforehand and granted to it: starts, migrates, and row-level security holds', async () => {
+  // The migration creates and grants the role only when it must: an owner without CREATEROLE could not before.
+  it('with gatehouse_app created beforehand and granted to it: starts, migrates, and row-level security holds', async () => {
     const serverUrl = inject('pgServerUrl');
     const suffix = randomBytes(4).toString('hex');
     const [user, password, database] = [`gh_owner_${suffix}`, randomBytes(12).toString('hex'), `gh_owned_${suffix}`];
