@@ -4,7 +4,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { ConnectAuthenticator } from '../../src/broker/connect-authenticator.js';
-import { isGatewayError } from '../../src/core/errors.js';
+import { hasCode, isGatewayError } from '../../src/core/errors.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { createEmptyDatabase } from '../support/database.js';
 import { refusedWith } from '../support/mqtt.js';
@@ -124,6 +124,15 @@ describe('docs/errors.md: the MQTT column, CONNACK by CONNACK', () => {
         relay.up();
       }
     },
+    RATE_LIMITED: async () => {
+      // Wrong secrets for one username until it is locked: that CONNECT is refused before its secret is read.
+      const device = await freshDevice();
+      for (let attempt = 0; attempt < 30; attempt++) {
+        const connack = await refusedWith(gw.endpoints.tcp, { username: device.username, password: 'gd_wrong' });
+        if (hasCode(raised.at(-1), 'RATE_LIMITED')) return connack;
+      }
+      throw new Error('the username was never locked');
+    },
     INTERNAL: async () => {
       const device = await freshDevice();
       vi.spyOn(gw.gateway.core.auth.credentials, 'verify').mockRejectedValueOnce(new TypeError('an unexpected failure'));
@@ -164,7 +173,8 @@ describe('docs/errors.md: the MQTT column, CONNACK by CONNACK', () => {
     expect(scenario, `a scenario for ${code}`).toBeDefined();
     const before = raised.length;
     const connack = await scenario!();
-    const error = raised[before];
+    expect(raised.length).toBeGreaterThan(before);
+    const error = raised.at(-1); // the scenario's last CONNECT: the one it returned the CONNACK of
     // An unexpected failure (not a GatewayError) is what INTERNAL names.
     expect(isGatewayError(error) ? error.code : 'INTERNAL', 'the code the CONNECT raised').toBe(code);
     expect(connack, `the CONNACK for ${code} (docs/errors.md says ${documented})`).toBe(documented);
