@@ -49,6 +49,10 @@ const schema = z.object({
    * removing a member, suspending a user or a logout bites within this long. 0..60 000; 0 reads Postgres on every request.
    */
   AUTH_SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  /** Wrong voice PINs in a row that lock the PIN (on every channel: the count lives in Postgres). 1..100. */
+  VOICE_PIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
+  /** Minutes a locked voice PIN stays locked. 1..1440. */
+  VOICE_PIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -112,6 +116,7 @@ export type Config = {
   shutdownTimeoutMs: number;
   databasePoolSize: number;
   auth: { sessionCacheMs: number };
+  voicePin: { maxFailures: number; lockMinutes: number };
   mqtt: {
     tlsCert: string | undefined;
     tlsKey: string | undefined;
@@ -173,6 +178,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS },
+    voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,
       tlsKey: e.MQTT_TLS_KEY,

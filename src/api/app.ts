@@ -18,6 +18,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { platformRoutes } from './routes/platform.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { voicePolicyRoutes } from './routes/voice-policy.js';
 import { ErrorResponse, TokenPair } from './schemas.js';
 
 export type ApiDependencies = {
@@ -79,5 +80,6 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(oauthRoutes, { core });
   await app.register(deviceRoutes, { core });
   await app.register(commandRoutes, { core });
+  await app.register(voicePolicyRoutes, { core });
   return app;
 }

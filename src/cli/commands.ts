@@ -6,6 +6,7 @@ import { operatorContext } from '../auth/operator.js';
 import { DEVICE_TYPES } from '../core/capabilities/catalogue.js';
 import type { CapabilitySpec } from '../core/devices/device-registry.js';
 import { GatewayError } from '../core/errors.js';
+import { VOICE_PLATFORMS, type VoicePolicyChange } from '../core/voice-policy.js';
 import { createTenant } from '../core/tenants.js';
 import type { Core } from '../core/create-core.js';
 
@@ -64,6 +65,57 @@ export const COMMANDS: Record<string, OneOffCommand> = {
       const member = await core.auth.members.add(ctx, { email: required(flags, 'email'), password: required(flags, 'password'), role: role as Role });
       const note = member.existingUser ? ' (an existing user; their password is unchanged)' : '';
       return { json: { id: member.id, email: member.email }, text: `Added ${member.email} as ${member.role}${note}. User id ${member.id}.` };
+    },
+  },
+  'user pin': {
+    usage: 'gatehouse user pin set|reset --tenant SLUG (--user ID | --email E) [--pin DIGITS] [--json]',
+    options: { tenant: { type: 'string' }, user: { type: 'string' }, email: { type: 'string' }, pin: { type: 'string' } },
+    async run(core, flags, args) {
+      const action = args[0];
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const member = { userId: flags.user as string | undefined, email: flags.email as string | undefined };
+      if (!member.userId && !member.email) throw new GatewayError('VALIDATION_FAILED', '--user or --email is required.');
+      if (action === 'set') {
+        const userId = await core.voicePins.setFor(ctx, member, required(flags, 'pin'));
+        return { json: { userId, pin: 'set' }, text: `Voice PIN set for ${userId}.` };
+      }
+      if (action === 'reset') {
+        const userId = member.userId ?? required(flags, 'user');
+        await core.voicePins.reset(ctx, userId);
+        return { json: { userId, pin: 'reset' }, text: `Voice PIN of ${userId} removed; they set a new one with their password.` };
+      }
+      throw new GatewayError('VALIDATION_FAILED', 'Use gatehouse user pin set or gatehouse user pin reset.');
+    },
+  },
+  'voice policy': {
+    usage: 'gatehouse voice policy --tenant SLUG [--platform alexa|google] [--enable CAPABILITY[:pin]]... [--disable CAPABILITY]... [--json]',
+    options: { tenant: { type: 'string' }, platform: { type: 'string' }, enable: { type: 'string', multiple: true }, disable: { type: 'string', multiple: true } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const platform = flags.platform as string | undefined;
+      if (platform !== undefined && !VOICE_PLATFORMS.includes(platform as VoicePlatform)) throw new GatewayError('VALIDATION_FAILED', '--platform must be alexa or google.');
+      const changes: VoicePolicyChange[] = [
+        ...list(flags, 'enable').map((spec) => ({ capability: spec.replace(/:pin$/, ''), enabled: true, requiresPin: spec.endsWith(':pin') })),
+        ...list(flags, 'disable').map((capability) => ({ capability, enabled: false, requiresPin: false })),
+      ];
+      if (changes.length > 0 && platform === undefined) throw new GatewayError('VALIDATION_FAILED', '--platform is required to change the policy.');
+      const entries = changes.length > 0 ? await core.voicePolicy.update(ctx, platform as VoicePlatform, changes) : await core.voicePolicy.list(ctx, platform as VoicePlatform | undefined);
+      const text = entries.map((e) => `${e.platform.padEnd(7)} ${e.capability.padEnd(18)} ${e.risk.padEnd(10)} ${e.enabled ? 'on ' : 'off'} ${e.requiresPin ? 'PIN' : '   '} ${e.source}`).join('\n');
+      return { json: { entries }, text };
+    },
+  },
+  'tenant approvals': {
+    usage: 'gatehouse tenant approvals --tenant SLUG [--second-person on|off] [--json]',
+    options: { tenant: { type: 'string' }, 'second-person': { type: 'string' } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const value = flags['second-person'];
+      if (value !== undefined) {
+        if (value !== 'on' && value !== 'off') throw new GatewayError('VALIDATION_FAILED', '--second-person must be on or off.');
+        await core.approvals.requireSecondPerson(ctx, value === 'on');
+      }
+      const secondPerson = await core.approvals.secondPersonRequired(ctx);
+      return { json: { secondPerson }, text: secondPerson ? 'A second person must approve what a member asked for.' : 'The requester may approve their own command (from another channel).' };
     },
   },
   'device create': {

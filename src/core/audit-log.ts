@@ -20,7 +20,14 @@ export type SecurityEventType =
   | 'COMMAND_SENT'
   | 'VOICE_INTENT'
   | 'PIN_FAILED'
-  | 'PIN_LOCKOUT';
+  | 'PIN_LOCKOUT'
+  | 'VOICE_PIN_SET'
+  | 'VOICE_PIN_RESET'
+  | 'VOICE_POLICY_CHANGED'
+  | 'APPROVAL_REQUESTED'
+  | 'APPROVAL_POLICY_CHANGED'
+  | 'COMMAND_APPROVED'
+  | 'COMMAND_DENIED';
 
 export type SecurityEvent = {
   type: SecurityEventType;

@@ -1,9 +1,11 @@
 import { createAuth, type Auth } from '../auth/auth-service.js';
+import { VoicePins } from '../auth/voice-pins.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { RepeatedFailures } from '../repeated-failures.js';
 import { CommandService } from './commands/command-service.js';
+import { Approvals } from './commands/approvals.js';
 import { PinGate } from './commands/pin-gate.js';
 import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
@@ -12,6 +14,7 @@ import { LocalEventBus, type EventBus } from './event-bus.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
+import { VoicePolicy } from './voice-policy.js';
 
 /** The core services every adapter stands on; adapters receive this and nothing else of the core. */
 export type Core = {
@@ -23,6 +26,12 @@ export type Core = {
   deviceEvents: DeviceEvents;
   auth: Auth;
   commands: CommandService;
+  /** Critical commands wait here for a person: approve → pending → the device; deny → denied. */
+  approvals: Approvals;
+  /** Per tenant and voice platform: which capabilities voice may use, which need the PIN. */
+  voicePolicy: VoicePolicy;
+  /** Setting, changing and resetting voice PINs. */
+  voicePins: VoicePins;
   telemetry: TelemetryWriter;
   telemetryReader: TelemetryReader;
   deviceState: DeviceStateWriter;
@@ -31,7 +40,7 @@ export type Core = {
 };
 
 export type CoreOptions = {
-  config: Pick<Config, 'auth' | 'telemetry'>;
+  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin'>;
   /** The tokens' issuer, asked at each use (PublicUrl: without PUBLIC_URL it is known once the HTTP port is bound). */
   issuer: () => string;
   log: Logger;
@@ -43,7 +52,10 @@ export type CoreOptions = {
 export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
   const policy = new AccessPolicy(db);
-  const commands = new CommandService(db, policy, new PinGate(db), events);
+  const pins = new PinGate(db, events, config.voicePin);
+  const voicePolicy = new VoicePolicy(db, policy);
+  const commands = new CommandService(db, policy, pins, events, voicePolicy);
+  const approvals = new Approvals(db, policy, events, (id) => commands.wake(id));
   const telemetry = new TelemetryWriter(db, {
     maxBatch: config.telemetry.batchMax,
     maxBatchBesideLight: config.telemetry.batchMaxBesideLight,
@@ -60,7 +72,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
   return {
-    db, events, policy, commands, telemetry, deviceState,
+    db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
+    voicePins: new VoicePins(db, policy, pins),
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),

@@ -35,6 +35,10 @@ export const ERROR_CODES = {
   PIN_REQUIRED: 'The capability requires the user\'s voice PIN.',
   PIN_INVALID: 'The voice PIN is wrong.',
   PIN_LOCKED: 'Too many wrong PINs; the capability is locked for a while.',
+  CONFIRMATION_REQUIRED: 'A sensitive command from web or mobile must carry an explicit confirmation ("confirm": true).',
+  // Commands
+  DEVICE_OFFLINE: 'The device is not connected, so a command waiting for its result cannot be answered in time.',
+  COMMAND_TIMEOUT: 'The device did not finish the command within the caller\'s wait; the command stays pending.',
   // Infrastructure
   DATABASE_UNAVAILABLE: 'PostgreSQL cannot be reached or is not migrated.',
   PORT_IN_USE: 'A configured port is already taken by another process.',

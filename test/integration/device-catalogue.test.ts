@@ -141,7 +141,8 @@ describe('devices every channel understands', () => {
     });
 
     it('accepts a command of one of the device\'s capabilities, and denies the others', async () => {
-      expect((await send('blinds-1', { name: 'set_position', params: { position: 40 } })).status).toBe(201);
+      // set_position opens: sensitive, so the web caller confirms it.
+      expect((await send('blinds-1', { name: 'set_position', params: { position: 40 }, confirm: true })).status).toBe(201);
       const other = await send('blinds-1', { name: 'unlock' });
       expect(other.status).toBe(403);
       expect(other.body.error.code).toBe('POLICY_DENIED');

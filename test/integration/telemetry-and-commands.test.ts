@@ -190,21 +190,21 @@ describe('telemetry ingest, device reads and commands', () => {
       expect(unknown.body.error.code).toBe('POLICY_DENIED');
       const viewerTry = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: viewer.token, body: { name: 'lock' } });
       expect(viewerTry.body.error.code).toBe('POLICY_DENIED');
-      const noPin = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open' } });
+      const noPin = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true } });
       expect(noPin.status).toBe(403);
       expect(noPin.body.error.code).toBe('PIN_REQUIRED');
-      const noPinSet = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', pin: '1234' } });
+      const noPinSet = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true, pin: '1234' } });
       expect(noPinSet.body.error.code).toBe('PIN_REQUIRED');
 
       const tenantId = (await call<{ tenant: { id: string } }>(gw.base, 'GET', '/v1/me', { token: owner.token })).body.tenant.id;
       const pinHash = await hashSecret('4321');
       await gw.gateway.core.db.withPlatform((tx) => tx.query('INSERT INTO voice_pins (tenant_id, user_id, pin_hash) VALUES ($1, $2, $3)', [tenantId, owner.id, pinHash]));
-      const wrong = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', pin: '0000' } });
+      const wrong = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true, pin: '0000' } });
       expect(wrong.body.error.code).toBe('PIN_INVALID');
-      const right = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', pin: '4321' } });
+      const right = await call<Command>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true, pin: '4321' } });
       expect(right.status).toBe(201);
-      for (let i = 0; i < 5; i++) await call(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', pin: '0000' } });
-      const locked = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', pin: '4321' } });
+      for (let i = 0; i < 5; i++) await call(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true, pin: '0000' } });
+      const locked = await call<ErrorBody>(gw.base, 'POST', '/v1/devices/door/commands', { token: owner.token, body: { name: 'open', confirm: true, pin: '4321' } });
       expect(locked.status).toBe(423);
       expect(locked.body.error.code).toBe('PIN_LOCKED');
     });

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../core/create-core.js';
-import { authenticateWith, callerOf } from '../caller.js';
+import { authenticateWith, callerOf, contextOf } from '../caller.js';
 
 const Me = Type.Object({
   user: Type.Object({ id: Type.String(), email: Type.String() }),
@@ -40,6 +40,22 @@ export const meRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, {
     },
   }, async (request, reply) => {
     await core.auth.members.changePassword(callerOf(request).claims.sub, request.body.current_password, request.body.new_password);
+    return reply.status(204).send(null);
+  });
+
+  app.put('/v1/me/voice-pin', {
+    schema: {
+      tags: ['auth'], summary: 'Set or change my voice PIN (4 to 8 digits) in the active tenant, proven with my current password or current PIN.',
+      body: Type.Object({
+        pin: Type.String({ pattern: '^[0-9]{4,8}$' }),
+        current_password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+        current_pin: Type.Optional(Type.String({ maxLength: 32 })),
+      }, { additionalProperties: false }),
+      response: { 204: Type.Null(), 400: { $ref: 'ErrorResponse#' }, 401: { $ref: 'ErrorResponse#' }, 403: { $ref: 'ErrorResponse#' }, 423: { $ref: 'ErrorResponse#' } },
+    },
+  }, async (request, reply) => {
+    const { pin, current_password: currentPassword, current_pin: currentPin } = request.body;
+    await core.voicePins.set(contextOf(request), pin, { currentPassword, currentPin });
     return reply.status(204).send(null);
   });
 };

@@ -16,4 +16,15 @@ export const memberRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
     await core.auth.members.remove(contextOf(request), request.params.userId);
     return reply.status(204).send(null);
   });
+
+  app.delete('/v1/members/:userId/voice-pin', {
+    schema: {
+      tags: ['tenants'], summary: 'Reset a member\'s voice PIN (admins): it is removed, and they set a new one with their password.',
+      params: Type.Object({ userId: Type.String({ format: 'uuid' }) }),
+      response: { 204: Type.Null(), 403: { $ref: 'ErrorResponse#' }, 404: { $ref: 'ErrorResponse#' } },
+    },
+  }, async (request, reply) => {
+    await core.voicePins.reset(contextOf(request), request.params.userId);
+    return reply.status(204).send(null);
+  });
 };

@@ -3,20 +3,29 @@ import type { Database, Tx } from '../../db/database.js';
 import { checkCommandParams, resolveCommand, riskOf, type DeviceCapability, type ResolvedCommand } from '../capabilities/device-commands.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
-import type { CommandMessage, EventBus } from '../event-bus.js';
+import type { CommandMessage, CommandStatus, EventBus } from '../event-bus.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
+import { gateFor, isVoiceChannel } from '../policy/obligations.js';
+import type { VoicePolicy } from '../voice-policy.js';
 import type { PinGate } from './pin-gate.js';
 
-export type CommandStatus = 'pending' | 'delivered' | 'succeeded' | 'failed' | 'expired';
+export type { CommandStatus };
 export type Command = {
   id: string; device: string; name: string; params: Record<string, unknown>; status: CommandStatus;
   result: unknown; createdAt: Date; expiresAt: Date; deliveredAt: Date | null; completedAt: Date | null;
 };
-export type CommandRequest = { name: string; params?: Record<string, unknown>; ttlSeconds?: number; pin?: string };
+export type CommandRequest = {
+  name: string; params?: Record<string, unknown>; ttlSeconds?: number; pin?: string;
+  /** Web and mobile: the person confirmed a sensitive command (the matrix's `confirm`). */
+  confirm?: boolean;
+  /** The caller's retry key (Idempotency-Key): the same key from the same caller within a day answers with the same command. */
+  idempotencyKey?: string;
+};
 
-const TERMINAL = new Set<CommandStatus>(['succeeded', 'failed', 'expired']);
+const TERMINAL = new Set<CommandStatus>(['succeeded', 'failed', 'expired', 'denied']);
 export const MAX_TTL_SECONDS = 7 * 24 * 3600;
-const SELECT = `SELECT c.id, d.name AS device, c.name, c.params, c.status, c.result, c.created_at AS "createdAt",
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+export const SELECT = `SELECT c.id, d.name AS device, c.name, c.params, c.status, c.result, c.created_at AS "createdAt",
                        c.expires_at AS "expiresAt", c.delivered_at AS "deliveredAt", c.completed_at AS "completedAt"
                   FROM commands c JOIN devices d ON d.id = c.device_id`;
 
@@ -31,6 +40,17 @@ export function commandMessage(command: Pick<Command, 'id' | 'name' | 'params' |
   return { id: command.id, name: command.name, params: command.params, issuedAt: command.createdAt.toISOString(), expiresAt: command.expiresAt.toISOString() };
 }
 
+/** The Idempotency-Key as stored: scoped to its caller, so two callers' keys never meet. */
+function scopedKey(ctx: TenantContext, key: string | undefined): string | null {
+  if (key === undefined) return null;
+  if (!IDEMPOTENCY_KEY.test(key)) throw new GatewayError('VALIDATION_FAILED', 'Idempotency-Key must be 1..200 visible ASCII characters.');
+  return `${ctx.principal.kind}:${ctx.principal.id}:${key}`;
+}
+
+async function findByKey(tx: Tx, key: string): Promise<Command | undefined> {
+  return (await tx.query<Command>(`${SELECT} WHERE c.idempotency_key = $1 AND c.created_at > now() - interval '1 day' ORDER BY c.created_at DESC LIMIT 1`, [key])).rows[0];
+}
+
 /**
  * Commands: persisted before they are published, then moved
  * pending → delivered (the device's PUBACK) → succeeded | failed (its result)
@@ -39,36 +59,93 @@ export function commandMessage(command: Pick<Command, 'id' | 'name' | 'params' |
 export class CommandService {
   private readonly waiters = new Map<string, Set<() => void>>();
 
-  constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly pins: PinGate, private readonly events: EventBus) {}
+  constructor(
+    private readonly db: Database,
+    private readonly policy: AccessPolicy,
+    private readonly pins: PinGate,
+    private readonly events: EventBus,
+    private readonly voice: VoicePolicy,
+  ) {}
 
-  async issue(ctx: TenantContext, deviceName: string, request: CommandRequest): Promise<Command> {
+  /**
+   * The one way a command comes into being, for every channel. The gate, in
+   * order: the matrix (device.command, and device.command.sensitive for
+   * sensitive and critical commands), then every obligation it returns
+   * (gateFor: voice policy, confirmation, PIN), then a person's approval for
+   * critical commands (persisted awaiting_approval, not sent). `requireOnline`
+   * refuses with DEVICE_OFFLINE a command whose caller waits for the result.
+   */
+  async issue(ctx: TenantContext, deviceName: string, request: CommandRequest, options: { requireOnline?: boolean } = {}): Promise<Command> {
     const ttl = request.ttlSeconds ?? 60;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new GatewayError('VALIDATION_FAILED', `ttlSeconds must be 1..${MAX_TTL_SECONDS}.`);
-    const { resolved } = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
-    const deviceId = resolved.get(deviceName)!;
-    const capabilities = await this.db.withTenant(ctx, (tx) => capabilitiesOf(tx, deviceId));
+    const key = scopedKey(ctx, request.idempotencyKey);
+    const base = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
+    const deviceId = base.resolved.get(deviceName)!;
+    if (key) {
+      // A retry answers with what the first attempt made, without passing the gate (or counting a PIN) again.
+      const earlier = await this.db.withTenant(ctx, (tx) => findByKey(tx, key));
+      if (earlier) return earlier;
+    }
+    const { capabilities, online } = await this.db.withTenant(ctx, async (tx) => ({
+      capabilities: await capabilitiesOf(tx, deviceId),
+      online: (await tx.query<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [deviceId])).rows[0]?.online ?? false,
+    }));
     // Default deny: a device accepts only the commands of its capabilities.
     const accepted = resolveCommand(capabilities, request.name);
     if (!accepted) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${request.name}".`, { capability: request.name, command: request.name });
     checkCommandParams(accepted, request.params ?? {});
-    // The tenant's explicit flags, as before the catalogue. The gate for the catalogue's risk classes
-    // (PIN on voice, confirmation on web and mobile, approval for critical) builds on riskOf.
-    const flagged = capabilities.find((c) => c.name === accepted.capability)!;
-    if (flagged.requiresPin || flagged.requiresApproval) {
-      const grant = await this.policy.requireAccess(ctx, 'device.command.sensitive', [deviceName]);
-      if (flagged.requiresPin || grant.obligations.includes('pin')) await this.pins.verify(ctx, request.pin, request.name);
-    }
-    const command = await this.db.withTenant(ctx, async (tx) => {
-      const { rows } = await tx.query<{ id: string }>(
-        `INSERT INTO commands (tenant_id, device_id, name, params, issued_by, expires_at)
-         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6)) RETURNING id`,
-        [ctx.tenantId, deviceId, request.name, JSON.stringify(request.params ?? {}), JSON.stringify({ ...ctx.principal, channel: ctx.channel }), ttl],
-      );
-      await recordSecurityEvent(tx, ctx, { type: 'COMMAND_SENT', deviceId, details: { command: request.name, commandId: rows[0]!.id } });
-      return (await tx.query<Command>(`${SELECT} WHERE c.id = $1`, [rows[0]!.id])).rows[0]!;
+    const grant = accepted.risk === 'normal' ? base : await this.policy.requireAccess(ctx, 'device.command.sensitive', [deviceName]);
+    const channel = ctx.channel;
+    const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
+    const gate = gateFor({
+      channel, risk: accepted.risk, obligations: grant.obligations, devicePin: accepted.requiresPin,
+      confirmed: request.confirm === true, voiceRule, capability: accepted.capability, command: request.name,
     });
-    this.events.emit('command.issued', { tenantId: ctx.tenantId, deviceName, command: commandMessage(command) });
-    return command;
+    if (gate.pin) await this.pins.verify(ctx, request.pin, request.name);
+    if (options.requireOnline && !gate.approval && !online) {
+      throw new GatewayError('DEVICE_OFFLINE', `Device ${deviceName} is offline; nothing was sent.`, { device: deviceName });
+    }
+    const status: CommandStatus = gate.approval ? 'awaiting_approval' : 'pending';
+    return this.db.withTenant(ctx, async (tx) => {
+      if (key) {
+        // Two concurrent requests with one key: the second waits here and finds the first's command.
+        await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${ctx.tenantId}/${key}`]);
+        const earlier = await findByKey(tx, key);
+        if (earlier) return earlier;
+      }
+      const { rows } = await tx.query<{ id: string }>(
+        `INSERT INTO commands (tenant_id, device_id, name, params, issued_by, expires_at, status, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7, $8) RETURNING id`,
+        [ctx.tenantId, deviceId, request.name, JSON.stringify(request.params ?? {}), JSON.stringify({ ...ctx.principal, channel }), ttl, status, key],
+      );
+      const id = rows[0]!.id;
+      const details = { command: request.name, commandId: id, risk: accepted.risk, pin: gate.pin, confirmed: request.confirm === true };
+      await recordSecurityEvent(tx, ctx, { type: gate.approval ? 'APPROVAL_REQUESTED' : 'COMMAND_SENT', deviceId, details });
+      const command = (await tx.query<Command>(`${SELECT} WHERE c.id = $1`, [id])).rows[0]!;
+      tx.afterCommit(() => {
+        const tenantId = ctx.tenantId;
+        this.events.emit('command.status.changed', { tenantId, commandId: id, deviceId, status });
+        if (gate.approval) this.events.emit('approval.requested', { tenantId, commandId: id, deviceId, requestedBy: { kind: ctx.principal.kind, id: ctx.principal.id } });
+        else this.events.emit('command.issued', { tenantId, deviceName, command: commandMessage(command) });
+      });
+      return command;
+    });
+  }
+
+  /**
+   * issue(), then wait up to `waitMs` for the device's result (voice platforms
+   * answer within seconds): DEVICE_OFFLINE before anything is sent to an
+   * offline device, COMMAND_TIMEOUT when the wait runs out (the command stays
+   * pending). A command awaiting approval is answered at once: no one waits for a person.
+   */
+  async issueAndWait(ctx: TenantContext, deviceName: string, request: CommandRequest, waitMs: number): Promise<Command> {
+    const command = await this.issue(ctx, deviceName, request, { requireOnline: waitMs > 0 });
+    if (waitMs <= 0 || command.status === 'awaiting_approval' || TERMINAL.has(command.status)) return command;
+    const done = await this.waitFor(ctx, command.id, waitMs);
+    if (!TERMINAL.has(done.status)) {
+      throw new GatewayError('COMMAND_TIMEOUT', `Device ${deviceName} did not finish "${request.name}" in time; it is still ${done.status}.`, { commandId: done.id, status: done.status });
+    }
+    return done;
   }
 
   /**
@@ -113,44 +190,56 @@ export class CommandService {
 
   /** The device acknowledged the command's PUBLISH. */
   async markDelivered(device: TenantContext, commandId: string): Promise<void> {
-    await this.db.withTenant(device, (tx) =>
-      tx.query(`UPDATE commands SET status = 'delivered', delivered_at = now() WHERE id = $1 AND device_id = $2 AND status = 'pending'`, [commandId, device.principal.id]),
-    );
+    this.policy.check(device, 'command.receive');
+    await this.db.withTenant(device, async (tx) => {
+      const { rowCount } = await tx.query(`UPDATE commands SET status = 'delivered', delivered_at = now() WHERE id = $1 AND device_id = $2 AND status = 'pending'`, [commandId, device.principal.id]);
+      if (rowCount) tx.afterCommit(() => this.events.emit('command.status.changed', { tenantId: device.tenantId, commandId, deviceId: device.principal.id, status: 'delivered' }));
+    });
   }
 
   /** The device's result: `{ status: "ok" | "error", … }`. A result for an expired or finished command changes nothing. */
   async complete(device: TenantContext, commandId: string, result: Record<string, unknown>): Promise<boolean> {
+    this.policy.check(device, 'command.receive');
     if (!/^[0-9a-f-]{36}$/i.test(commandId)) return false;
     const status: CommandStatus = result.status === 'ok' ? 'succeeded' : 'failed';
-    const { rowCount } = await this.db.withTenant(device, (tx) =>
-      tx.query(
+    const rowCount = await this.db.withTenant(device, async (tx) => {
+      const updated = await tx.query(
         `UPDATE commands SET status = $3, result = $4, completed_at = now(), delivered_at = coalesce(delivered_at, now())
           WHERE id = $1 AND device_id = $2 AND status IN ('pending', 'delivered') AND expires_at > now()`,
         [commandId, device.principal.id, status, JSON.stringify(result)],
-      ),
-    );
+      );
+      if (updated.rowCount) tx.afterCommit(() => this.events.emit('command.status.changed', { tenantId: device.tenantId, commandId, deviceId: device.principal.id, status }));
+      return updated.rowCount;
+    });
     if (rowCount) this.wake(commandId);
     return Boolean(rowCount);
   }
 
-  /** Commands a device should still receive: not finished, not expired, oldest first. */
+  /** Commands a device should still receive: not finished, not expired, oldest first (never one awaiting approval). */
   async outstandingFor(device: TenantContext): Promise<CommandMessage[]> {
+    this.policy.check(device, 'command.receive');
     const rows = await this.db.withTenant(device, async (tx) =>
       (await tx.query<Command>(`${SELECT} WHERE c.device_id = $1 AND c.status IN ('pending', 'delivered') AND c.expires_at > now() ORDER BY c.created_at`, [device.principal.id])).rows,
     );
     return rows.map(commandMessage);
   }
 
-  /** Marks overdue commands expired (every node runs this; the UPDATE is idempotent). */
+  /** Marks overdue commands expired, those awaiting approval too (every node runs this; the UPDATE is idempotent). */
   async expireOverdue(): Promise<number> {
-    const rows = await this.db.platformQuery<{ id: string }>(
-      `UPDATE commands SET status = 'expired', completed_at = now() WHERE status IN ('pending', 'delivered') AND expires_at <= now() RETURNING id`, [],
+    const rows = await this.db.platformQuery<{ id: string; tenant_id: string; device_id: string }>(
+      `UPDATE commands SET status = 'expired', completed_at = now() WHERE status IN ('awaiting_approval', 'pending', 'delivered') AND expires_at <= now()
+       RETURNING id, tenant_id, device_id`, [],
     );
-    for (const row of rows) this.wake(row.id);
+    for (const row of rows) {
+      // Committed already (a single statement): announced now.
+      this.events.emit('command.status.changed', { tenantId: row.tenant_id, commandId: row.id, deviceId: row.device_id, status: 'expired' });
+      this.wake(row.id);
+    }
     return rows.length;
   }
 
-  private wake(id: string): void {
+  /** Wakes whoever waits for this command (an approval decision, a result). */
+  wake(id: string): void {
     for (const wake of this.waiters.get(id) ?? []) wake();
   }
 }

@@ -126,6 +126,21 @@ export const CAPABILITY_MATRIX = {
     minRole: 'viewer',
     cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
   },
+  'voice.policy.manage': {
+    description: 'Read and change the tenant\'s voice policy: which capabilities each voice platform may use, and which need the PIN.',
+    seedRow: 'Tenant admin: roles & permissions',
+    resource: 'none',
+    minRole: 'admin',
+    cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
+  },
+  'command.approve': {
+    description: 'Approve or deny a command that waits for a person (owners and admins; a device\'s owner user for that device).',
+    seedRow: 'Run high-risk actions (e.g., open/close, reset)',
+    resource: 'none',
+    // The service narrows it: an owner or admin, or the device's owner user.
+    minRole: 'member',
+    cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
+  },
   'notifications.manage': {
     description: 'Manage notification preferences.',
     seedRow: 'Manage notification settings',

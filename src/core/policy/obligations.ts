@@ -1,0 +1,54 @@
+import type { Channel } from '../../auth/context.js';
+import type { RiskClass } from '../capabilities/risk.js';
+import { GatewayError } from '../errors.js';
+import type { Obligation } from './capability-matrix.js';
+
+export const VOICE_CHANNELS: readonly Channel[] = ['alexa', 'google'];
+export const isVoiceChannel = (channel: Channel): channel is 'alexa' | 'google' => VOICE_CHANNELS.includes(channel);
+
+/** The tenant's voice policy for one capability on the caller's voice platform. */
+export type VoiceRule = { enabled: boolean; requiresPin: boolean };
+
+export type GateInput = {
+  channel: Channel;
+  /** The command's effective risk (catalogue class raised by the device's tightening). */
+  risk: RiskClass;
+  /** What the matrix cell of the permission asked for returned. */
+  obligations: readonly Obligation[];
+  /** The device's tightening: the PIN on every channel. */
+  devicePin: boolean;
+  /** The request carried `confirm: true`. */
+  confirmed: boolean;
+  /** On voice channels: the tenant's rule for the command's capability on that platform. */
+  voiceRule: VoiceRule | undefined;
+  capability: string;
+  command: string;
+};
+
+/** What the command must still pass after the pure checks: the PIN, a person's approval. */
+export type Gate = { pin: boolean; approval: boolean };
+
+/**
+ * Every obligation the matrix returns, enforced in one pure function (the
+ * service does what it answers): `whitelist` (the tenant's voice policy),
+ * `confirm` (CONFIRMATION_REQUIRED without an explicit flag), `pin` (the
+ * caller's voice PIN), `human_approval` (and every critical command: persisted
+ * awaiting approval, not sent). Critical commands never go through voice.
+ */
+export function gateFor(input: GateInput): Gate {
+  const { channel, risk, obligations, capability, command } = input;
+  if (risk === 'critical' && isVoiceChannel(channel)) {
+    throw new GatewayError('POLICY_DENIED', `"${command}" needs a person's approval and is never available through a voice assistant.`, { capability, command, channel });
+  }
+  if (obligations.includes('whitelist') || isVoiceChannel(channel)) {
+    if (!input.voiceRule?.enabled) {
+      throw new GatewayError('POLICY_DENIED', `"${capability}" is not enabled for ${channel} in this tenant's voice policy.`, { capability, command, channel });
+    }
+  }
+  if (obligations.includes('confirm') && !input.confirmed) {
+    throw new GatewayError('CONFIRMATION_REQUIRED', `"${command}" is a sensitive command: send it again with "confirm": true.`, { capability, command });
+  }
+  const pin = obligations.includes('pin') || input.devicePin || (isVoiceChannel(channel) && Boolean(input.voiceRule?.requiresPin));
+  const approval = risk === 'critical' || obligations.includes('human_approval');
+  return { pin, approval };
+}
