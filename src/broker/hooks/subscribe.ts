@@ -9,7 +9,9 @@ import { positionInPacket } from './packet-screen.js';
 /**
  * aedes authorizeSubscribe: the ACL computed at CONNECT decides; a refused
  * filter gets 0x80 in the SUBACK and the connection stays. Shared
- * subscriptions are refused (aedes has none to offer).
+ * subscriptions are refused (aedes has none to offer). A filter that only
+ * overlaps a deny filter is granted: the denied topics are withheld at
+ * delivery (TopicAcl.withheld, asked by authorizeForward in hooks/publish.ts).
  *
  * Limits are answered per filter, like a per-client quota in EMQX or NATS
  * (0x80 in 3.1.1, 0x97 "quota exceeded" in 5), never by refusing the whole
