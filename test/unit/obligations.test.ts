@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import type { Channel } from '../../src/auth/context.js';
+import { checkDecider } from '../../src/core/commands/approvals.js';
+import { hasCode, type ErrorCode } from '../../src/core/errors.js';
+import { AccessPolicy } from '../../src/core/policy/access-policy.js';
+import { gateFor, type GateInput } from '../../src/core/policy/obligations.js';
+import { defaultRule } from '../../src/core/voice-policy.js';
+import type { Database } from '../../src/db/database.js';
+import { contextFor } from '../support/fixtures.js';
+
+const TENANT = '01a20000-0000-7000-8000-000000000001';
+const ME = '00000000-0000-7000-8000-00000000000a';
+const OTHER = '00000000-0000-7000-8000-00000000000b';
+const policy = new AccessPolicy(undefined as unknown as Database);
+
+function refusal(fn: () => unknown): ErrorCode | undefined {
+  try {
+    fn();
+    return undefined;
+  } catch (error) {
+    if (hasCode(error, 'POLICY_DENIED') || hasCode(error, 'CONFIRMATION_REQUIRED')) return error.code;
+    throw error;
+  }
+}
+
+/** gateFor for a command on a channel, with the obligations the real matrix returns for it. */
+function gate(channel: Channel, risk: GateInput['risk'], extra: Partial<GateInput> = {}) {
+  const permission = risk === 'normal' ? 'device.command' : 'device.command.sensitive';
+  const kind = channel === 'automation' ? 'app' : 'user';
+  const { obligations } = policy.check(contextFor(TENANT, { channel, kind }), permission);
+  return gateFor({ channel, risk, obligations, devicePin: false, confirmed: false, voiceRule: undefined, capability: 'lock', command: 'unlock', ...extra });
+}
+
+describe('obligations: what the matrix asks is enforced', () => {
+  it('confirm: a sensitive command from web or mobile without "confirm": true is refused with CONFIRMATION_REQUIRED', () => {
+    for (const channel of ['web', 'mobile'] as const) {
+      expect(refusal(() => gate(channel, 'sensitive')), channel).toBe('CONFIRMATION_REQUIRED');
+      expect(gate(channel, 'sensitive', { confirmed: true }), channel).toEqual({ pin: false, approval: false });
+      // A normal command asks for nothing.
+      expect(gate(channel, 'normal'), channel).toEqual({ pin: false, approval: false });
+    }
+  });
+
+  it('whitelist: on voice only what the tenant\'s voice policy enables', () => {
+    for (const channel of ['alexa', 'google'] as const) {
+      expect(refusal(() => gate(channel, 'normal', { voiceRule: { enabled: false, requiresPin: false } })), channel).toBe('POLICY_DENIED');
+      expect(refusal(() => gate(channel, 'normal', { voiceRule: undefined })), channel).toBe('POLICY_DENIED');
+      expect(gate(channel, 'normal', { voiceRule: { enabled: true, requiresPin: false } }), channel).toEqual({ pin: false, approval: false });
+    }
+  });
+
+  it('pin: sensitive on voice always needs the PIN; a normal one when the voice policy says so; any channel when the device is tightened', () => {
+    expect(gate('alexa', 'sensitive', { voiceRule: { enabled: true, requiresPin: false } })).toEqual({ pin: true, approval: false });
+    expect(gate('google', 'normal', { voiceRule: { enabled: true, requiresPin: true } })).toEqual({ pin: true, approval: false });
+    expect(gate('web', 'sensitive', { confirmed: true, devicePin: true })).toEqual({ pin: true, approval: false });
+    // The voice rule's PIN is about voice: it does not reach web.
+    expect(gate('web', 'normal', { voiceRule: { enabled: true, requiresPin: true } })).toEqual({ pin: false, approval: false });
+  });
+
+  it('human_approval: automation\'s sensitive commands, and every critical one, wait for a person; critical never through voice', () => {
+    expect(gate('automation', 'sensitive')).toEqual({ pin: false, approval: true });
+    expect(gate('automation', 'normal')).toEqual({ pin: false, approval: false });
+    expect(gate('web', 'critical', { confirmed: true })).toEqual({ pin: false, approval: true });
+    expect(refusal(() => gate('web', 'critical'))).toBe('CONFIRMATION_REQUIRED');
+    for (const channel of ['alexa', 'google'] as const) {
+      expect(refusal(() => gate(channel, 'critical', { voiceRule: { enabled: true, requiresPin: true } })), channel).toBe('POLICY_DENIED');
+    }
+  });
+
+  it('voice policy defaults from the catalogue: normal on, sensitive on with PIN, critical off', () => {
+    expect(defaultRule('normal')).toEqual({ enabled: true, requiresPin: false });
+    expect(defaultRule('sensitive')).toEqual({ enabled: true, requiresPin: true });
+    expect(defaultRule('critical')).toEqual({ enabled: false, requiresPin: true });
+  });
+});
+
+describe('approvals: who may decide', () => {
+  const asked = (channel: Channel, id = ME) => ({ issued_by: { kind: 'user', id, channel }, owner_user_id: null, approval_second_person: false });
+  const as = (channel: Channel, role: 'owner' | 'admin' | 'member', id = ME, kind: 'user' | 'app' = 'user') => contextFor(TENANT, { channel, roles: [role], id, kind });
+
+  it('from web or mobile only, never by the automation channel or a voice assistant', () => {
+    expect(refusal(() => checkDecider(as('mobile', 'admin', OTHER), 'approve', asked('web')))).toBeUndefined();
+    expect(refusal(() => checkDecider(as('web', 'admin', OTHER), 'approve', asked('mobile')))).toBeUndefined();
+    for (const channel of ['alexa', 'google', 'automation', 'iot'] as const) {
+      expect(refusal(() => checkDecider(as(channel, 'owner', OTHER, channel === 'automation' ? 'app' : 'user'), 'approve', asked('web'))), channel).toBe('POLICY_DENIED');
+    }
+  });
+
+  it('never from the channel that asked', () => {
+    expect(refusal(() => checkDecider(as('web', 'owner', OTHER), 'approve', asked('web')))).toBe('POLICY_DENIED');
+  });
+
+  it('an owner or admin, or the device\'s owner user; not another member', () => {
+    expect(refusal(() => checkDecider(as('mobile', 'member', OTHER), 'approve', asked('web')))).toBe('POLICY_DENIED');
+    expect(refusal(() => checkDecider(as('mobile', 'member', OTHER), 'approve', { ...asked('web'), owner_user_id: OTHER }))).toBeUndefined();
+  });
+
+  it('the requester alone only when the tenant does not require a second person; denying one\'s own is always allowed', () => {
+    expect(refusal(() => checkDecider(as('mobile', 'owner'), 'approve', asked('web')))).toBeUndefined();
+    expect(refusal(() => checkDecider(as('mobile', 'owner'), 'approve', { ...asked('web'), approval_second_person: true }))).toBe('POLICY_DENIED');
+    expect(refusal(() => checkDecider(as('mobile', 'owner'), 'deny', { ...asked('web'), approval_second_person: true }))).toBeUndefined();
+  });
+});
