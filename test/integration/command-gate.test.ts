@@ -196,6 +196,22 @@ describe('one gate for dangerous actions', () => {
       expect((await decide(member.mobile, reset.body.id, 'approve')).body.error.code).toBe('POLICY_DENIED');
     });
 
+    it('a command nobody decides expires with its TTL and can no longer be approved', async () => {
+      const name = `timer-${++devices}`;
+      await gw.device('home', name, [{ name: 'factory_reset', requiresPin: false, requiresApproval: false }]);
+      const changes: GatewayEvents['command.status.changed'][] = [];
+      const off = gw.gateway.core.events.on('command.status.changed', (event) => changes.push(event));
+      try {
+        const reset = await send(requester.token, name, { name: 'factory_reset', confirm: true, ttlSeconds: 1 });
+        expect(reset.body.status).toBe('awaiting_approval');
+        await waitFor(async () => ((await call<Command>(gw.base, 'GET', `/v1/commands/${reset.body.id}`, { token: requester.token })).body.status === 'expired' ? true : undefined), 10_000, 'expired');
+        expect((await decide(approver.mobile, reset.body.id, 'approve')).body.error.code).toBe('CONFLICT');
+        expect(changes.filter((c) => c.commandId === reset.body.id).map((c) => c.status)).toEqual(['awaiting_approval', 'expired']);
+      } finally {
+        off();
+      }
+    });
+
     it('tenant B can neither approve nor deny tenant A\'s commands', async () => {
       const rival = await user('rival', 'owner@rival.test', 'owner');
       const name = `safe-${++devices}`;
