@@ -196,6 +196,21 @@ describe('one gate for dangerous actions', () => {
       expect((await decide(member.mobile, reset.body.id, 'approve')).body.error.code).toBe('POLICY_DENIED');
     });
 
+    it('a device that connects while a command awaits approval is not sent it (only pending ones are outstanding)', async () => {
+      const name = `late-${++devices}`;
+      const device = await gw.device('home', name, [{ name: 'factory_reset', requiresPin: false, requiresApproval: false }, { name: 'restart', requiresPin: false, requiresApproval: false }]);
+      const reset = await send(requester.token, name, { name: 'factory_reset', confirm: true, ttlSeconds: 300 });
+      expect(reset.body.status).toBe('awaiting_approval');
+      const queued = await send(requester.token, name, { name: 'restart', params: { delay_seconds: 1 }, ttlSeconds: 300 });
+      const client = await connect(gw.endpoints.tcp, { username: device.username, password: device.password, clean: false, clientId: `late-${devices}` });
+      open.push(client);
+      const received = record(client);
+      await subscribe(client, `devices/${name}/commands/+`, 1);
+      // The pending one is sent on connect; the one awaiting approval is not.
+      await until(() => received.length >= 1, 5_000, 'the pending command on connect');
+      expect(received.map((m) => m.topic)).toEqual([`devices/${name}/commands/${queued.body.id}`]);
+    });
+
     it('a command nobody decides expires with its TTL and can no longer be approved', async () => {
       const name = `timer-${++devices}`;
       await gw.device('home', name, [{ name: 'factory_reset', requiresPin: false, requiresApproval: false }]);
