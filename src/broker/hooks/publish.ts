@@ -1,5 +1,5 @@
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
-import { hasCode } from '../../core/errors.js';
+import { hasCode, isGatewayError } from '../../core/errors.js';
 import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-topics.js';
 import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
@@ -72,20 +72,11 @@ export function authorizePublishHook(context: BrokerContext) {
           return drop(packet, callback);
         }
         if (typeof result !== 'object' || result === null) return callback(null);
-        const stored = commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>);
-        if (packet.qos === 0) {
-          stored.catch((error: unknown) => log.error({ err: error }, 'storing a command result failed'));
-          return callback(null);
-        }
-        // The PUBACK says the result is stored: while the database is away none is sent, the connection
-        // closes, and the device resends the result when it reconnects. A result Postgres refuses is dropped.
-        stored.then(() => callback(null), (error: unknown) => {
-          if (hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
-          log.error({ err: error }, 'storing a command result failed');
-          callback(null);
-        });
-        return;
+        return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), packet, callback, log);
       }
+      case 'event':
+        // Stored before it is acknowledged: push notifications are triggered by it.
+        return acknowledgeWhenStored(context.core.deviceEvents.record(session.ctx, deviceId, parsed.path, (packet.payload as Buffer).toString('utf8')), packet, callback, log);
       default:
         return callback(null);
     }
@@ -135,6 +126,27 @@ export function authorizePublishHook(context: BrokerContext) {
     if (parsed) return device(client!, session, packet, parsed, accepted);
     accepted(null);
   };
+}
+
+/**
+ * A command result or a device event, written by the core: at QoS 1 the PUBACK says it is stored. While
+ * the database is away none is sent, the connection closes, and the device resends once it reconnects.
+ * One the core refuses (not JSON, too large, an unknown command) is dropped: resending would not help.
+ */
+function acknowledgeWhenStored(stored: Promise<unknown>, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
+  const refused = (error: unknown) => {
+    if (isGatewayError(error)) log.debug({ err: error, topic: packet.topic }, 'a device message was refused');
+    else log.error({ err: error, topic: packet.topic }, 'storing a device message failed');
+  };
+  if (packet.qos === 0) {
+    stored.catch(refused);
+    return callback(null);
+  }
+  stored.then(() => callback(null), (error: unknown) => {
+    if (hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
+    refused(error);
+    drop(packet, callback);
+  });
 }
 
 type RetainedStore = { broker: { persistence: { storeRetained(packet: object): Promise<void> } } };
