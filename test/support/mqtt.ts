@@ -3,6 +3,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { fixedHeader } from './raw-mqtt.js';
 import { WebSocket, createWebSocketStream } from 'ws';
 
 export type Transport = 'tcp' | 'tls' | 'ws';
@@ -162,13 +163,5 @@ export function rawConnect(fields: { clientId: string; clean: boolean; username:
   };
   const flags = 0x80 | 0x40 | (fields.clean ? 0x02 : 0);
   const body = Buffer.concat([string('MQTT'), Buffer.from([4, flags, 0, 30]), string(fields.clientId), string(fields.username), string(fields.password)]);
-  const length: number[] = [];
-  let remaining = body.length;
-  do {
-    let byte = remaining % 128;
-    remaining = Math.floor(remaining / 128);
-    if (remaining > 0) byte |= 0x80;
-    length.push(byte);
-  } while (remaining > 0);
-  return Buffer.concat([Buffer.from([0x10, ...length]), body]);
+  return Buffer.concat([fixedHeader(0x10, body.length), body]);
 }

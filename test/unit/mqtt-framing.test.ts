@@ -2,17 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ConnectReader } from '../../src/broker/connect-reader.js';
 import { decodeFixedHeader, PacketBoundaries } from '../../src/broker/fixed-header.js';
 import { auditableString, isWellFormedMqttString } from '../../src/broker/mqtt-strings.js';
+import { varint } from '../support/raw-mqtt.js';
 
-const varint = (value: number) => {
-  const bytes: number[] = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value > 0);
-  return bytes;
-};
 const packet = (first: number, body: number) => Buffer.from([first, ...varint(body), ...new Array<number>(body).fill(0x61)]);
 
 describe('fixed headers [MQTT-2.2.3]', () => {
