@@ -74,9 +74,6 @@ export function authorizePublishHook(context: BrokerContext) {
         if (typeof result !== 'object' || result === null) return callback(null);
         return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), packet, callback, log);
       }
-      case 'event':
-        // Stored before it is acknowledged: push notifications are triggered by it.
-        return acknowledgeWhenStored(context.core.deviceEvents.record(session.ctx, deviceId, parsed.path, (packet.payload as Buffer).toString('utf8')), packet, callback, log);
       default:
         return callback(null);
     }
@@ -129,22 +126,18 @@ export function authorizePublishHook(context: BrokerContext) {
 }
 
 /**
- * A command result or a device event, written by the core: at QoS 1 the PUBACK says it is stored. While
- * the database is away none is sent, the connection closes, and the device resends once it reconnects.
- * One the core refuses (not JSON, too large, an unknown command) is dropped: resending would not help.
+ * A command result, written by the core. The message is passed on once it is stored,
+ * whatever its QoS: the device's next messages wait meanwhile (aedes reads on when a batch is handled), so
+ * a device flooding results holds one read's worth of writes in flight, not an unbounded queue of them.
+ * At QoS 1 the PUBACK says it is stored: while the database is away none is sent, the connection closes,
+ * and the device resends once it reconnects. One the core refuses (not JSON, too large, an unknown
+ * command) is dropped: resending would not help.
  */
 function acknowledgeWhenStored(stored: Promise<unknown>, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
-  const refused = (error: unknown) => {
+  stored.then(() => callback(null), (error: unknown) => {
+    if (packet.qos > 0 && hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
     if (isGatewayError(error)) log.debug({ err: error, topic: packet.topic }, 'a device message was refused');
     else log.error({ err: error, topic: packet.topic }, 'storing a device message failed');
-  };
-  if (packet.qos === 0) {
-    stored.catch(refused);
-    return callback(null);
-  }
-  stored.then(() => callback(null), (error: unknown) => {
-    if (hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
-    refused(error);
     drop(packet, callback);
   });
 }
