@@ -3,7 +3,7 @@ import type { Database } from '../../db/database.js';
 import { isDataException } from '../../db/pg-errors.js';
 import { GatewayError } from '../errors.js';
 import type { EventBus } from '../event-bus.js';
-import { CURSOR_AT, decodeCursor, encodeCursor } from '../keyset-cursor.js';
+import { CURSOR_AT, decodeCursor, pageOf, rowsToFetch } from '../keyset-cursor.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 
 export type DeviceEvent = { id: string; kind: string; payload: unknown; receivedAt: Date };
@@ -81,7 +81,7 @@ export class DeviceEvents {
   /** A device's stored events, newest first, in pages (keyset on received_at, id). */
   async list(ctx: TenantContext, device: string, query: DeviceEventQuery = {}): Promise<DeviceEventPage> {
     const { resolved } = await this.policy.requireAccess(ctx, 'telemetry.read', [device]);
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_EVENT_PAGE);
+    const { limit, fetch } = rowsToFetch(query.limit, MAX_EVENT_PAGE);
     const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
     const rows = await this.db.withTenant(ctx, async (tx) =>
       (await tx.query<DeviceEvent & { at: string }>(
@@ -94,14 +94,9 @@ export class DeviceEvents {
             AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::uuid))
           ORDER BY received_at DESC, id DESC
           LIMIT $7`,
-        [resolved.get(device), query.from ?? null, query.to ?? null, query.kind ?? null, cursor?.at ?? null, cursor?.id ?? null, limit + 1],
+        [resolved.get(device), query.from ?? null, query.to ?? null, query.kind ?? null, cursor?.at ?? null, cursor?.id ?? null, fetch],
       )).rows,
     );
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(({ at: _at, ...event }) => event),
-      next: rows.length > limit && last ? encodeCursor(last.at, last.id) : null,
-    };
+    return pageOf(rows, limit);
   }
 }

@@ -1,6 +1,6 @@
 import type { TenantContext } from '../../auth/context.js';
 import type { Database } from '../../db/database.js';
-import { GatewayError } from '../errors.js';
+import { CURSOR_AT, decodeCursor, pageOf, rowsToFetch } from '../keyset-cursor.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 
 export type TelemetryPoint = { id: string; stream: string; receivedAt: Date; payload: unknown };
@@ -9,27 +9,17 @@ export type TelemetryQuery = { from?: Date; to?: Date; stream?: string; limit?: 
 
 export const MAX_PAGE = 1000;
 
-function decodeCursor(cursor: string): { at: string; id: string } {
-  try {
-    const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-    if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) throw new Error('shape');
-    return { at, id };
-  } catch {
-    throw new GatewayError('VALIDATION_FAILED', 'The cursor is not one this API gave out.');
-  }
-}
-
 /** Stored telemetry of one device, newest first, in pages (keyset on received_at, id). */
 export class TelemetryReader {
   constructor(private readonly db: Database, private readonly policy: AccessPolicy) {}
 
   async query(ctx: TenantContext, device: string, query: TelemetryQuery): Promise<TelemetryPage> {
     const { resolved } = await this.policy.requireAccess(ctx, 'telemetry.read', [device]);
-    const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE);
+    const { limit, fetch } = rowsToFetch(query.limit, MAX_PAGE);
     const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
     const rows = await this.db.withTenant(ctx, async (tx) =>
       (await tx.query<TelemetryPoint & { at: string }>(
-        `SELECT id, stream, received_at AS "receivedAt", payload, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
+        `SELECT id, stream, received_at AS "receivedAt", payload, ${CURSOR_AT('received_at')} AS at
            FROM telemetry
           WHERE device_id = $1
             AND ($2::timestamptz IS NULL OR received_at >= $2)
@@ -38,14 +28,9 @@ export class TelemetryReader {
             AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6::uuid))
           ORDER BY received_at DESC, id DESC
           LIMIT $7`,
-        [resolved.get(device), query.from ?? null, query.to ?? null, query.stream ?? null, cursor?.at ?? null, cursor?.id ?? null, limit + 1],
+        [resolved.get(device), query.from ?? null, query.to ?? null, query.stream ?? null, cursor?.at ?? null, cursor?.id ?? null, fetch],
       )).rows,
     );
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return {
-      items: page.map(({ at: _at, ...point }) => point),
-      next: rows.length > limit && last ? Buffer.from(`${last.at}|${last.id}`).toString('base64url') : null,
-    };
+    return pageOf(rows, limit);
   }
 }
