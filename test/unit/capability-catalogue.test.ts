@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CapabilityDefinition } from '../../src/core/capabilities/capability.js';
 import { CAPABILITIES, CAPABILITY_NAMES, DEVICE_TYPES, allCommands, assertCapabilityName, assertDeviceType } from '../../src/core/capabilities/catalogue.js';
 import { checkParams } from '../../src/core/capabilities/command-params.js';
-import { checkCommandParams, resolveCommand, riskOf, type DeviceCapability } from '../../src/core/capabilities/device-commands.js';
+import { checkCommandParams, resolveCommand, type DeviceCapability } from '../../src/core/capabilities/device-commands.js';
 import { reportedState } from '../../src/core/capabilities/reported-state.js';
 import { RISK_CLASSES, effectiveRisk, riskRank } from '../../src/core/capabilities/risk.js';
 import { GatewayError } from '../../src/core/errors.js';
@@ -131,37 +131,37 @@ describe('risk tightening per device', () => {
   });
 });
 
-describe('riskOf / resolveCommand: a command as one device understands it', () => {
+describe('resolveCommand: a command as one device understands it', () => {
   const cap = (name: string, requiresPin = false, requiresApproval = false): DeviceCapability => ({ name, requiresPin, requiresApproval });
   const door = { capabilities: [cap('lock'), cap('battery')] };
 
   it('finds the capability that accepts a command, with the catalogue risk', () => {
-    expect(riskOf(door, 'unlock')).toMatchObject({ command: 'unlock', capability: 'lock', catalogueRisk: 'sensitive', risk: 'sensitive', requiresPin: false, requiresApproval: false });
-    expect(riskOf(door, 'lock')).toMatchObject({ capability: 'lock', risk: 'normal' });
+    expect(resolveCommand(door.capabilities, 'unlock')).toMatchObject({ command: 'unlock', capability: 'lock', catalogueRisk: 'sensitive', risk: 'sensitive', requiresPin: false, requiresApproval: false });
+    expect(resolveCommand(door.capabilities, 'lock')).toMatchObject({ capability: 'lock', risk: 'normal' });
   });
 
   it('applies the device\'s tightening to every command of the capability', () => {
     const tightened = { capabilities: [cap('lock', false, true)] };
-    expect(riskOf(tightened, 'lock')).toMatchObject({ catalogueRisk: 'normal', risk: 'critical', requiresApproval: true });
-    expect(riskOf({ capabilities: [cap('update_firmware')] }, 'update_firmware')).toMatchObject({ risk: 'critical', requiresApproval: true });
+    expect(resolveCommand(tightened.capabilities, 'lock')).toMatchObject({ catalogueRisk: 'normal', risk: 'critical', requiresApproval: true });
+    expect(resolveCommand([cap('update_firmware')], 'update_firmware')).toMatchObject({ risk: 'critical', requiresApproval: true });
   });
 
   it('denies by default: a command of a capability the device lacks, a sensor read, a capability name that is no command', () => {
-    expect(riskOf(door, 'open')).toBeUndefined();
-    expect(riskOf(door, 'battery')).toBeUndefined();
-    expect(riskOf({ capabilities: [cap('power')] }, 'power')).toBeUndefined();
-    expect(riskOf(door, 'self-destruct')).toBeUndefined();
+    expect(resolveCommand(door.capabilities, 'open')).toBeUndefined();
+    expect(resolveCommand(door.capabilities, 'battery')).toBeUndefined();
+    expect(resolveCommand([cap('power')], 'power')).toBeUndefined();
+    expect(resolveCommand(door.capabilities, 'self-destruct')).toBeUndefined();
   });
 
   it('keeps rows written before the catalogue working: a command named as a capability, or a free-form one', () => {
     const legacy = { capabilities: [cap('unlock'), cap('ping'), cap('reset', true)] };
-    const unlock = riskOf(legacy, 'unlock')!;
+    const unlock = resolveCommand(legacy.capabilities, 'unlock')!;
     expect(unlock).toMatchObject({ capability: 'unlock', risk: 'sensitive' });
     expect(refusal(() => checkCommandParams(unlock, { pin: '1' })).details).toEqual({ command: 'unlock', parameter: 'pin' });
     const ping = resolveCommand(legacy.capabilities, 'ping')!;
     expect(ping).toMatchObject({ capability: 'ping', risk: 'normal', params: undefined });
     expect(() => checkCommandParams(ping, { n: 1 })).not.toThrow();
-    expect(riskOf(legacy, 'reset')).toMatchObject({ risk: 'sensitive', requiresPin: true });
+    expect(resolveCommand(legacy.capabilities, 'reset')).toMatchObject({ risk: 'sensitive', requiresPin: true });
   });
 });
 

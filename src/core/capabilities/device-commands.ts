@@ -34,15 +34,6 @@ export function resolveCommand(capabilities: readonly DeviceCapability[], comman
   return { command, capability: row.name, params: undefined, ...effectiveRisk('normal', row) };
 }
 
-/**
- * The effective risk of `command` on a device with these capabilities: the
- * catalogue's class, raised (never lowered) by the tenant's tightening. The
- * gate for dangerous commands (PIN, confirmation, approval) is built on this.
- */
-export function riskOf(device: { capabilities: readonly DeviceCapability[] }, command: string): ResolvedCommand | undefined {
-  return resolveCommand(device.capabilities, command);
-}
-
 /** Checks `params` against the command's schema (VALIDATION_FAILED naming the parameter); free-form legacy commands take any object. */
 export function checkCommandParams(resolved: ResolvedCommand, params: Record<string, unknown>): void {
   if (resolved.params) checkParams(resolved.command, resolved.params, params);

@@ -1,6 +1,6 @@
 import type { TenantContext } from '../../auth/context.js';
 import type { Database, Tx } from '../../db/database.js';
-import { checkCommandParams, resolveCommand, riskOf, type DeviceCapability, type ResolvedCommand } from '../capabilities/device-commands.js';
+import { checkCommandParams, resolveCommand, type DeviceCapability, type ResolvedCommand } from '../capabilities/device-commands.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { CommandMessage, CommandStatus, EventBus } from '../event-bus.js';
@@ -157,7 +157,7 @@ export class CommandService {
   async riskOf(ctx: TenantContext, deviceName: string, command: string): Promise<ResolvedCommand> {
     const { resolved } = await this.policy.requireAccess(ctx, 'device.read', [deviceName]);
     const capabilities = await this.db.withTenant(ctx, (tx) => capabilitiesOf(tx, resolved.get(deviceName)!));
-    const risk = riskOf({ capabilities }, command);
+    const risk = resolveCommand(capabilities, command);
     if (!risk) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${command}".`, { capability: command, command });
     return risk;
   }
