@@ -81,15 +81,13 @@ export class CommandService {
     const key = scopedKey(ctx, request.idempotencyKey);
     const base = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
     const deviceId = base.resolved.get(deviceName)!;
-    if (key) {
+    const { earlier, capabilities, online } = await this.db.withTenant(ctx, async (tx) => ({
       // A retry answers with what the first attempt made, without passing the gate (or counting a PIN) again.
-      const earlier = await this.db.withTenant(ctx, (tx) => findByKey(tx, key));
-      if (earlier) return earlier;
-    }
-    const { capabilities, online } = await this.db.withTenant(ctx, async (tx) => ({
+      earlier: key ? await findByKey(tx, key) : undefined,
       capabilities: await capabilitiesOf(tx, deviceId),
       online: (await tx.query<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [deviceId])).rows[0]?.online ?? false,
     }));
+    if (earlier) return earlier;
     // Default deny: a device accepts only the commands of its capabilities.
     const accepted = resolveCommand(capabilities, request.name);
     if (!accepted) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${request.name}".`, { capability: request.name, command: request.name });
