@@ -43,7 +43,7 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: Au
     members: new Members(db, policy, sessions),
     requests: new RequestAuthenticator(db, tokens, options.sessionCacheMs),
     credentials: new CredentialVerifier(db, limiter),
-    oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter),
+    oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter, policy),
   };
 }
 
