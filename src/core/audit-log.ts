@@ -27,7 +27,8 @@ export type SecurityEventType =
   | 'APPROVAL_REQUESTED'
   | 'APPROVAL_POLICY_CHANGED'
   | 'COMMAND_APPROVED'
-  | 'COMMAND_DENIED';
+  | 'COMMAND_DENIED'
+  | 'PUSH_TOKEN_MOVED';
 
 export type SecurityEvent = {
   type: SecurityEventType;

@@ -12,6 +12,7 @@ import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
 import { AccessPolicy } from './policy/access-policy.js';
+import { PushTokens } from './push/push-tokens.js';
 import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
@@ -33,6 +34,8 @@ export type Core = {
   voicePolicy: VoicePolicy;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
+  /** People's APNs and FCM tokens. */
+  pushTokens: PushTokens;
   /** The tenant's audit log, read back. */
   securityEvents: SecurityEventReader;
   telemetry: TelemetryWriter;
@@ -81,6 +84,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     deviceEvents: new DeviceEvents(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
+    pushTokens: new PushTokens(db, policy),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, log }),
     async stop() {
       clearInterval(expiry);
