@@ -77,7 +77,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),
-    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, log }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);
       await telemetry.flush();
