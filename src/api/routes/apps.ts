@@ -42,12 +42,13 @@ export const appRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, 
 
   app.post('/v1/apps/:id/secret', {
     schema: {
-      tags: ['apps'], summary: 'Rotate the app\'s secret: the new password is shown once; the old one is refused from now on and the app\'s live MQTT connections are dropped. Admins.',
+      tags: ['apps'],
+      summary: 'Rotate the app\'s secret: the new password is shown once; the old one is refused from now on and the app\'s live MQTT connections are dropped. Admins; no body, `?confirm=true` from the mobile channel.',
       params: AppId,
-      body: Type.Optional(Type.Object({ confirm: Confirm }, { additionalProperties: false })),
+      querystring: Type.Object({ confirm: Confirm }),
       response: { 200: IssuedApp, ...errors },
     },
-  }, async (request) => apps.rotate(contextOf(request), request.params.id, { confirmed: request.body?.confirm }));
+  }, async (request) => apps.rotate(contextOf(request), request.params.id, { confirmed: request.query.confirm }));
 
   app.delete('/v1/apps/:id', {
     schema: {
