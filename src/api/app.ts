@@ -21,6 +21,8 @@ import { metricsRoutes } from './routes/metrics.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { platformRoutes } from './routes/platform.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { approvalPolicyRoutes } from './routes/approval-policy.js';
+import { securityEventRoutes } from './routes/security-events.js';
 import { voicePolicyRoutes } from './routes/voice-policy.js';
 import { ErrorResponse, TokenPair } from './schemas.js';
 
@@ -87,5 +89,7 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(deviceRoutes, { core });
   await app.register(commandRoutes, { core });
   await app.register(voicePolicyRoutes, { core });
+  await app.register(securityEventRoutes, { core });
+  await app.register(approvalPolicyRoutes, { core });
   return app;
 }

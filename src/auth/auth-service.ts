@@ -56,7 +56,7 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: Au
     apps: new AppCredentials(db, policy, credentials, options.events),
     requests,
     credentials,
-    oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter),
+    oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter, policy),
   };
 }
 

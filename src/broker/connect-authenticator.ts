@@ -1,7 +1,9 @@
 import type { IConnectPacket } from 'mqtt-packet';
 import { GatewayError, isGatewayError } from '../core/errors.js';
 import type { Core } from '../core/create-core.js';
+import type { Permission } from '../core/policy/capability-matrix.js';
 import { appAcl, deviceAcl, userAcl } from '../core/topics/topic-acl.js';
+import type { TenantContext } from '../auth/context.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { MqttSession } from './session.js';
 
@@ -26,8 +28,7 @@ export class ConnectAuthenticator {
     const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), lastViolationEventAt: 0 };
     if (certificateName && !password) {
       if (username && username !== certificateName) throw new GatewayError('INVALID_CREDENTIALS', 'The username does not match the client certificate.');
-      const verified = await this.core.auth.credentials.verifyCertificate(certificateName);
-      return { ...base, ctx: verified.ctx, acl: deviceAcl(verified.deviceName), deviceName: verified.deviceName, credentialId: verified.ctx.principal.id };
+      return { ...base, ...this.deviceSession(await this.core.auth.credentials.verifyCertificate(certificateName)) };
     }
     if (!password) throw new GatewayError('UNAUTHENTICATED', 'A username and password (or a client certificate) are required.');
 
@@ -35,22 +36,27 @@ export class ConnectAuthenticator {
       if (transport !== 'ws') throw new GatewayError('UNAUTHENTICATED', 'Access tokens are accepted on WebSocket connections only.');
       const { ctx } = await this.core.auth.requests.authenticate(password, username || undefined);
       if (!ctx) throw new GatewayError('TENANT_REQUIRED', 'The token acts in no tenant.');
-      const mayRead = (() => {
-        try {
-          this.core.policy.check(ctx, 'device.read');
-          return true;
-        } catch (error) {
-          if (isGatewayError(error)) return false;
-          throw error;
-        }
-      })();
-      return { ...base, ctx, acl: userAcl(mayRead), credentialId: `user:${ctx.principal.id}` };
+      return { ...base, ctx, acl: userAcl(this.allows(ctx, 'device.read')), credentialId: `user:${ctx.principal.id}` };
     }
 
     const verified = await this.core.auth.credentials.verify(username, password, remoteAddress);
-    if (verified.kind === 'device') {
-      return { ...base, ctx: verified.ctx, acl: deviceAcl(verified.deviceName), deviceName: verified.deviceName, credentialId: verified.ctx.principal.id };
-    }
+    if (verified.kind === 'device') return { ...base, ...this.deviceSession(verified) };
     return { ...base, ctx: verified.ctx, acl: appAcl(verified.filters), credentialId: verified.ctx.principal.id };
+  }
+
+  /** The matrix's telemetry.publish is asked once, here: the ACL then holds the answer for every PUBLISH. */
+  private deviceSession(verified: { ctx: TenantContext; deviceName: string }): Pick<MqttSession, 'ctx' | 'acl' | 'deviceName' | 'credentialId'> {
+    const { ctx, deviceName } = verified;
+    return { ctx, acl: deviceAcl(deviceName, this.allows(ctx, 'telemetry.publish')), deviceName, credentialId: ctx.principal.id };
+  }
+
+  private allows(ctx: TenantContext, permission: Permission): boolean {
+    try {
+      this.core.policy.check(ctx, permission);
+      return true;
+    } catch (error) {
+      if (isGatewayError(error)) return false;
+      throw error;
+    }
   }
 }

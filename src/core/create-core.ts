@@ -12,6 +12,7 @@ import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
 import { AccessPolicy } from './policy/access-policy.js';
+import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
 import { VoicePolicy } from './voice-policy.js';
@@ -32,6 +33,8 @@ export type Core = {
   voicePolicy: VoicePolicy;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
+  /** The tenant's audit log, read back. */
+  securityEvents: SecurityEventReader;
   telemetry: TelemetryWriter;
   telemetryReader: TelemetryReader;
   deviceState: DeviceStateWriter;
@@ -77,6 +80,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events),
     telemetryReader: new TelemetryReader(db, policy),
+    securityEvents: new SecurityEventReader(db, policy),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);

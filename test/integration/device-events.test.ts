@@ -4,6 +4,7 @@ import type { GatewayEvents } from '../../src/core/event-bus.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { contextFor } from '../support/fixtures.js';
 import { call } from '../support/gateway.js';
+import { connect } from '../support/mqtt.js';
 import { waitFor } from '../support/processes.js';
 
 type Page = { items: { id: string; kind: string; payload: unknown; receivedAt: string }[]; next: string | null };
@@ -53,6 +54,19 @@ describe('device events', () => {
       });
     } finally {
       gw.gateway.core.events.removeOwner(owner);
+    }
+  });
+
+  it('stores what a device publishes on devices/<name>/events/<kind>, acknowledged (QoS 1) once stored', async () => {
+    const name = `panel-${++n}`;
+    const credential = await gw.device('events', name, [{ name: 'arm_disarm' }]);
+    const client = await connect(gw.endpoints.tcp, { username: credential.username, password: credential.password });
+    try {
+      await client.publishAsync(`devices/${name}/events/alarm/intrusion`, '{"zone":3}', { qos: 1 });
+      // The PUBACK came after the commit: the event is there now, without waiting.
+      expect((await events(name)).body.items.map(({ kind, payload }) => ({ kind, payload }))).toEqual([{ kind: 'alarm/intrusion', payload: { zone: 3 } }]);
+    } finally {
+      await client.endAsync();
     }
   });
 

@@ -59,6 +59,12 @@ describe('ACLs', () => {
     for (const no of ['#', 'devices/+/commands/#', 'devices/d1/#', 'devices/d1/telemetry', '$SYS/#', 'devices/d2/commands/#']) expect(acl.canSubscribe(no), no).toBe(false);
   });
 
+  it('a device whose credential may not publish telemetry (telemetry.publish) still reports command results', () => {
+    const acl = deviceAcl('d1', false);
+    expect(acl.canPublish('devices/d1/commands/7/result')).toBe(true);
+    for (const no of ['devices/d1/telemetry', 'devices/d1/state', 'devices/d1/events/alarm']) expect(acl.canPublish(no), no).toBe(false);
+  });
+
   it('an app gets its allow filters minus its deny filters, deny winning', () => {
     const acl = appAcl({ publish: ['ops/#'], subscribe: ['devices/#', 'vault/#', '$SYS/#'], denyPublish: ['ops/secret/#'], denySubscribe: ['vault/#'] });
     expect(acl.canPublish('ops/x')).toBe(true);

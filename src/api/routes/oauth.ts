@@ -123,7 +123,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app
       return redirectWith(reply, authorization.redirectUri, { code, state: authorization.state });
     } catch (error) {
       if (!isGatewayError(error)) throw error;
-      const status = error.code === 'RATE_LIMITED' ? 429 : error.code === 'TENANT_FORBIDDEN' || error.code === 'TENANT_REQUIRED' ? 403 : 401;
+      const status = error.code === 'RATE_LIMITED' ? 429 : error.code === 'TENANT_FORBIDDEN' || error.code === 'TENANT_REQUIRED' || error.code === 'POLICY_DENIED' ? 403 : 401;
       return page(reply, status, renderAuthorizePage({ platformName, params: paramsOf(authorization), error: error.message, email: body.email }), authorization.redirectUri);
     }
   });

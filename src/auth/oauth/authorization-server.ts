@@ -3,8 +3,10 @@ import { SignJWT, jwtVerify } from 'jose';
 import { recordPlatformEvent } from '../../core/audit-log.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
 import { scopesForChannel } from '../../core/policy/capability-matrix.js';
+import type { AccessPolicy } from '../../core/policy/access-policy.js';
 import type { Database } from '../../db/database.js';
 import type { FailureLimiter } from '../failure-limiter.js';
+import { issueContext } from '../issue-context.js';
 import type { AuthenticatedUser, PasswordLogin } from '../password-login.js';
 import { chooseTenant, hashOpaqueToken, type Sessions, type TokenPair } from '../sessions.js';
 import { TOKEN_ALGORITHM, type SigningKeys } from '../signing-keys.js';
@@ -52,6 +54,7 @@ export class AuthorizationServer {
     private readonly logins: PasswordLogin,
     private readonly keys: SigningKeys,
     private readonly limiter: FailureLimiter,
+    private readonly policy: AccessPolicy,
   ) {}
 
   /**
@@ -87,6 +90,10 @@ export class AuthorizationServer {
   async issueCode(request: AuthorizationRequest, user: AuthenticatedUser, tenant?: string): Promise<string> {
     const tenantId = chooseTenant({ ...user, isPlatformAdmin: false }, tenant);
     if (tenantId === null) throw new GatewayError('TENANT_REQUIRED', 'This account belongs to no tenant.');
+    // Linking is the matrix's voice.link, asked as the platform's channel with the role held in that tenant.
+    const role = user.memberships.find((membership) => membership.id === tenantId)?.role;
+    const platform = request.client.platform;
+    this.policy.check(issueContext({ tenantId, principal: { kind: 'user', id: user.id }, channel: platform, roles: role ? [role] : [], scopes: scopesForChannel(platform) }), 'voice.link');
     const code = randomBytes(32).toString('base64url');
     await this.db.withPlatform((tx) =>
       tx.query(

@@ -47,10 +47,7 @@ export function authorizePublishHook(context: BrokerContext) {
         const tenant = tenantScope(session.ctx);
         const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
         if (packet.qos > 0) {
-          // A QoS 2 sender that left during the commit: aedes would now store the message to await a PUBREL
-          // that cannot come, after the close already cleaned that store, and keep it forever. It is stored in
-          // Postgres; refused here, it is resent (no PUBREC was sent) and routed then.
-          telemetry.write(record, (error) => callback(error ?? (packet.qos === 2 && client.closed ? new Error('the sender left before PUBREC') : null)));
+          telemetry.write(record, (error) => callback(error ?? senderLeft(client, packet)));
           return;
         }
         if (telemetry.write(record)) return callback(null);
@@ -72,8 +69,11 @@ export function authorizePublishHook(context: BrokerContext) {
           return drop(packet, callback);
         }
         if (typeof result !== 'object' || result === null) return callback(null);
-        return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), packet, callback, log);
+        return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), client, packet, callback, log);
       }
+      case 'event':
+        // Stored before it is passed on: push notifications are triggered by it.
+        return acknowledgeWhenStored(context.core.deviceEvents.record(session.ctx, deviceId, parsed.path, (packet.payload as Buffer).toString('utf8')), client, packet, callback, log);
       default:
         return callback(null);
     }
@@ -126,20 +126,29 @@ export function authorizePublishHook(context: BrokerContext) {
 }
 
 /**
- * A command result, written by the core. The message is passed on once it is stored,
+ * A command result or a device event, written by the core. The message is passed on once it is stored,
  * whatever its QoS: the device's next messages wait meanwhile (aedes reads on when a batch is handled), so
  * a device flooding results holds one read's worth of writes in flight, not an unbounded queue of them.
  * At QoS 1 the PUBACK says it is stored: while the database is away none is sent, the connection closes,
  * and the device resends once it reconnects. One the core refuses (not JSON, too large, an unknown
  * command) is dropped: resending would not help.
  */
-function acknowledgeWhenStored(stored: Promise<unknown>, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
-  stored.then(() => callback(null), (error: unknown) => {
+function acknowledgeWhenStored(stored: Promise<unknown>, client: Client, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
+  stored.then(() => callback(senderLeft(client, packet)), (error: unknown) => {
     if (packet.qos > 0 && hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
     if (isGatewayError(error)) log.debug({ err: error, topic: packet.topic }, 'a device message was refused');
     else log.error({ err: error, topic: packet.topic }, 'storing a device message failed');
     drop(packet, callback);
   });
+}
+
+/**
+ * A QoS 2 sender that left while its message was being stored: aedes would now keep the message to await
+ * a PUBREL that cannot come, after the close already cleaned that store, and keep it forever. It is
+ * stored in Postgres; refused here, it is resent (no PUBREC was sent) and routed then.
+ */
+function senderLeft(client: Client, packet: PublishPacket): Error | null {
+  return packet.qos === 2 && client.closed ? new Error('the sender left before PUBREC') : null;
 }
 
 type RetainedStore = { broker: { persistence: { storeRetained(packet: object): Promise<void> } } };

@@ -36,12 +36,16 @@ export function isSharedSubscription(filter: string): boolean {
   return filter.startsWith('$share/') || filter.startsWith('$queue/');
 }
 
-/** A device publishes its own telemetry, state, events and command results, and subscribes to its own commands only. */
-export function deviceAcl(name: string): TopicAcl {
+/**
+ * A device publishes its own telemetry, state, events (if its credential may publish telemetry) and
+ * command results, and subscribes to its own commands only.
+ */
+export function deviceAcl(name: string, mayPublishTelemetry = true): TopicAcl {
   const commands = `devices/${name}/commands/#`;
   return {
     canPublish(topic, parsed = parseDeviceTopic(topic)) {
-      return parsed !== undefined && parsed.device === name && parsed.kind !== 'command';
+      if (parsed === undefined || parsed.device !== name || parsed.kind === 'command') return false;
+      return mayPublishTelemetry || parsed.kind === 'command-result';
     },
     canSubscribe(filter) {
       return filterCovers(commands, filter);
