@@ -49,6 +49,8 @@ const schema = z.object({
    * removing a member, suspending a user or a logout bites within this long. 0..60 000; 0 reads Postgres on every request.
    */
   AUTH_SESSION_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  /** Hours an invitation link (POST /v1/members for someone new) stays valid. 1..720 (30 days). */
+  INVITATION_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(168),
   /** Wrong voice PINs in a row that lock the PIN (on every channel: the count lives in Postgres). 1..100. */
   VOICE_PIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** Minutes a locked voice PIN stays locked. 1..1440. */
@@ -115,7 +117,7 @@ export type Config = {
   publicUrl: string | undefined;
   shutdownTimeoutMs: number;
   databasePoolSize: number;
-  auth: { sessionCacheMs: number };
+  auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -177,7 +179,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS },
+    auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS, invitationTtlHours: e.INVITATION_TTL_HOURS },
     voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,

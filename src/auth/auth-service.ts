@@ -1,10 +1,13 @@
 import { recordPlatformEvent } from '../core/audit-log.js';
+import type { EventBus } from '../core/event-bus.js';
 import type { AccessPolicy } from '../core/policy/access-policy.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { AccessTokens } from './access-tokens.js';
+import { AppCredentials } from './app-credentials.js';
 import { CredentialVerifier } from './credential-verifier.js';
 import { DEFAULT_LIMITS, FailureLimiter } from './failure-limiter.js';
+import { Invitations } from './invitations.js';
 import { Members } from './members.js';
 import { AuthorizationServer } from './oauth/authorization-server.js';
 import { OAuthClients } from './oauth/clients.js';
@@ -18,6 +21,10 @@ export type AuthOptions = {
   issuer: () => string;
   /** How long a session's live state is cached (AUTH_SESSION_CACHE_MS). */
   sessionCacheMs: number;
+  /** How long an invitation link stays valid (INVITATION_TTL_HOURS). */
+  invitationTtlHours: number;
+  /** The core's bus: role changes and revoked app credentials are announced on it. */
+  events: EventBus;
   log: Logger;
 };
 
@@ -34,15 +41,21 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: Au
   const tokens = new AccessTokens(keys, options.issuer);
   const logins = new PasswordLogin(db, limiter);
   const sessions = new Sessions(db, tokens);
+  const requests = new RequestAuthenticator(db, tokens, options.sessionCacheMs);
+  const credentials = new CredentialVerifier(db, limiter);
+  // A role that changed bites on this node's next request, not after the cache's few seconds.
+  options.events.on('member.access.changed', ({ userId }) => requests.forgetUser(userId));
   return {
     limiter,
     keys,
     tokens,
     logins,
     sessions,
-    members: new Members(db, policy, sessions),
-    requests: new RequestAuthenticator(db, tokens, options.sessionCacheMs),
-    credentials: new CredentialVerifier(db, limiter),
+    members: new Members(db, policy, sessions, options.events),
+    invitations: new Invitations(db, policy, options.invitationTtlHours),
+    apps: new AppCredentials(db, policy, credentials, options.events),
+    requests,
+    credentials,
     oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter, policy),
   };
 }

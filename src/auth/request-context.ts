@@ -25,7 +25,7 @@ export type Caller = {
  * is the current one, not the one at login.
  */
 export class RequestAuthenticator {
-  private readonly cache = new Map<string, { state: LiveState; until: number }>();
+  private readonly cache = new Map<string, { state: LiveState; until: number; userId: string }>();
 
   /** `cacheMs`: how stale a revocation may be seen; removing a member or suspending a user bites within this long. */
   constructor(private readonly db: Database, private readonly tokens: AccessTokens, private readonly cacheMs: number) {}
@@ -70,7 +70,16 @@ export class RequestAuthenticator {
     );
     if (this.cacheMs === 0) return state;
     if (this.cache.size >= MAX_CACHED) this.cache.clear();
-    this.cache.set(key, { state, until: now + this.cacheMs });
+    this.cache.set(key, { state, until: now + this.cacheMs, userId: claims.sub });
     return state;
+  }
+
+  /**
+   * Forgets what was cached for a user's sessions (a role changed, a
+   * membership ended): on this node their next request reads the new state.
+   * Other nodes see it when their entry expires, within `cacheMs`.
+   */
+  forgetUser(userId: string): void {
+    for (const [key, entry] of this.cache) if (entry.userId === userId) this.cache.delete(key);
   }
 }

@@ -73,6 +73,11 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
       brokers.publishCommand(tenantId, deviceName, command).catch((error: unknown) => log.error({ err: error }, 'publishing a command failed'))),
     core.events.on('device.access.revoked', ({ tenantId, deviceId }) =>
       void brokers.disconnectDevice(tenantId, deviceId).then((count) => count > 0 && log.info({ tenantId, deviceId, count }, 'revoked device disconnected'))),
+    core.events.on('app.access.revoked', ({ tenantId, appId }) =>
+      void brokers.disconnectPrincipal(tenantId, 'app', appId).then((count) => count > 0 && log.info({ tenantId, appId, count }, 'revoked app disconnected'))),
+    // A person's ACL was computed at CONNECT from their role: dropped, they reconnect with the one they hold now.
+    core.events.on('member.access.changed', ({ tenantId, userId, role }) =>
+      void brokers.disconnectPrincipal(tenantId, 'user', userId).then((count) => count > 0 && log.info({ tenantId, userId, role, count }, 'member disconnected after a role change'))),
   ];
 
   const sockets = new Set<Duplex>();

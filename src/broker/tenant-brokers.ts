@@ -103,6 +103,23 @@ export class TenantBrokers {
     return clients.length;
   }
 
+  /**
+   * Closes a tenant's connections of one principal (an app credential, or a
+   * person on WebSocket), as disconnectDevice does for devices. Principal ids
+   * are UUIDs, so an app's id never names a person or a device.
+   */
+  async disconnectPrincipal(tenantId: string, kind: 'app' | 'user', principalId: string): Promise<number> {
+    const broker = await this.running(tenantId);
+    if (!broker) return 0;
+    const kinds = kind === 'user' ? ['user', 'voice'] : ['app'];
+    const clients = Object.values((broker as unknown as { clients: Record<string, Client> }).clients).filter((client) => {
+      const principal = sessionOf(client)?.ctx.principal;
+      return principal !== undefined && principal.id === principalId && kinds.includes(principal.kind);
+    });
+    clients.forEach((client) => client.close());
+    return clients.length;
+  }
+
   async closeAll(): Promise<void> {
     this.closed = true;
     const closing = [...this.tenants.values()].map((tenant) => {

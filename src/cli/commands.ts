@@ -1,4 +1,3 @@
-import { createAppCredential } from '../auth/app-credentials.js';
 import { ROLES, type Role } from '../auth/context.js';
 import { platformRedirectUris, type VoicePlatform } from '../auth/oauth/clients.js';
 import { CERTS_DIR } from '../paths.js';
@@ -143,7 +142,7 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
     async run(core, flags) {
       const ctx = await operatorContext(core.db, required(flags, 'tenant'));
-      const app = await createAppCredential(core.db, core.policy, ctx, {
+      const app = await core.auth.apps.create(ctx, {
         name: required(flags, 'name'),
         publish: list(flags, 'publish'), subscribe: list(flags, 'subscribe'),
         denyPublish: list(flags, 'deny-publish'), denySubscribe: list(flags, 'deny-subscribe'),

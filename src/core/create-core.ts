@@ -85,7 +85,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, log }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);
       await telemetry.flush();

@@ -30,6 +30,11 @@ export const ERROR_CODES = {
   POLICY_DENIED: 'The channel, role or scope of the caller does not allow this action.',
   DEVICE_NOT_FOUND: 'No such device, or no access to it.',
   USER_NOT_FOUND: 'No such user, or no access to it.',
+  APP_NOT_FOUND: 'No such app credential, or no access to it.',
+  INVITATION_NOT_FOUND: 'No such open invitation, or no access to it.',
+  ROLE_ABOVE_OWN: 'No one may grant a role above their own, nor change a member whose role is above their own.',
+  LAST_OWNER: 'The tenant\'s last owner cannot be demoted or removed.',
+  INVITATION_INVALID: 'The invitation link was already used, revoked, has expired, or never existed.',
   DEVICE_TOPIC_VIOLATION: 'A device or credential used a topic outside its ACL.',
   // Voice safety
   PIN_REQUIRED: 'The capability requires the user\'s voice PIN.',

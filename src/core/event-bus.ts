@@ -19,6 +19,14 @@ export type GatewayEvents = {
   'approval.requested': { tenantId: string; commandId: string; deviceId: string; requestedBy: { kind: string; id: string } };
   /** A device may no longer connect (suspended, revoked, secret changed): drop its live connections. */
   'device.access.revoked': { tenantId: string; deviceId: string };
+  /** An app credential may no longer connect with what it holds (deleted, secret rotated): drop its live connections. */
+  'app.access.revoked': { tenantId: string; appId: string };
+  /**
+   * A member's role changed, or their membership ended (role null). Live HTTP
+   * sessions read the role live; a person's MQTT connection computed its ACL at
+   * CONNECT, so the broker drops it and the reconnect gets the new one.
+   */
+  'member.access.changed': { tenantId: string; userId: string; role: string | null };
   /** Voice platforms must be told: a device appeared, changed what they should know, or went. */
   'device.registered': { tenantId: string; deviceId: string; deviceName: string };
   'device.updated': { tenantId: string; deviceId: string; deviceName: string };

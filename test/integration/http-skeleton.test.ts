@@ -45,11 +45,12 @@ describe('HTTP skeleton against a real gateway', () => {
     expect(spec.openapi).toMatch(/^3\./);
     expect(spec.servers).toEqual([{ url: gateway.publicUrl }]);
     expect(Object.keys(spec.paths).sort()).toEqual([
-      '/.well-known/jwks.json', '/healthz', '/metrics', '/oauth/authorize', '/oauth/token', '/readyz',
-      '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/capabilities', '/v1/commands/{id}',
+      '/.well-known/jwks.json', '/healthz', '/invitations/{token}', '/metrics', '/oauth/authorize', '/oauth/token', '/readyz',
+      '/v1/approvals/policy', '/v1/apps', '/v1/apps/{id}', '/v1/apps/{id}/secret', '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/capabilities', '/v1/commands/{id}',
       '/v1/commands/{id}/approve', '/v1/commands/{id}/deny',
       '/v1/devices', '/v1/devices/{name}', '/v1/devices/{name}/commands', '/v1/devices/{name}/events', '/v1/devices/{name}/telemetry',
-      '/v1/me', '/v1/me/password', '/v1/me/voice-pin', '/v1/members/{userId}', '/v1/members/{userId}/voice-pin', '/v1/tenants',
+      '/v1/invitations', '/v1/invitations/{id}',
+      '/v1/me', '/v1/me/password', '/v1/me/voice-pin', '/v1/members', '/v1/members/{userId}', '/v1/members/{userId}/voice-pin', '/v1/security-events', '/v1/tenants',
       '/v1/users/{userId}/suspension', '/v1/voice/policy',
     ]);
     for (const [url, operations] of Object.entries(spec.paths)) {

@@ -19,7 +19,7 @@ afterAll(() => db.close());
 
 /** Tables with tenant_id in the schema today: a floor, so that a catalog query that finds nothing cannot pass. */
 const KNOWN = [
-  'app_credentials', 'commands', 'device_capabilities', 'device_state', 'devices', 'memberships', 'notification_outbox',
+  'app_credentials', 'commands', 'device_capabilities', 'device_state', 'devices', 'invitations', 'memberships', 'notification_outbox',
   'oauth_codes', 'push_tokens', 'refresh_tokens', 'security_events', 'telemetry', 'telemetry_default',
   'voice_accounts', 'voice_capabilities', 'voice_pins',
 ];

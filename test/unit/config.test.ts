@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       httpPort: 8080, mqttPort: 1883, mqttsPort: 8883, databaseUrl: undefined,
       dataDir: path.resolve('./data'), logLevel: 'info', logFormat: 'json', publicUrl: undefined,
-      auth: { sessionCacheMs: 2_000 },
+      auth: { sessionCacheMs: 2_000, invitationTtlHours: 168 },
     });
   });
 

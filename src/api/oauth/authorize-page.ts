@@ -15,7 +15,8 @@ export type AuthorizePageModel = {
   choice?: { ticket: string; tenants: Membership[] };
 };
 
-const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
+/** The look of the pages Gatehouse serves to people (this one, the invitation page). */
+export const STYLE = `body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
 main{background:#fff;padding:2rem;border-radius:8px;box-shadow:0 2px 12px #0002;width:22rem}
 h1{font-size:1.25rem;margin:0 0 .5rem}p{color:#444;font-size:.95rem}label{display:block;margin:.75rem 0 .25rem;font-size:.9rem}
 input[type=email],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;border:1px solid #bbb;border-radius:4px}

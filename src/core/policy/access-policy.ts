@@ -19,7 +19,7 @@ function deny(ctx: TenantContext, permission: Permission, why: string): never {
 }
 
 /** Batch lookups, one query per call, inside the caller's tenant: other tenants' ids simply are not found. */
-const RESOURCE_LOOKUPS: Record<Exclude<ResourceKind, 'none'>, { notFound: 'DEVICE_NOT_FOUND' | 'USER_NOT_FOUND'; lookup: (tx: Tx, keys: string[]) => Promise<Map<string, string>> }> = {
+const RESOURCE_LOOKUPS: Record<Exclude<ResourceKind, 'none'>, { notFound: 'DEVICE_NOT_FOUND' | 'USER_NOT_FOUND' | 'APP_NOT_FOUND'; lookup: (tx: Tx, keys: string[]) => Promise<Map<string, string>> }> = {
   device: {
     notFound: 'DEVICE_NOT_FOUND',
     async lookup(tx, names) {
@@ -33,6 +33,14 @@ const RESOURCE_LOOKUPS: Record<Exclude<ResourceKind, 'none'>, { notFound: 'DEVIC
       const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
       const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE user_id = ANY($1::uuid[])', [uuids]);
       return new Map(rows.map((row) => [row.user_id, row.user_id]));
+    },
+  },
+  app: {
+    notFound: 'APP_NOT_FOUND',
+    async lookup(tx, ids) {
+      const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+      const { rows } = await tx.query<{ id: string }>('SELECT id FROM app_credentials WHERE id = ANY($1::uuid[])', [uuids]);
+      return new Map(rows.map((row) => [row.id, row.id]));
     },
   },
 };

@@ -23,7 +23,7 @@ export type Obligation =
 export type Cell = Readonly<{ level: Level; minRole?: Role; obligations?: readonly Obligation[] }>;
 
 /** The kind of resource whose ids a permission checks (batch, tenant-scoped). */
-export type ResourceKind = 'device' | 'user' | 'none';
+export type ResourceKind = 'device' | 'user' | 'app' | 'none';
 
 export type PermissionSpec = Readonly<{
   description: string;
@@ -156,9 +156,9 @@ export const CAPABILITY_MATRIX = {
     cells: { web: F, mobile: L('confirm'), alexa: N, google: N, iot: N, automation: N },
   },
   'tenant.apps.manage': {
-    description: 'Create and revoke app credentials.',
+    description: 'List, create, rotate and delete app credentials.',
     seedRow: 'Tenant admin: roles & permissions',
-    resource: 'none',
+    resource: 'app',
     minRole: 'admin',
     cells: { web: F, mobile: L('confirm'), alexa: N, google: N, iot: N, automation: N },
   },
