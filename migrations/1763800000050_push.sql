@@ -118,7 +118,7 @@ DO $$
 DECLARE
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['push_tokens', 'push_rules', 'notification_preferences', 'notifications', 'push_deliveries', 'push_lanes'] LOOP
+  FOREACH t IN ARRAY ARRAY['push_tokens', 'push_rules', 'notification_preferences', 'notifications', 'push_deliveries', 'push_lanes', 'push_credentials'] LOOP
     EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format(
       'CREATE POLICY tenant_isolation ON %I USING (tenant_id = gatehouse_current_tenant()) WITH CHECK (tenant_id = gatehouse_current_tenant())', t);
@@ -126,7 +126,7 @@ BEGIN
   END LOOP;
 END
 $$;
--- Credentials are read and written by the platform (the push workers and the operator's CLI) only.
+-- A platform-wide credential (tenant_id NULL) is the platform's alone: no tenant sees it.
 
 -- Down Migration
 
