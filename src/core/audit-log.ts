@@ -35,7 +35,8 @@ export type SecurityEventType =
   | 'APPROVAL_POLICY_CHANGED'
   | 'COMMAND_APPROVED'
   | 'COMMAND_DENIED'
-  | 'PUSH_TOKEN_MOVED';
+  | 'PUSH_TOKEN_MOVED'
+  | 'NOTIFICATION_RULES_CHANGED';
 
 export type SecurityEvent = {
   type: SecurityEventType;

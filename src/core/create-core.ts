@@ -11,6 +11,8 @@ import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
+import { NotificationOutbox } from './notifications/notification-outbox.js';
+import { NotificationSettings } from './notifications/notification-settings.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { PushTokens } from './push/push-tokens.js';
 import { SecurityEventReader } from './security-event-reader.js';
@@ -36,6 +38,8 @@ export type Core = {
   voicePins: VoicePins;
   /** People's APNs and FCM tokens. */
   pushTokens: PushTokens;
+  /** Notification rules (tenant), preferences and history (person). */
+  notifications: NotificationSettings;
   /** The tenant's audit log, read back. */
   securityEvents: SecurityEventReader;
   telemetry: TelemetryWriter;
@@ -58,9 +62,10 @@ export type CoreOptions = {
 export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
   const policy = new AccessPolicy(db);
-  const pins = new PinGate(db, events, config.voicePin);
+  const outbox = new NotificationOutbox(events);
+  const pins = new PinGate(db, events, outbox, config.voicePin);
   const voicePolicy = new VoicePolicy(db, policy);
-  const commands = new CommandService(db, policy, pins, events, voicePolicy);
+  const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox);
   const approvals = new Approvals(db, policy, events, (id) => commands.wake(id));
   const telemetry = new TelemetryWriter(db, {
     maxBatch: config.telemetry.batchMax,
@@ -81,10 +86,11 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
     voicePins: new VoicePins(db, policy, pins),
     devices: new DeviceRegistry(db, policy, events),
-    deviceEvents: new DeviceEvents(db, policy, events),
+    deviceEvents: new DeviceEvents(db, policy, events, outbox),
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
+    notifications: new NotificationSettings(db, policy),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);

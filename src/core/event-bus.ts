@@ -41,6 +41,8 @@ export type GatewayEvents = {
   'pin.locked': { tenantId: string; userId: string; until: string };
   /** A security event was written to the audit log (tenantId null for platform events). */
   'security.event': { tenantId: string | null; type: string; details: Record<string, unknown> };
+  /** Notifications were committed with deliveries to send: the push workers wake. */
+  'notification.queued': { tenantId: string; deliveries: number };
 };
 
 export type EventName = keyof GatewayEvents;

@@ -4,6 +4,7 @@ import { checkCommandParams, resolveCommand, type DeviceCapability, type Resolve
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { CommandMessage, CommandStatus, EventBus } from '../event-bus.js';
+import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import { gateFor, isVoiceChannel } from '../policy/obligations.js';
 import type { VoicePolicy } from '../voice-policy.js';
@@ -65,6 +66,7 @@ export class CommandService {
     private readonly pins: PinGate,
     private readonly events: EventBus,
     private readonly voice: VoicePolicy,
+    private readonly outbox: NotificationOutbox,
   ) {}
 
   /**
@@ -120,6 +122,7 @@ export class CommandService {
       const details = { command: request.name, commandId: id, risk: accepted.risk, pin: gate.pin, confirmed: request.confirm === true };
       await recordSecurityEvent(tx, ctx, { type: gate.approval ? 'APPROVAL_REQUESTED' : 'COMMAND_SENT', deviceId, details });
       const command = (await tx.query<Command>(`${SELECT} WHERE c.id = $1`, [id])).rows[0]!;
+      if (gate.approval) await this.outbox.approvalRequested(tx, ctx.tenantId, { commandId: id, deviceId, command: request.name, requestedBy: ctx.principal.id });
       tx.afterCommit(() => {
         const tenantId = ctx.tenantId;
         this.events.emit('command.status.changed', { tenantId, commandId: id, deviceId, status });
@@ -206,7 +209,9 @@ export class CommandService {
           WHERE id = $1 AND device_id = $2 AND status IN ('pending', 'delivered') AND expires_at > now()`,
         [commandId, device.principal.id, status, JSON.stringify(result)],
       );
-      if (updated.rowCount) tx.afterCommit(() => this.events.emit('command.status.changed', { tenantId: device.tenantId, commandId, deviceId: device.principal.id, status }));
+      if (!updated.rowCount) return 0;
+      if (status === 'failed') await this.outbox.commandFinished(tx, device.tenantId, { commandId, status });
+      tx.afterCommit(() => this.events.emit('command.status.changed', { tenantId: device.tenantId, commandId, deviceId: device.principal.id, status }));
       return updated.rowCount;
     });
     if (rowCount) this.wake(commandId);
@@ -224,16 +229,20 @@ export class CommandService {
 
   /** Marks overdue commands expired, those awaiting approval too (every node runs this; the UPDATE is idempotent). */
   async expireOverdue(): Promise<number> {
-    const rows = await this.db.platformQuery<{ id: string; tenant_id: string; device_id: string }>(
-      `UPDATE commands SET status = 'expired', completed_at = now() WHERE status IN ('awaiting_approval', 'pending', 'delivered') AND expires_at <= now()
-       RETURNING id, tenant_id, device_id`, [],
-    );
-    for (const row of rows) {
-      // Committed already (a single statement): announced now.
-      this.events.emit('command.status.changed', { tenantId: row.tenant_id, commandId: row.id, deviceId: row.device_id, status: 'expired' });
-      this.wake(row.id);
-    }
-    return rows.length;
+    return this.db.withPlatform(async (tx) => {
+      const { rows } = await tx.query<{ id: string; tenant_id: string; device_id: string }>(
+        `UPDATE commands SET status = 'expired', completed_at = now() WHERE status IN ('awaiting_approval', 'pending', 'delivered') AND expires_at <= now()
+         RETURNING id, tenant_id, device_id`,
+      );
+      for (const row of rows) await this.outbox.commandFinished(tx, row.tenant_id, { commandId: row.id, status: 'expired' });
+      tx.afterCommit(() => {
+        for (const row of rows) {
+          this.events.emit('command.status.changed', { tenantId: row.tenant_id, commandId: row.id, deviceId: row.device_id, status: 'expired' });
+          this.wake(row.id);
+        }
+      });
+      return rows.length;
+    });
   }
 
   /** Wakes whoever waits for this command (an approval decision, a result). */

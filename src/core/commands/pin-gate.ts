@@ -4,6 +4,7 @@ import type { Database, Tx } from '../../db/database.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { EventBus } from '../event-bus.js';
+import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 
 export type PinLimits = { maxFailures: number; lockMinutes: number };
 export const DEFAULT_PIN_LIMITS: PinLimits = { maxFailures: 5, lockMinutes: 15 };
@@ -23,7 +24,7 @@ type Outcome = { ok: true } | { ok: false; locked: boolean; until?: Date };
  * Postgres, so it holds across channels (API, Alexa, Google) and processes.
  */
 export class PinGate {
-  constructor(private readonly db: Database, private readonly events: EventBus, private readonly limits: PinLimits = DEFAULT_PIN_LIMITS) {}
+  constructor(private readonly db: Database, private readonly events: EventBus, private readonly outbox: NotificationOutbox, private readonly limits: PinLimits = DEFAULT_PIN_LIMITS) {}
 
   async verify(ctx: TenantContext, pin: string | undefined, capability: string): Promise<void> {
     if (ctx.principal.kind !== 'user' && ctx.principal.kind !== 'voice') {
@@ -69,6 +70,7 @@ export class PinGate {
     await recordSecurityEvent(tx, ctx, { type: locked ? 'PIN_LOCKOUT' : 'PIN_FAILED', userId, details: { ...details, failures } });
     const until = rows[0]?.locked_until ?? undefined;
     if (locked && until) {
+      await this.outbox.pinLocked(tx, ctx.tenantId, { userId, until });
       tx.afterCommit(() => this.events.emit('pin.locked', { tenantId: ctx.tenantId, userId, until: until.toISOString() }));
     }
     return { ok: false, locked, until };

@@ -4,6 +4,7 @@ import { isDataException } from '../../db/pg-errors.js';
 import { GatewayError } from '../errors.js';
 import type { EventBus } from '../event-bus.js';
 import { CURSOR_AT, decodeCursor, pageOf, rowsToFetch } from '../keyset-cursor.js';
+import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 
 export type DeviceEvent = { id: string; kind: string; payload: unknown; receivedAt: Date };
@@ -42,7 +43,7 @@ function checkKind(kind: string): void {
  * read back newest first in pages.
  */
 export class DeviceEvents {
-  constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly events: EventBus) {}
+  constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly events: EventBus, private readonly outbox: NotificationOutbox) {}
 
   /**
    * Stores one event of `deviceId`. A device may record only its own events;
@@ -73,6 +74,7 @@ export class DeviceEvents {
       );
       const row = rows[0];
       if (!row) throw notFound();
+      await this.outbox.deviceEvent(tx, ctx.tenantId, { deviceId, eventId: row.id, kind });
       tx.afterCommit(() => this.events.emit('device.event', { tenantId: ctx.tenantId, deviceId, eventId: row.id, kind, payload: payload.value }));
       return row;
     });

@@ -148,6 +148,13 @@ export const CAPABILITY_MATRIX = {
     minRole: 'viewer',
     cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: L() },
   },
+  'notifications.rules.manage': {
+    description: 'Change who in the tenant is told of what: the notification rules.',
+    seedRow: 'Tenant admin: roles & permissions',
+    resource: 'none',
+    minRole: 'admin',
+    cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
+  },
   'tenant.members.manage': {
     description: 'Invite, remove, suspend members and change their roles.',
     seedRow: 'Tenant admin: invite/remove users',
