@@ -145,7 +145,8 @@ describe('devices managed over the API', () => {
     expect(states.devices[0]).toMatchObject({ displayName: 'Reading lamp', nicknames: ['Lamp', 'Desk light'], room: 'Study' });
 
     // Clearing with null; an unknown capability and a stranger as owner are refused and change nothing.
-    expect((await api('PATCH', '/v1/devices/lamp-1', { room: null })).status).toBe(204);
+    const cleared = await api('PATCH', '/v1/devices/lamp-1', { room: null });
+    expect(cleared.status, JSON.stringify(cleared.body)).toBe(204);
     const badCapability = await api<ErrorBody>('PATCH', '/v1/devices/lamp-1', { capabilities: [{ name: 'warp' }] });
     expect(badCapability.status).toBe(400);
     expect(badCapability.body.error.code).toBe('VALIDATION_FAILED');

@@ -2,9 +2,11 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Core } from '../../core/create-core.js';
 import { contextOf } from '../caller.js';
 import { DeviceName } from '../schemas.js';
-import { Confirmation, DeviceChange, errors, NewDevices, Registered, Removal, Suspension } from './device-schemas.js';
+import { DeviceChange, errors, NewDevices, Registered, Removal, Suspension } from './device-schemas.js';
 
 const Name = Type.Object({ name: DeviceName });
+/** `{ "confirm": true }` in an optional body. */
+const confirmedIn = (body: unknown) => (body as { confirm?: unknown } | null | undefined)?.confirm === true;
 const conflict = { 409: { $ref: 'ErrorResponse#' } };
 /** 1 000 entries with every optional field near its bound stay under 2 MiB; the gateway's default is 256 KiB. */
 const BATCH_BODY_LIMIT = 2 * 1024 * 1024;
@@ -42,10 +44,11 @@ export const deviceManagementRoutes: FastifyPluginAsyncTypebox<{ core: Core }> =
 
   app.post('/v1/devices/:name/secret', {
     schema: {
-      tags: ['devices'], summary: 'Issue a new MQTT secret (device.manage): the old one is refused from now on and the device\'s live connections are dropped.',
-      params: Name, body: Type.Optional(Confirmation), response: { 200: Type.Object({ username: Type.String(), password: Type.String({ description: 'Shown only this once.' }) }), ...errors },
+      tags: ['devices'], summary: 'Issue a new MQTT secret (device.manage): the old one is refused from now on and the device\'s live connections are dropped. From mobile: body `{ "confirm": true }`.',
+      // No body schema: the body is optional (`{ "confirm": true }` from mobile), and a schema would make fastify demand one.
+      params: Name, response: { 200: Type.Object({ username: Type.String(), password: Type.String({ description: 'Shown only this once.' }) }), ...errors },
     },
-  }, async (request) => core.devices.rotateSecret(contextOf(request), request.params.name, { confirm: request.body?.confirm }));
+  }, async (request) => core.devices.rotateSecret(contextOf(request), request.params.name, { confirm: confirmedIn(request.body) }));
 
   app.post('/v1/devices/:name/suspension', {
     schema: {

@@ -4,7 +4,8 @@ import { MAX_BATCH, MAX_CERTIFICATE_CN_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_NICKNA
 import { DateTime, DeviceName, NullableDateTime } from '../schemas.js';
 
 // Bounds here are the core's too (device-input.ts); the core re-checks trimmed text and says which entry of a batch is wrong.
-const NullableText = (maxLength: number, description: string) => Type.Union([Type.String({ maxLength }), Type.Null()], { description });
+// Null first: with coerceTypes, a string branch tried first would turn null into "".
+const NullableText = (maxLength: number, description: string) => Type.Union([Type.Null(), Type.String({ maxLength })], { description });
 
 /** What voice platforms show: Google SYNC's name.name, name.nicknames and roomHint; Alexa's friendlyName and description. */
 const SAYS = {
@@ -62,12 +63,11 @@ export const DeviceChange = Type.Object({
   displayName: Type.Optional(Profile.displayName),
   nicknames: Type.Optional(Type.Array(Type.String({ maxLength: MAX_NICKNAME_CHARS }), { maxItems: MAX_NICKNAMES, description: 'Replaces the nicknames.' })),
   room: Type.Optional(Profile.room),
-  ownerUserId: Type.Optional(Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'A member of the tenant, or null for none.' })),
+  ownerUserId: Type.Optional(Type.Union([Type.Null(), Type.String({ format: 'uuid' })], { description: 'A member of the tenant, or null for none.' })),
   capabilities: Type.Optional(Type.Array(Capability, { maxItems: 64, description: 'Replaces the set, with each one\'s risk tightening.' })),
   confirm: Confirm,
 }, { additionalProperties: false, minProperties: 1 });
 
-export const Confirmation = Type.Object({ confirm: Confirm }, { additionalProperties: false });
 export const Suspension = Type.Object({ suspended: Type.Boolean(), confirm: Confirm }, { additionalProperties: false });
 export const Removal = Type.Object({
   name: Type.String(), purged: Type.Boolean(),
