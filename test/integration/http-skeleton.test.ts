@@ -48,7 +48,8 @@ describe('HTTP skeleton against a real gateway', () => {
       '/.well-known/jwks.json', '/healthz', '/metrics', '/oauth/authorize', '/oauth/token', '/readyz',
       '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/capabilities', '/v1/commands/{id}',
       '/v1/commands/{id}/approve', '/v1/commands/{id}/deny',
-      '/v1/devices', '/v1/devices/{name}', '/v1/devices/{name}/commands', '/v1/devices/{name}/events', '/v1/devices/{name}/telemetry',
+      '/v1/devices', '/v1/devices/batch', '/v1/devices/{name}', '/v1/devices/{name}/commands', '/v1/devices/{name}/events',
+      '/v1/devices/{name}/secret', '/v1/devices/{name}/suspension', '/v1/devices/{name}/telemetry',
       '/v1/me', '/v1/me/password', '/v1/me/voice-pin', '/v1/members/{userId}', '/v1/members/{userId}/voice-pin', '/v1/tenants',
       '/v1/users/{userId}/suspension', '/v1/voice/policy',
     ]);

@@ -4,7 +4,7 @@ import { batchRefused, checkBatch, checkChange, checkNewDevice, MAX_BATCH } from
 describe('a new device, checked', () => {
   it('normalises a good one: defaults, trimmed texts, capability flags', () => {
     expect(checkNewDevice({ name: 'door-1', type: 'lock', capabilities: [{ name: 'lock', requiresPin: true }], displayName: ' Front door ', nicknames: [' Entrance '], room: 'Hall' })).toEqual({
-      problems: [],
+      problems: [], named: {},
       device: {
         name: 'door-1', type: 'lock', capabilities: [{ name: 'lock', requiresPin: true, requiresApproval: false }],
         displayName: 'Front door', nicknames: ['Entrance'], room: 'Hall', ownerUserId: null, certificateCn: null,

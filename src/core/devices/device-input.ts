@@ -53,13 +53,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex -- control characters are what it refuses.
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** Runs a check that throws GatewayError, collecting its message instead. */
-function collect(problems: string[], check: () => void): void {
+/** Runs a check that throws GatewayError, collecting its message (and what its details name) instead. */
+function collect(problems: string[], check: () => void, named?: Record<string, unknown>): void {
   try {
     check();
   } catch (error) {
     if (!isGatewayError(error)) throw error;
     problems.push(error.message);
+    if (named) Object.assign(named, error.details);
   }
 }
 
@@ -86,11 +87,14 @@ function checkNicknames(nicknames: string[] | undefined, problems: string[]): st
   return checked;
 }
 
-export function checkCapabilities(capabilities: CapabilitySpec[], problems: string[]): Required<CapabilitySpec>[] {
+export function checkCapabilities(capabilities: CapabilitySpec[], problems: string[], named?: Record<string, unknown>): Required<CapabilitySpec>[] {
   const seen = new Set<string>();
   for (const capability of capabilities) {
-    collect(problems, () => assertCapabilityName(capability.name));
-    if (seen.has(capability.name)) problems.push(`Capability "${capability.name}" is given twice.`);
+    collect(problems, () => assertCapabilityName(capability.name), named);
+    if (seen.has(capability.name)) {
+      problems.push(`Capability "${capability.name}" is given twice.`);
+      if (named) named.capability = capability.name;
+    }
     seen.add(capability.name);
   }
   return capabilities.map((c) => ({ name: c.name, requiresPin: Boolean(c.requiresPin), requiresApproval: Boolean(c.requiresApproval) }));
@@ -110,20 +114,24 @@ function checkCertificateCn(cn: string | undefined, problems: string[]): string 
   return cn;
 }
 
-/** Every problem of one new device (none: `device` is set). */
-export function checkNewDevice(input: NewDevice): { device?: CheckedDevice; problems: string[] } {
+/**
+ * Every problem of one new device (none: `device` is set); `named` holds what
+ * the catalogue's refusals name (`{ type }`, `{ capability }`) for the error's details.
+ */
+export function checkNewDevice(input: NewDevice): { device?: CheckedDevice; problems: string[]; named: Record<string, unknown> } {
   const problems: string[] = [];
+  const named: Record<string, unknown> = {};
   collect(problems, () => assertDeviceName(input.name));
   let type: DeviceType = 'other';
-  collect(problems, () => (type = assertDeviceType(input.type ?? 'other')));
-  const capabilities = checkCapabilities(input.capabilities ?? [], problems);
+  collect(problems, () => (type = assertDeviceType(input.type ?? 'other')), named);
+  const capabilities = checkCapabilities(input.capabilities ?? [], problems, named);
   const displayName = shownText('displayName', input.displayName, MAX_DISPLAY_NAME_CHARS, problems) ?? null;
   const room = shownText('room', input.room, MAX_ROOM_CHARS, problems) ?? null;
   const nicknames = checkNicknames(input.nicknames, problems) ?? [];
   checkOwner(input.ownerUserId, problems);
   const certificateCn = checkCertificateCn(input.certificateCn, problems);
-  if (problems.length > 0) return { problems };
-  return { device: { name: input.name, type, capabilities, displayName, nicknames, room, ownerUserId: input.ownerUserId ?? null, certificateCn }, problems };
+  if (problems.length > 0) return { problems, named };
+  return { device: { name: input.name, type, capabilities, displayName, nicknames, room, ownerUserId: input.ownerUserId ?? null, certificateCn }, problems, named };
 }
 
 /** A change, checked; throws VALIDATION_FAILED listing every problem. */

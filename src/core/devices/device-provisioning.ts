@@ -47,8 +47,8 @@ export class DeviceProvisioning {
   async register(ctx: TenantContext, input: NewDevice, options: Confirmation = {}): Promise<RegisteredDevice> {
     const grant = await this.policy.requireAccess(ctx, 'device.register');
     requireConfirmation(grant, options.confirm, 'Registering a device');
-    const { device, problems } = checkNewDevice(input);
-    if (!device) throw new GatewayError('VALIDATION_FAILED', problems.join(' '), { problems });
+    const { device, problems, named } = checkNewDevice(input);
+    if (!device) throw new GatewayError('VALIDATION_FAILED', problems.join(' '), { ...named, problems });
     const [registered] = await this.create(ctx, [device]);
     return registered!;
   }
