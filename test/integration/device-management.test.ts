@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate } from '../../src/broker/dev-certificates.js';
 import type { GatewayEvents } from '../../src/core/event-bus.js';
+import { tenantScope } from '../../src/db/tenant-scope.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
 import { connect, refusedWith } from '../support/mqtt.js';
@@ -124,6 +125,22 @@ describe('devices managed over the API', () => {
     const again = await api<Registered>('POST', '/v1/devices', { name: 'meter-2' });
     expect(again.status).toBe(201);
     expect((await api<Detail>('GET', '/v1/devices/meter-2')).body.telemetryCount).toBe(0);
+  });
+
+  it('telemetry still queued for a device removed meanwhile fails alone; its tenant\'s other rows of the same batch are stored', async () => {
+    const gone = (await api<Registered>('POST', '/v1/devices', { name: 'gone-1' })).body;
+    const kept = (await api<Registered>('POST', '/v1/devices', { name: 'kept-1' })).body;
+    expect((await api('DELETE', '/v1/devices/gone-1')).status).toBe(200);
+    const scope = tenantScope(await ownerContext());
+    const written = (deviceId: string) => new Promise<Error | undefined>((resolve) => {
+      gw.gateway.core.telemetry.write({ tenant: scope, deviceId, stream: '', payload: '{"n":1}', receivedAt: Date.now() }, resolve);
+    });
+    // Queued in one turn of the event loop: one batch of this tenant.
+    const [removedRow, keptRow] = await Promise.all([written(gone.id), written(kept.id)]);
+    expect(removedRow).toMatchObject({ code: 'DEVICE_NOT_FOUND' });
+    expect(keptRow).toBeUndefined();
+    expect(await telemetryRows(kept.id)).toBe(1);
+    expect(await telemetryRows(gone.id)).toBe(0);
   });
 
   it('PATCH changes what GET answers and announces device.updated after the commit; an owner must be a member', async () => {
