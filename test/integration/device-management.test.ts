@@ -267,7 +267,12 @@ describe('devices managed over the API', () => {
 
     const clash = await api<ErrorBody>('POST', '/v1/devices', { name: 'press-7', certificateCn: 'serial-00A7' }, otherAdmin.token);
     expect(clash.status).toBe(409);
-    expect(clash.body.error.code).toBe('CONFLICT');
+    expect(clash.body.error).toMatchObject({ code: 'CONFLICT', details: { certificateCn: 'serial-00A7' } });
+    // In a batch too; nothing of it is created.
+    const batchClash = await api<ErrorBody>('POST', '/v1/devices/batch', { devices: [{ name: 'press-9' }, { name: 'press-7', certificateCn: 'serial-00A7' }] }, otherAdmin.token);
+    expect(batchClash.status, JSON.stringify(batchClash.body)).toBe(409);
+    expect(batchClash.body.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/certificate CN of this batch/) });
+    expect((await api<ErrorBody>('GET', '/v1/devices/press-9', undefined, otherAdmin.token)).status).toBe(404);
     expect((await api<ErrorBody>('POST', '/v1/devices', { name: 'press-8', certificateCn: 'press-7@fleet' })).status).toBe(400);
   });
 

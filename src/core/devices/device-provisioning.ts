@@ -114,9 +114,10 @@ export class DeviceProvisioning {
 /** A unique violation, said in the caller's words: a name taken meanwhile, or a certificate CN any tenant holds. */
 export function conflictOf(error: unknown, devices: readonly { name: string; certificateCn?: string | null }[]): GatewayError | undefined {
   if (isUniqueViolation(error, 'devices_certificate_cn_key')) {
-    return new GatewayError('CONFLICT', 'A device already holds this certificate CN (CNs are unique across the gateway: its TLS listener is shared).', {
-      certificateCn: devices.length === 1 ? devices[0]!.certificateCn : undefined,
-    });
+    // Postgres does not name the value here (row-level security hides a key's detail), nor may we look: the holder may be another tenant's.
+    const certificateCn = devices.length === 1 ? devices[0]!.certificateCn : undefined;
+    const which = certificateCn ? `the certificate CN "${certificateCn}"` : 'a certificate CN of this batch (nothing was created)';
+    return new GatewayError('CONFLICT', `A device already holds ${which}; CNs are unique across the gateway, whose TLS listener is shared.`, certificateCn ? { certificateCn } : {});
   }
   if (isUniqueViolation(error)) {
     return new GatewayError('CONFLICT', devices.length === 1 ? `A device named "${devices[0]!.name}" already exists in this tenant.` : 'A device of this batch was registered meanwhile; nothing was created.', devices.length === 1 ? { name: devices[0]!.name } : {});
