@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1Ingest, type Result, type Sizes } from './scenarios/broker-scenarios.js';
 import { medianRuns } from './repeat.js';
 import { credentialsScenario } from './scenarios/credentials.js';
+import { deviceBatchScenario } from './scenarios/device-batch.js';
 import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
 
 /**
@@ -15,7 +16,7 @@ import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Ta
  * each round so that a slow minute of the machine hits them all, and reports
  * the median run (connection storms run once: a second storm would not be cold).
  */
-const SCENARIOS = ['credentials', 'qos0-ingest', 'qos1-ingest', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
+const SCENARIOS = ['credentials', 'device-batch', 'qos0-ingest', 'qos1-ingest', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
 
 const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: { qos0PerPublisher: 2_000, qos1PerPublisher: 300, fanInPerPublisher: 100, latencySeconds: 1, stormDevices: 200, overloadSeconds: 2 },
@@ -87,6 +88,11 @@ async function main(): Promise<void> {
         extra.credentials = await credentialsScenario(gatehouse.db, values.quick ? { cold: 20, cached: 500, concurrency: 8 } : { cold: 200, cached: 20_000, concurrency: 8 });
         continue;
       }
+      if (scenario === 'device-batch') {
+        // 1 000 is the batch limit; --quick takes 100 (its cost is linear: argon2id per device).
+        extra.deviceBatch = await deviceBatchScenario(gatehouse.db, values.quick ? 100 : 1_000);
+        continue;
+      }
       const rounds: Result[][] = [];
       for (let round = 0; round < (scenario === 'connect-storm' ? 1 : repeat); round++) {
         const run: Result[] = [];
@@ -115,6 +121,7 @@ async function main(): Promise<void> {
     for (const r of summary.ratios) console.log(`  ${r.scenario.padEnd(22)} ${r.of.padEnd(4)} ÷ ${r.versus.padEnd(9)} ${r.ratio}`);
     for (const r of results.filter((x) => Object.keys(x.details).length > 0)) console.log(`  ${r.scenario} / ${r.target}: ${JSON.stringify(r.details)}`);
     if (extra.credentials) console.log(`\ncredentials: ${JSON.stringify(extra.credentials)}`);
+    if (extra.deviceBatch) console.log(`\ndevice-batch: ${JSON.stringify(extra.deviceBatch)}`);
   }
   if (results.some((r) => !r.ok)) {
     process.stderr.write('bench: some runs lost or failed messages (ok = NO)\n');

@@ -17,6 +17,7 @@ export type VerifiedCredential =
 
 type CredentialRow = {
   kind: 'device' | 'app'; username: string; id: string; tenant_id: string; name: string; secret_hash: string; status: string; tenant_status: string;
+  certificate_cn?: string | null;
   publish_allow?: string[]; subscribe_allow?: string[]; publish_deny?: string[]; subscribe_deny?: string[];
 };
 
@@ -29,6 +30,13 @@ export const MAX_USERNAME_CHARS = 256;
 
 const DEVICE_QUERY = `SELECT 'device' AS kind, d.username, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status
                         FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = ANY($1)`;
+/**
+ * A client certificate names a device by its username or by the CN registered
+ * for it. CNs hold no "@" (a CHECK of the schema) and usernames always do, so
+ * one CN matches one row at most.
+ */
+const CERTIFICATE_QUERY = `SELECT 'device' AS kind, d.username, d.id, d.tenant_id, d.name, d.secret_hash, d.status, t.status AS tenant_status, d.certificate_cn
+                             FROM devices d JOIN tenants t ON t.id = d.tenant_id WHERE d.username = ANY($1) OR d.certificate_cn = ANY($1)`;
 const APP_QUERY = `SELECT 'app' AS kind, a.username, a.id, a.tenant_id, a.name, a.secret_hash, a.status, t.status AS tenant_status,
                           a.publish_allow, a.subscribe_allow, a.publish_deny, a.subscribe_deny
                      FROM app_credentials a JOIN tenants t ON t.id = a.tenant_id WHERE a.username = ANY($1)`;
@@ -55,7 +63,7 @@ function rowLoader(db: Database, sql: string): DataLoader<string, CredentialRow 
   let previous: Promise<unknown> = Promise.resolve();
   const lookup = async (usernames: readonly string[]) => {
     const rows = await db.platformQuery<CredentialRow>(sql, [usernames]);
-    const byUsername = new Map(rows.map((row) => [row.username, row]));
+    const byUsername = new Map(rows.flatMap((row) => [[row.username, row] as const, ...(row.certificate_cn ? [[row.certificate_cn, row] as const] : [])]));
     return usernames.map((username) => byUsername.get(username));
   };
   /**
@@ -105,10 +113,12 @@ export class CredentialVerifier {
   readonly stats = { argon2: 0, cached: 0 };
   private readonly devices: DataLoader<string, CredentialRow | undefined>;
   private readonly apps: DataLoader<string, CredentialRow | undefined>;
+  private readonly certificates: DataLoader<string, CredentialRow | undefined>;
 
   constructor(db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {
     this.devices = rowLoader(db, DEVICE_QUERY);
     this.apps = rowLoader(db, APP_QUERY);
+    this.certificates = rowLoader(db, CERTIFICATE_QUERY);
   }
 
   async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
@@ -137,15 +147,17 @@ export class CredentialVerifier {
 
   /**
    * A device that proved its identity with a client certificate from the
-   * configured CA (mTLS): the certificate's CN is its username; no secret is
-   * checked, but its status and its tenant's still are.
+   * configured CA (mTLS): the certificate's CN is its username or the CN
+   * registered for it (`certificateCn`); no secret is checked, but its status
+   * and its tenant's still are. `username` is the device's, for the caller to
+   * compare with a CONNECT username.
    */
-  async verifyCertificate(username: string): Promise<VerifiedCredential & { kind: 'device' }> {
-    const row = couldExist(username) ? await this.devices.load(username) : undefined;
+  async verifyCertificate(commonName: string): Promise<VerifiedCredential & { kind: 'device'; username: string }> {
+    const row = couldExist(commonName) ? await this.certificates.load(commonName) : undefined;
     if (!row) throw new GatewayError('INVALID_CREDENTIALS', 'The client certificate names no device.');
     if (row.status !== 'active' || row.tenant_status !== 'active') throw new GatewayError('ACCOUNT_SUSPENDED', `This device credential is ${row.status}.`);
     const ctx = issueContext({ tenantId: row.tenant_id, principal: { kind: 'device', id: row.id }, channel: 'iot', scopes: scopesForChannel('iot') });
-    return { kind: 'device', ctx, deviceName: row.name };
+    return { kind: 'device', ctx, deviceName: row.name, username: row.username };
   }
 
   /** Forgets what was remembered for a credential (on revocation or a new secret, in addition to the hash check). */

@@ -36,6 +36,26 @@ export function hashSecret(secret: string): Promise<string> {
   return limited(() => argon2.hash(secret, ARGON2_OPTIONS));
 }
 
+/**
+ * Hashes many secrets (a fleet batch) on the same two threads, keeping at most
+ * MAX_CONCURRENT of them queued at a time: a CONNECT or a login that needs
+ * argon2 meanwhile waits behind two batch hashes (~50 ms), not behind the
+ * whole batch (1 000 × ~25 ms ÷ 2 threads ≈ 12 s). More threads would not go
+ * faster on a 2-core server and would starve Postgres's connects of the pool.
+ */
+export async function hashSecrets(secrets: readonly string[]): Promise<string[]> {
+  const hashes = new Array<string>(secrets.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < secrets.length) {
+      const index = next++;
+      hashes[index] = await hashSecret(secrets[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT, secrets.length) }, worker));
+  return hashes;
+}
+
 /** Constant-time comparison is argon2's own; a malformed stored hash counts as a mismatch. */
 export async function verifySecret(hash: string, secret: string): Promise<boolean> {
   try {

@@ -14,7 +14,7 @@ const JWT = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /**
  * CONNECT credentials → MqttSession, all decisions asked of the core:
  * - device or app: username + secret (`gatehouse device create` / `app create`);
- * - a device with a client certificate (mTLS) whose CN is its username;
+ * - a device with a client certificate (mTLS) whose CN is its username or its registered certificate CN;
  * - a person, on WebSocket only: an access token as the password (the username
  *   may name the tenant to act in, like X-Active-Tenant).
  */
@@ -27,8 +27,10 @@ export class ConnectAuthenticator {
     const password = packet.password?.toString('utf8') ?? '';
     const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), lastViolationEventAt: 0 };
     if (certificateName && !password) {
-      if (username && username !== certificateName) throw new GatewayError('INVALID_CREDENTIALS', 'The username does not match the client certificate.');
-      return { ...base, ...this.deviceSession(await this.core.auth.credentials.verifyCertificate(certificateName)) };
+      const verified = await this.core.auth.credentials.verifyCertificate(certificateName);
+      // A username, if sent, must name the same device: its username, or the certificate's CN itself.
+      if (username && username !== certificateName && username !== verified.username) throw new GatewayError('INVALID_CREDENTIALS', 'The username does not match the client certificate.');
+      return { ...base, ...this.deviceSession(verified) };
     }
     if (!password) throw new GatewayError('UNAUTHENTICATED', 'A username and password (or a client certificate) are required.');
 

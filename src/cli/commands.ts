@@ -3,7 +3,8 @@ import { platformRedirectUris, type VoicePlatform } from '../auth/oauth/clients.
 import { CERTS_DIR } from '../paths.js';
 import { operatorContext } from '../auth/operator.js';
 import { DEVICE_TYPES } from '../core/capabilities/catalogue.js';
-import type { CapabilitySpec } from '../core/devices/device-registry.js';
+import { readFile } from 'node:fs/promises';
+import { parseCapability, parseDevicesFile } from './device-file.js';
 import { GatewayError } from '../core/errors.js';
 import { VOICE_PLATFORMS, type VoicePolicyChange } from '../core/voice-policy.js';
 import { createTenant } from '../core/tenants.js';
@@ -30,17 +31,7 @@ function list(flags: Flags, name: string): string[] {
   return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }
 
-/**
- * `NAME[:pin][:approval]`, as in `--capability lock:pin`: a capability of the
- * catalogue (checked by the registry), its commands' risk raised on this
- * device to need the PIN on every channel, or a person's approval.
- */
-export function parseCapability(spec: string): CapabilitySpec {
-  const [name = '', ...flags] = spec.split(':');
-  const unknown = flags.filter((flag) => flag !== 'pin' && flag !== 'approval');
-  if (unknown.length > 0) throw new GatewayError('VALIDATION_FAILED', `--capability ${spec}: unknown flag ${unknown.join(', ')} (use NAME, NAME:pin or NAME:approval).`);
-  return { name, requiresPin: flags.includes('pin'), requiresApproval: flags.includes('approval') };
-}
+export { parseCapability } from './device-file.js';
 
 /** The one-off subcommands (everything but `start`), by their two-word names. */
 export const COMMANDS: Record<string, OneOffCommand> = {
@@ -118,18 +109,43 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
   },
   'device create': {
-    usage: `gatehouse device create --tenant SLUG --name NAME [--type ${DEVICE_TYPES.join('|')}] [--capability NAME[:pin][:approval]]... [--json]`,
-    options: { tenant: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' }, capability: { type: 'string', multiple: true } },
+    usage: `gatehouse device create --tenant SLUG --name NAME [--type ${DEVICE_TYPES.join('|')}] [--capability NAME[:pin][:approval]]... `
+      + '[--display-name TEXT] [--room TEXT] [--nickname TEXT]... [--certificate-cn CN] [--json]',
+    options: {
+      tenant: { type: 'string' }, name: { type: 'string' }, type: { type: 'string' }, capability: { type: 'string', multiple: true },
+      'display-name': { type: 'string' }, room: { type: 'string' }, nickname: { type: 'string', multiple: true }, 'certificate-cn': { type: 'string' },
+    },
     async run(core, flags) {
       const ctx = await operatorContext(core.db, required(flags, 'tenant'));
       const device = await core.devices.register(ctx, {
         name: required(flags, 'name'),
         type: flags.type as string | undefined,
         capabilities: list(flags, 'capability').map(parseCapability),
+        displayName: flags['display-name'] as string | undefined,
+        room: flags.room as string | undefined,
+        nicknames: flags.nickname === undefined ? undefined : list(flags, 'nickname'),
+        certificateCn: flags['certificate-cn'] as string | undefined,
       });
       return {
         json: { id: device.id, name: device.name, username: device.username, password: device.password },
         text: `Created device ${device.name} (${device.id}).\n  MQTT username: ${device.username}\n  MQTT password: ${device.password}\nThe password is shown only this once.`,
+      };
+    },
+  },
+  'device import': {
+    usage: 'gatehouse device import --tenant SLUG --file devices.csv|devices.json [--json]',
+    options: { tenant: { type: 'string' }, file: { type: 'string' } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const file = required(flags, 'file');
+      const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw new GatewayError('VALIDATION_FAILED', `Cannot read ${file}: ${error.code ?? error.message}.`);
+      });
+      // The same core service as POST /v1/devices/batch: all or none, checked together first.
+      const devices = await core.devices.registerBatch(ctx, parseDevicesFile(file, text));
+      return {
+        json: { devices: devices.map(({ id, name, username, password }) => ({ id, name, username, password })) },
+        text: `Created ${devices.length} devices. Their MQTT passwords are shown only this once:\nname,username,password\n${devices.map((d) => `${d.name},${d.username},${d.password}`).join('\n')}`,
       };
     },
   },

@@ -4,6 +4,12 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
+/** A foreign key (or a trigger standing in for one, raising 23503 under its name) refused a row. */
+export function isForeignKeyViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string };
+  return e?.code === '23503' && (constraint === undefined || e.constraint === constraint);
+}
+
 /** SQLSTATE class 22 (data exception): Postgres refused a value the statement carried, so the request, not the server, is at fault. */
 export function isDataException(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;

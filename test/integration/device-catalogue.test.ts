@@ -182,12 +182,12 @@ describe('devices every channel understands', () => {
       expect(read.missing).toEqual(['never-registered', 'rival-lamp']);
       expect(read.devices).toEqual([
         {
-          id: lamp.id, name: 'lamp', type: 'other', online: true, lastSeenAt: expect.any(Date),
+          id: lamp.id, name: 'lamp', type: 'other', online: true, lastSeenAt: expect.any(Date), displayName: null, nicknames: [], room: null,
           state: { on: true, brightness: 60, vendor: 'x' }, stateUpdatedAt: expect.any(Date),
           reported: { on: true, brightness: 60 }, capabilities: ['brightness', 'power'],
         },
         {
-          id: expect.any(String), name: 'dark-sensor', type: 'other', online: false, lastSeenAt: null,
+          id: expect.any(String), name: 'dark-sensor', type: 'other', online: false, lastSeenAt: null, displayName: null, nicknames: [], room: null,
           state: null, stateUpdatedAt: null, reported: {}, capabilities: ['motion'],
         },
       ]);

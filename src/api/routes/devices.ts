@@ -1,33 +1,12 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Core } from '../../core/create-core.js';
-import { CAPABILITY_NAMES, DEVICE_TYPES } from '../../core/capabilities/catalogue.js';
 import { MAX_PAGE } from '../../core/telemetry/telemetry-reader.js';
 import { authenticateWith, contextOf } from '../caller.js';
-import { DateTime, DeviceName, NullableDateTime, queryDate } from '../schemas.js';
+import { DateTime, DeviceName, queryDate } from '../schemas.js';
 import { capabilityRoutes } from './capabilities.js';
 import { deviceEventRoutes } from './device-events.js';
-
-const Device = Type.Object({
-  id: Type.String(), name: Type.String(), type: Type.String(), status: Type.String(), online: Type.Boolean(),
-  lastSeenAt: NullableDateTime, createdAt: DateTime,
-});
-const DeviceDetail = Type.Intersect([Device, Type.Object({
-  state: Type.Unknown(), stateUpdatedAt: NullableDateTime,
-  telemetryCount: Type.Integer({ description: 'Telemetry rows stored for this device.' }),
-  capabilities: Type.Array(Type.Object({ name: Type.String(), requiresPin: Type.Boolean(), requiresApproval: Type.Boolean() })),
-})]);
-// Names are checked by the core against the catalogue (VALIDATION_FAILED naming the unknown one), not by an enum here.
-const NewDevice = Type.Object({
-  name: DeviceName,
-  type: Type.Optional(Type.String({ maxLength: 64, default: 'other', description: `One of ${DEVICE_TYPES.join(', ')}.` })),
-  capabilities: Type.Optional(Type.Array(Type.Object({
-    name: Type.String({ maxLength: 64, description: `One of ${CAPABILITY_NAMES.join(', ')} (GET /v1/capabilities).` }),
-    requiresPin: Type.Optional(Type.Boolean({ description: 'Raise its commands to need the voice PIN on every channel (never lowers the catalogue risk).' })),
-    requiresApproval: Type.Optional(Type.Boolean({ description: 'Raise its commands to critical: a person approves each.' })),
-  }, { additionalProperties: false }), { maxItems: 64 })),
-}, { additionalProperties: false });
-const Registered = Type.Object({ id: Type.String(), name: Type.String(), username: Type.String(), password: Type.String({ description: 'The MQTT password, shown only this once.' }) });
-const errors = { 400: { $ref: 'ErrorResponse#' }, 401: { $ref: 'ErrorResponse#' }, 403: { $ref: 'ErrorResponse#' }, 404: { $ref: 'ErrorResponse#' } };
+import { deviceManagementRoutes } from './device-management.js';
+import { Device, DeviceDetail, errors, NewDevice, Registered } from './device-schemas.js';
 
 /** Devices and their telemetry, tenant-scoped through the core. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (app, { core }) => {
@@ -35,16 +14,21 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
 
   await app.register(deviceEventRoutes, { core });
   await app.register(capabilityRoutes);
+  await app.register(deviceManagementRoutes, { core });
 
   app.get('/v1/devices', { schema: { tags: ['devices'], summary: 'The devices of the active tenant.', response: { 200: Type.Array(Device), ...errors } } },
     async (request) => core.devices.list(contextOf(request)));
 
   app.post('/v1/devices', {
     schema: {
-      tags: ['devices'], summary: 'Register a device (its type and capabilities from the catalogue) and issue its MQTT credential.',
+      tags: ['devices'], summary: 'Register a device (device.register): its type and capabilities from the catalogue, what voice platforms show, '
+        + 'its owner, its certificate CN; issue its MQTT credential (the secret shown only in this answer).',
       body: NewDevice, response: { 201: Registered, 409: { $ref: 'ErrorResponse#' }, ...errors },
     },
-  }, async (request, reply) => reply.status(201).send(await core.devices.register(contextOf(request), request.body)));
+  }, async (request, reply) => {
+    const { confirm, ...device } = request.body;
+    return reply.status(201).send(await core.devices.register(contextOf(request), device, { confirm }));
+  });
 
   app.get('/v1/devices/:name', {
     schema: { tags: ['devices'], summary: 'One device: state, presence, last seen, telemetry count, capabilities.', params: Type.Object({ name: DeviceName }), response: { 200: DeviceDetail, ...errors } },

@@ -1,4 +1,6 @@
 import type { Database } from '../../db/database.js';
+import { isForeignKeyViolation } from '../../db/pg-errors.js';
+import { GatewayError } from '../errors.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import { insertTelemetry, nextId, type TelemetryRow } from './telemetry-insert.js';
 import { TenantTurns, type Turn } from './tenant-turns.js';
@@ -191,12 +193,38 @@ export class TelemetryWriter {
     const started = process.hrtime.bigint();
     let failure: Error | undefined;
     try {
-      await insertTelemetry(this.db, scope, rows);
+      rows = await this.insertWithoutRemoved(scope, rows);
       this.observer.batchWritten?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
     } catch (error) {
       failure = error as Error;
       this.observer.batchFailed?.(rows.length, failure);
     }
     for (const row of rows) row.done?.(failure);
+  }
+
+  /**
+   * Inserts the batch; should a device have been removed while its rows were
+   * queued (DELETE /v1/devices/<name>: telemetry_device_in_tenant refuses
+   * them), its rows fail alone and the rest of its tenant's batch is written
+   * once more without them. Answers the rows it wrote.
+   */
+  private async insertWithoutRemoved(scope: TenantScope, rows: Pending[]): Promise<Pending[]> {
+    try {
+      await insertTelemetry(this.db, scope, rows);
+      return rows;
+    } catch (error) {
+      if (!isForeignKeyViolation(error, 'telemetry_device_in_tenant')) throw error;
+      const existing = new Set<string>();
+      await this.db.withEachTenant([[scope, [...new Set(rows.map((row) => row.deviceId))]]], async (tx, ids) => {
+        const found = await tx.query<{ id: string }>('SELECT id FROM devices WHERE id = ANY($1::uuid[])', [ids]);
+        for (const row of found.rows) existing.add(row.id);
+      });
+      const kept = rows.filter((row) => existing.has(row.deviceId));
+      const removed = new GatewayError('DEVICE_NOT_FOUND', 'No such device in this tenant (removed while its telemetry waited to be written).');
+      for (const row of rows) if (!existing.has(row.deviceId)) row.done?.(removed);
+      if (kept.length === rows.length) throw error;
+      if (kept.length > 0) await insertTelemetry(this.db, scope, kept);
+      return kept;
+    }
   }
 }
