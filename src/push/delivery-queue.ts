@@ -1,0 +1,124 @@
+import type { Database } from '../db/database.js';
+import type { NotificationType, Platform, PushEnvironment, SendOutcome } from './push-message.js';
+
+/** A delivery leased to this worker, with what sending it needs. */
+export type ClaimedDelivery = {
+  id: string;
+  tenantId: string;
+  attempts: number;
+  token: { id: string; token: string; platform: Platform; environment: PushEnvironment; locale: string | null; registeredAt: Date };
+  notification: { id: string; type: NotificationType; critical: boolean; data: Record<string, string>; createdAt: Date };
+};
+
+/** What became of one attempt, as the queue records it. */
+export type Settlement =
+  | { id: string; state: 'sent' }
+  | { id: string; state: 'queued'; retryInMs: number; reason: string; countAttempt: boolean }
+  | { id: string; state: 'dead' | 'dropped'; reason: string }
+  | { id: string; state: 'dropped'; reason: string; invalidateToken: { tokenId: string; reason: string } };
+
+/**
+ * The deliveries table as a queue, across tenants (the workers run as the
+ * platform; every statement names its tenant). A claim takes up to
+ * `perTenant` due deliveries of every tenant whose lane is open, oldest first,
+ * with FOR UPDATE SKIP LOCKED, so several workers in several processes never
+ * take the same one and one tenant's burst or throttled provider holds back no
+ * other tenant. A lease is `next_attempt_at` moved into the future: a worker
+ * that dies leaves its deliveries due again when the lease runs out.
+ */
+export class DeliveryQueue {
+  constructor(private readonly db: Database) {}
+
+  async claim(perTenant: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.db.withPlatform(async (tx) => (await tx.query<ClaimedDelivery>(
+      // The tenants with anything queued, one index probe each (a loose index scan), not a scan of every queued row.
+      `WITH RECURSIVE lanes(tenant_id) AS (
+         (SELECT tenant_id FROM push_deliveries WHERE state IN ('queued', 'leased') ORDER BY tenant_id LIMIT 1)
+         UNION ALL
+         SELECT (SELECT d.tenant_id FROM push_deliveries d WHERE d.state IN ('queued', 'leased') AND d.tenant_id > lanes.tenant_id ORDER BY d.tenant_id LIMIT 1)
+           FROM lanes WHERE lanes.tenant_id IS NOT NULL
+       ), picked AS (
+         SELECT due.id FROM lanes
+         LEFT JOIN push_lanes l ON l.tenant_id = lanes.tenant_id
+         CROSS JOIN LATERAL (
+           SELECT d.id FROM push_deliveries d
+            WHERE d.tenant_id = lanes.tenant_id AND d.state IN ('queued', 'leased') AND d.next_attempt_at <= now()
+            ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED
+         ) due
+         WHERE lanes.tenant_id IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until <= now())
+       ), leased AS (
+         UPDATE push_deliveries d SET state = 'leased', attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2 / 1000.0)
+           FROM picked WHERE d.id = picked.id
+         RETURNING d.id, d.tenant_id, d.attempts, d.token_id, d.notification_id
+       )
+       SELECT leased.id, leased.tenant_id AS "tenantId", leased.attempts,
+              json_build_object('id', t.id, 'token', t.token, 'platform', t.platform, 'environment', t.environment, 'locale', t.locale,
+                                'registeredAt', t.registered_at) AS token,
+              json_build_object('id', n.id, 'type', n.type, 'critical', n.critical, 'data', n.data, 'createdAt', n.created_at) AS notification
+         FROM leased JOIN push_tokens t ON t.id = leased.token_id JOIN notifications n ON n.id = leased.notification_id`,
+      [perTenant, leaseMs],
+    )).rows.map((row) => ({
+      ...row,
+      token: { ...row.token, registeredAt: new Date(row.token.registeredAt) },
+      notification: { ...row.notification, createdAt: new Date(row.notification.createdAt) },
+    })));
+  }
+
+  /** Records a batch of attempts in one transaction: states, retry times, dead tokens. */
+  async settle(settlements: Settlement[]): Promise<void> {
+    if (settlements.length === 0) return;
+    const retryIn = (s: Settlement) => (s.state === 'queued' ? s.retryInMs : 0);
+    await this.db.withPlatform(async (tx) => {
+      await tx.query(
+        `UPDATE push_deliveries d
+            SET state = s.state, last_reason = s.reason,
+                next_attempt_at = CASE WHEN s.state = 'queued' THEN now() + make_interval(secs => s.retry_ms / 1000.0) ELSE d.next_attempt_at END,
+                attempts = CASE WHEN s.state = 'queued' AND NOT s.counted THEN d.attempts - 1 ELSE d.attempts END,
+                sent_at = CASE WHEN s.state = 'sent' THEN now() ELSE d.sent_at END
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::bool[]) AS s(id, state, reason, retry_ms, counted)
+          WHERE d.id = s.id AND d.state = 'leased'`,
+        [
+          settlements.map((s) => s.id), settlements.map((s) => s.state), settlements.map((s) => ('reason' in s ? s.reason : null)),
+          settlements.map(retryIn), settlements.map((s) => (s.state === 'queued' ? s.countAttempt : true)),
+        ],
+      );
+      const dead = settlements.flatMap((s) => ('invalidateToken' in s ? [s.invalidateToken] : []));
+      if (dead.length > 0) {
+        await tx.query(
+          `UPDATE push_tokens t SET invalidated_at = now(), invalid_reason = x.reason
+             FROM unnest($1::uuid[], $2::text[]) AS x(id, reason) WHERE t.id = x.id AND t.invalidated_at IS NULL`,
+          [dead.map((d) => d.tokenId), dead.map((d) => d.reason)],
+        );
+        // What else was queued for a dead token goes nowhere either.
+        await tx.query(`UPDATE push_deliveries SET state = 'dropped', last_reason = 'token invalid' WHERE token_id = ANY($1::uuid[]) AND state = 'queued'`, [dead.map((d) => d.tokenId)]);
+      }
+    });
+  }
+
+  /** Stops taking a tenant's deliveries for a while (its provider credential was refused). */
+  async pauseLane(tenantId: string, forMs: number, reason: string): Promise<void> {
+    await this.db.withPlatform((tx) => tx.query(
+      `INSERT INTO push_lanes (tenant_id, paused_until, pause_reason) VALUES ($1, now() + make_interval(secs => $2 / 1000.0), $3)
+       ON CONFLICT (tenant_id) DO UPDATE SET paused_until = EXCLUDED.paused_until, pause_reason = EXCLUDED.pause_reason`,
+      [tenantId, forMs, reason],
+    ));
+  }
+}
+
+/** What the queue records for a provider's answer (the decision, not the SQL: unit-testable). */
+export function settlementFor(delivery: ClaimedDelivery, outcome: SendOutcome, retry: { delayMs: (attempt: number, retryAfterMs?: number) => number; maxAttempts: number }): Settlement {
+  switch (outcome.result) {
+    case 'sent':
+      return { id: delivery.id, state: 'sent' };
+    case 'retry':
+      if (delivery.attempts >= retry.maxAttempts) return { id: delivery.id, state: 'dead', reason: outcome.reason };
+      return { id: delivery.id, state: 'queued', retryInMs: retry.delayMs(delivery.attempts, outcome.retryAfterMs), reason: outcome.reason, countAttempt: true };
+    case 'invalid-token':
+      return { id: delivery.id, state: 'dropped', reason: outcome.reason, invalidateToken: { tokenId: delivery.token.id, reason: outcome.reason } };
+    case 'rejected':
+      return { id: delivery.id, state: 'dead', reason: outcome.reason };
+    case 'credential-failure':
+      // Not the delivery's fault: it waits, uncounted, for the lane to reopen.
+      return { id: delivery.id, state: 'queued', retryInMs: 0, reason: outcome.reason, countAttempt: false };
+  }
+}

@@ -1,0 +1,121 @@
+import type { EventBus } from '../core/event-bus.js';
+import type { Logger } from '../logger.js';
+import { DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from './backoff.js';
+import { settlementFor, type ClaimedDelivery, type DeliveryQueue, type Settlement } from './delivery-queue.js';
+import type { BuiltPayload, Notification, Platform, PushSender, SendOutcome } from './push-message.js';
+
+export type PushWorkerOptions = {
+  /** Deliveries taken per tenant per round: the round-robin's share. */
+  perTenant: number;
+  leaseMs: number;
+  /** How long a refused provider credential stops the tenant's lane. */
+  pauseMs: number;
+  /** A round when nothing woke the worker (retries falling due, leases running out). */
+  pollMs: number;
+  retry: RetryPolicy;
+};
+
+export const DEFAULT_WORKER_OPTIONS: PushWorkerOptions = { perTenant: 100, leaseMs: 30_000, pauseMs: 15 * 60_000, pollMs: 1_000, retry: DEFAULT_RETRY };
+
+export type PushWorkerDeps = {
+  queue: DeliveryQueue;
+  /** The sender for a tenant's platform: its own credential, else the platform's; undefined when neither exists. */
+  senderFor: (tenantId: string, platform: Platform) => Promise<PushSender | undefined>;
+  build: (notification: Notification, platform: Platform, locale: string | null) => BuiltPayload;
+  /** A tenant's credential was refused: audit it and tell its admins. */
+  credentialRefused: (tenantId: string, platform: Platform, reason: string) => Promise<void>;
+  events: EventBus;
+  log: Logger;
+  observe?: (delivery: ClaimedDelivery, outcome: SendOutcome | undefined) => void;
+};
+
+/**
+ * Takes due deliveries from the queue, sends them through each tenant's
+ * sender, and records what the provider said. Woken by `notification.queued`
+ * (after the commit of a cause), else every `pollMs`.
+ */
+export class PushWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly off: () => void;
+
+  constructor(private readonly deps: PushWorkerDeps, private readonly options: PushWorkerOptions = DEFAULT_WORKER_OPTIONS) {
+    this.off = deps.events.on('notification.queued', () => this.wake(), this);
+  }
+
+  start(): void {
+    this.wake();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.off();
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Runs a round now (or right after the one in progress). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (this.stopped) return;
+      if (this.again) this.wake();
+      else this.timer = setTimeout(() => this.wake(), this.options.pollMs).unref();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    this.again = false;
+    try {
+      // Full rounds mean more is due: go on until a round comes back short.
+      while (!this.stopped && (await this.round()) > 0) { /* next round */ }
+    } catch (error) {
+      this.deps.log.error({ err: error }, 'a push delivery round failed; retrying');
+    }
+  }
+
+  /** One round: claim, send per tenant and platform, settle. The number of deliveries handled. */
+  async round(): Promise<number> {
+    const claimed = await this.deps.queue.claim(this.options.perTenant, this.options.leaseMs);
+    if (claimed.length === 0) return 0;
+    const groups = new Map<string, ClaimedDelivery[]>();
+    for (const delivery of claimed) {
+      const key = `${delivery.tenantId}/${delivery.token.platform}`;
+      groups.set(key, [...(groups.get(key) ?? []), delivery]);
+    }
+    const settled = await Promise.all([...groups.values()].map((group) => this.send(group)));
+    await this.deps.queue.settle(settled.flat());
+    return claimed.length;
+  }
+
+  private async send(group: ClaimedDelivery[]): Promise<Settlement[]> {
+    const { tenantId, token: { platform } } = group[0]!;
+    const sender = await this.deps.senderFor(tenantId, platform);
+    if (!sender) return group.map((delivery) => ({ id: delivery.id, state: 'dropped' as const, reason: `no ${platform} push credential` }));
+    const outcomes = await sender.send(group.map((delivery) => ({
+      target: {
+        deliveryId: delivery.id, notificationId: delivery.notification.id, token: delivery.token.token, platform,
+        environment: delivery.token.environment, tokenRegisteredAt: delivery.token.registeredAt,
+      },
+      payload: this.deps.build({ ...delivery.notification, tenantId }, platform, delivery.token.locale),
+    })));
+    const refused = outcomes.find((outcome) => outcome.result === 'credential-failure');
+    if (refused) {
+      await this.deps.queue.pauseLane(tenantId, this.options.pauseMs, refused.reason);
+      await this.deps.credentialRefused(tenantId, platform, refused.reason);
+    }
+    const retry = { delayMs: (attempt: number, after?: number) => retryDelayMs(this.options.retry, attempt, after), maxAttempts: this.options.retry.maxAttempts };
+    return group.map((delivery, i) => {
+      this.deps.observe?.(delivery, outcomes[i]);
+      return settlementFor(delivery, outcomes[i] ?? { result: 'retry', reason: 'no answer from the sender' }, retry);
+    });
+  }
+}
