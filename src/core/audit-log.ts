@@ -38,7 +38,10 @@ export type SecurityEventType =
   | 'COMMAND_APPROVED'
   | 'COMMAND_DENIED'
   | 'PUSH_TOKEN_MOVED'
-  | 'NOTIFICATION_RULES_CHANGED';
+  | 'NOTIFICATION_RULES_CHANGED'
+  | 'PUSH_DEAD_LETTER_RETRIED'
+  | 'PUSH_CREDENTIAL_REFUSED'
+  | 'PUSH_CREDENTIAL_SET';
 
 export type SecurityEvent = {
   type: SecurityEventType;

@@ -13,6 +13,7 @@ import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
 import { NotificationOutbox } from './notifications/notification-outbox.js';
 import { NotificationSettings } from './notifications/notification-settings.js';
+import { DeadLetters } from './notifications/dead-letters.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { PushTokens } from './push/push-tokens.js';
 import { SecurityEventReader } from './security-event-reader.js';
@@ -40,6 +41,8 @@ export type Core = {
   pushTokens: PushTokens;
   /** Notification rules (tenant), preferences and history (person). */
   notifications: NotificationSettings;
+  /** Push deliveries that failed for good: listed and sent again by admins. */
+  deadLetters: DeadLetters;
   /** The tenant's audit log, read back. */
   securityEvents: SecurityEventReader;
   telemetry: TelemetryWriter;
@@ -91,6 +94,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
     notifications: new NotificationSettings(db, policy),
+    deadLetters: new DeadLetters(db, policy, events),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);

@@ -135,6 +135,24 @@ describe('notifications written with their cause', () => {
     expect((await history(member)).filter((item) => item.data.device === name)).toEqual([]);
   });
 
+  it('admins list dead letters and send them again; another tenant can do neither', async () => {
+    const [owner, member, rival] = [await person('house', 'owner'), await person('house', 'member'), await person('villa', 'admin')];
+    const { name, client } = await onlineDevice('house');
+    await client.publishAsync(`devices/${name}/events/alarm/gas`, '{}', { qos: 1 });
+    const told = (await history(owner)).find((item) => item.data.device === name)!;
+    await gw.gateway.core.db.platformQuery(`UPDATE push_deliveries SET state = 'dead', attempts = 8, last_reason = 'InternalServerError' WHERE notification_id = $1`, [told.id]);
+
+    const listed = await call<{ id: string; notificationId: string; lastReason: string }[]>(gw.base, 'GET', '/v1/push/dead-letters', { token: owner.token });
+    const letter = listed.body.find((item) => item.notificationId === told.id)!;
+    expect(letter).toMatchObject({ lastReason: 'InternalServerError', type: 'device.alarm', attempts: 8 });
+    expect((await call<ErrorBody>(gw.base, 'GET', '/v1/push/dead-letters', { token: member.token })).body.error.code).toBe('POLICY_DENIED');
+    expect((await call<{ id: string }[]>(gw.base, 'GET', '/v1/push/dead-letters', { token: rival.token })).body.map((item) => item.id)).not.toContain(letter.id);
+    expect((await call(gw.base, 'POST', `/v1/push/dead-letters/${letter.id}/retry`, { token: rival.token })).status).toBe(404);
+
+    expect((await call(gw.base, 'POST', `/v1/push/dead-letters/${letter.id}/retry`, { token: owner.token })).status).toBe(204);
+    expect(await gw.gateway.core.db.platformQuery('SELECT state, attempts FROM push_deliveries WHERE id = $1', [letter.id])).toEqual([{ state: 'queued', attempts: 0 }]);
+  });
+
   it('a person without a token still has the history; tenant B sees none of tenant A\'s notifications', async () => {
     const [tokenless, rival] = [await person('house', 'owner', false), await person('villa', 'owner')];
     const { name, client } = await onlineDevice('house');

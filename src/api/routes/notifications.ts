@@ -28,6 +28,27 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asy
     schema: { tags: ['push'], summary: 'Replace the tenant\'s notification rules (admins).', body: NotificationRules, response: { 200: NotificationRules, ...errors } },
   }, async (request) => core.notifications.setRules(contextOf(request), request.body));
 
+  app.get('/v1/push/dead-letters', {
+    schema: {
+      tags: ['push'], summary: 'Deliveries that failed for good (the provider refused them, or they ran out of attempts), newest first (admins).',
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })) }),
+      response: {
+        200: Type.Array(Type.Object({
+          id: Type.String(), notificationId: Type.String(), type: Type.String(), userId: Type.String(), platform: Type.String(),
+          attempts: Type.Integer(), lastReason: Type.Union([Type.String(), Type.Null()]), createdAt: DateTime,
+        })),
+        ...errors,
+      },
+    },
+  }, async (request) => core.deadLetters.list(contextOf(request), request.query.limit));
+
+  app.post('/v1/push/dead-letters/:id/retry', {
+    schema: { tags: ['push'], summary: 'Send a dead letter again, with a fresh count of attempts (admins).', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), 404: { $ref: 'ErrorResponse#' }, ...errors } },
+  }, async (request, reply) => {
+    await core.deadLetters.retry(contextOf(request), request.params.id);
+    return reply.status(204).send(null);
+  });
+
   app.get('/v1/me/notification-preferences', {
     schema: { tags: ['push'], summary: 'The caller\'s muted categories and quiet hours in the active tenant.', response: { 200: Preferences, ...errors } },
   }, async (request) => core.notifications.preferences(contextOf(request)));
