@@ -55,6 +55,15 @@ const schema = z.object({
   VOICE_PIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** Minutes a locked voice PIN stays locked. 1..1440. */
   VOICE_PIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  /** The keyring that seals push credentials at rest (AES-256-GCM); made with a fresh key on first start. Unset: DATA_DIR/push-credentials.key. */
+  PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
+  /** Push workers in this process; 0: this node sends no push (another does). */
+  PUSH_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  /** Where APNs is (host:port), for a proxy or a test's fake; unset: Apple's hosts. PUSH_APNS_CA: a PEM CA file to trust for it. */
+  PUSH_APNS_ENDPOINT: z.string().regex(/^[^:]+:\d+$/, 'host:port').optional(),
+  PUSH_APNS_CA: z.string().min(1).optional(),
+  /** Milliseconds a credential the provider refused pauses its tenant's deliveries. */
+  PUSH_PAUSE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -119,6 +128,7 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
+  push: { keyringFile: string; workers: number; apnsEndpoint?: string; apnsCa?: string; pauseMs: number };
   mqtt: {
     tlsCert: string | undefined;
     tlsKey: string | undefined;
@@ -181,6 +191,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     databasePoolSize: e.DATABASE_POOL_SIZE,
     auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS, invitationTtlHours: e.INVITATION_TTL_HOURS },
     voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
+    push: {
+      keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
+      workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, apnsCa: e.PUSH_APNS_CA, pauseMs: e.PUSH_PAUSE_MS,
+    },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,
       tlsKey: e.MQTT_TLS_KEY,

@@ -16,6 +16,8 @@ import { NotificationSettings } from './notifications/notification-settings.js';
 import { DeadLetters } from './notifications/dead-letters.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { PushTokens } from './push/push-tokens.js';
+import { loadKeyring } from './push/credential-keyring.js';
+import { PushCredentials } from './push/push-credentials.js';
 import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
@@ -37,6 +39,8 @@ export type Core = {
   voicePolicy: VoicePolicy;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
+  /** Provider credentials, sealed at rest: set by the operator, opened by the push workers. */
+  pushCredentials: PushCredentials;
   /** People's APNs and FCM tokens. */
   pushTokens: PushTokens;
   /** Notification rules (tenant), preferences and history (person). */
@@ -53,7 +57,7 @@ export type Core = {
 };
 
 export type CoreOptions = {
-  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin'>;
+  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push'>;
   /** The tokens' issuer, asked at each use (PublicUrl: without PUBLIC_URL it is known once the HTTP port is bound). */
   issuer: () => string;
   log: Logger;
@@ -93,6 +97,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
+    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile)),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
