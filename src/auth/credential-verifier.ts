@@ -126,7 +126,8 @@ export class CredentialVerifier {
     this.limiter.assertAllowed(keys);
     // A malformed name is refused like an unknown one, argon2 included, so its answer takes as long.
     const row = couldExist(username) ? await (username.startsWith('app:') ? this.apps : this.devices).load(username) : undefined;
-    const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret);
+    // An unknown device username costs what a known device's generated secret does (secrets.ts); an unknown app what an app's.
+    const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret, username.startsWith('app:') ? 'password' : 'generated');
     if (!row || !ok) {
       this.limiter.recordFailure(keys);
       throw new GatewayError('INVALID_CREDENTIALS', 'Bad username or password.');

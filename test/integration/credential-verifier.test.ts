@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAppCredential } from '../../src/auth/app-credentials.js';
 import { CredentialVerifier } from '../../src/auth/credential-verifier.js';
 import { FailureLimiter } from '../../src/auth/failure-limiter.js';
+import { hashSecret } from '../../src/auth/secrets.js';
 import { DeviceRegistry } from '../../src/core/devices/device-registry.js';
 import { AccessPolicy } from '../../src/core/policy/access-policy.js';
 import type { Database } from '../../src/db/database.js';
@@ -30,6 +31,23 @@ describe('device and app credentials, with the verification cache', () => {
     expect(verified).toMatchObject({ kind: 'device', deviceName: 'meter-1' });
     expect(verified.ctx).toMatchObject({ tenantId: tenant.id, principal: { kind: 'device', id: device.id }, channel: 'iot', roles: [] });
     expect([...verified.ctx.scopes].sort()).toEqual(['command.receive', 'telemetry.publish']);
+  });
+
+  it('hashes device secrets as generated secrets (argon2id, 1 MiB, 1 pass), registered in a batch or rotated, and still verifies a hash made as a password', async () => {
+    const [batched] = await devices.registerBatch(tenant.operator, [{ name: 'meter-gen-1' }]);
+    await devices.register(tenant.operator, { name: 'meter-gen-2' });
+    const rotated = await devices.rotateSecret(tenant.operator, 'meter-gen-2');
+    const stored = await db.platformQuery<{ name: string; secret_hash: string }>(`SELECT name, secret_hash FROM devices WHERE name LIKE 'meter-gen-%' ORDER BY name`, []);
+    expect(stored.map((row) => [row.name, row.secret_hash.split('$').slice(1, 4).join('$')])).toEqual([
+      ['meter-gen-1', 'argon2id$v=19$m=1024,p=1,t=1'], ['meter-gen-2', 'argon2id$v=19$m=1024,p=1,t=1'],
+    ]);
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    expect(await code(verifier.verify(batched!.username, batched!.password))).toBe('accepted');
+    expect(await code(verifier.verify(rotated.username, rotated.password))).toBe('accepted');
+    // A device registered before: its hash carries the passwords' parameters, which verification reads from it.
+    await db.platformQuery('UPDATE devices SET secret_hash = $2 WHERE name = $1', ['meter-gen-1', await hashSecret(batched!.password)]);
+    expect((await db.platformQuery<{ h: string }>(`SELECT secret_hash AS h FROM devices WHERE name = 'meter-gen-1'`, []))[0]!.h).toContain('m=19456,p=1,t=2');
+    expect(await code(new CredentialVerifier(db, new FailureLimiter()).verify(batched!.username, batched!.password))).toBe('accepted');
   });
 
   it('answers a wrong secret and an unknown username alike', async () => {

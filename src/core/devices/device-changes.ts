@@ -62,7 +62,7 @@ export class DeviceChanges {
     requireConfirmation(grant, options.confirm, 'Rotating a device\'s secret');
     const deviceId = resolved.get(name)!;
     const password = generateSecret('gd');
-    const secretHash = await hashSecret(password);
+    const secretHash = await hashSecret(password, 'generated');
     return this.db.withTenant(ctx, async (tx) => {
       const { rows } = await tx.query<{ username: string }>('UPDATE devices SET secret_hash = $2, updated_at = now() WHERE id = $1 RETURNING username', [deviceId, secretHash]);
       if (rows.length === 0) throw gone(name);
