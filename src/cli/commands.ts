@@ -9,6 +9,7 @@ import { GatewayError } from '../core/errors.js';
 import { VOICE_PLATFORMS, type VoicePolicyChange } from '../core/voice-policy.js';
 import { createTenant } from '../core/tenants.js';
 import type { Core } from '../core/create-core.js';
+import { PUSH_COMMANDS } from './push-commands.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -210,4 +211,5 @@ export const COMMANDS: Record<string, OneOffCommand> = {
       return { json: files, text: `Development CA and server certificate (localhost, 127.0.0.1, ::1) written:\n  ${Object.values(files).join('\n  ')}\nMQTT over TLS turns on at the next start.` };
     },
   },
+  ...PUSH_COMMANDS,
 };

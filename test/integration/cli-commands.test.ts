@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
-import { X509Certificate } from 'node:crypto';
-import { access, chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { access, chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -112,6 +112,25 @@ describe('gatehouse commands with no gateway running', () => {
       key: [{ kid }],
     });
   }, 120_000);
+
+  it('push credentials set seals the key in the data directory\'s keyring, and list shows only its fingerprint', async () => {
+    await run(['tenant', 'create', 'pushy']);
+    const keyFile = path.join(dataDir, 'AuthKey_ABCDE12345.p8');
+    const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await writeFile(keyFile, pem);
+    const saved = await run(['push', 'credentials', 'set', '--tenant', 'pushy', '--apns-key', keyFile, '--key-id', 'ABCDE12345', '--team-id', 'TEAM123456', '--topic', 'com.acme.app']);
+    expect(saved).toMatchObject({ provider: 'apns', fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/), settings: { keyId: 'ABCDE12345', teamId: 'TEAM123456', topic: 'com.acme.app' } });
+    expect((await stat(path.join(dataDir, 'push-credentials.key'))).mode & 0o777).toBe(0o600);
+    const listed = await run(['push', 'credentials', 'list', '--tenant', 'pushy']);
+    expect(JSON.stringify(listed)).not.toContain('PRIVATE KEY');
+    expect(listed).toMatchObject({ credentials: [{ provider: 'apns', fingerprint: saved.fingerprint }] });
+    const stored = await inspect(async (client) => (await client.query<{ sealed: Buffer }>('SELECT sealed FROM push_credentials')).rows);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.sealed.toString('latin1')).not.toContain('PRIVATE KEY');
+    const refused = await runCli(['push', 'credentials', 'set', '--tenant', 'pushy', '--apns-key', keyFile, '--key-id', 'short', '--team-id', 'TEAM123456', '--topic', 'com.acme.app', '--json'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toMatch(/keyId is 10 letters and digits/);
+  });
 
   it('certs dev writes a CA and a server certificate for localhost into --dir, without touching any database', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-certs-'));
