@@ -9,8 +9,8 @@ const CREATED = new Date('2026-03-01T12:00:00Z');
 
 function notification(type: NotificationType, extra: Partial<Notification> = {}): Notification {
   return {
-    id: '0195f3a0-0000-7000-8000-00000000000a', type, tenantId: '0195f3a0-0000-7000-8000-0000000000t1'.replace('t1', 'b1'),
-    deviceName: 'front-door', commandId: '0195f3a0-0000-7000-8000-0000000000c1'.replace('c1', 'c2'), commandName: 'factory_reset',
+    id: '0195f3a0-0000-7000-8000-00000000000a', type, tenantId: '0195f3a0-0000-7000-8000-0000000000b1',
+    deviceName: 'front-door', commandId: '0195f3a0-0000-7000-8000-0000000000c2', commandName: 'factory_reset',
     kind: 'smoke', critical: false, data: {}, createdAt: CREATED, ...extra,
   };
 }
