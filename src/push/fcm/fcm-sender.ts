@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import { deleteApp, initializeApp, type App } from 'firebase-admin/app';
+import { getMessaging, type Messaging } from 'firebase-admin/messaging';
+import type { PushSender, PushTarget, SendOutcome, SendRequest, FcmPayload } from '../push-message.js';
+import { parseRetryAfter } from '../retry-after.js';
+import { classifyFcmAnswer, type FcmErrorBody } from './fcm-answers.js';
+import { firebaseMessageOf } from './fcm-message.js';
+import { FcmTransport, type FcmTransportOptions, type TappedAnswer } from './fcm-transport.js';
+import { AccessTokenError, ServiceAccountToken, type ServiceAccount } from './service-account-token.js';
+import { turnOffInternalRetries } from './internal-retries.js';
+
+export type FcmSenderOptions = FcmTransportOptions;
+
+/**
+ * Sends to FCM HTTP v1 through firebase-admin 13, one named app per sender
+ * (never the default app: each tenant brings its own service account).
+ * `send()` per message, all of a batch at once: `sendEach` over HTTP/2
+ * hard-codes fcm.googleapis.com and answers a session error for the whole
+ * batch (DESIGN.md §5).
+ */
+export class FcmSender implements PushSender {
+  private readonly transport: FcmTransport;
+  private readonly token: ServiceAccountToken;
+  private readonly app: App;
+  private readonly messaging: Messaging;
+  private closed = false;
+
+  constructor(account: ServiceAccount, options: FcmSenderOptions = {}) {
+    this.transport = new FcmTransport(options);
+    this.token = new ServiceAccountToken(account, this.transport.agent);
+    this.app = initializeApp({ credential: this.token, projectId: account.project_id, httpAgent: this.transport.agent }, `gatehouse-push-${randomUUID()}`);
+    this.messaging = getMessaging(this.app);
+    turnOffInternalRetries(this.messaging);
+  }
+
+  /** How many access tokens this sender has fetched (one per hour, not one per message). */
+  get tokenFetches(): number {
+    return this.token.fetches;
+  }
+
+  async send(requests: SendRequest[]): Promise<SendOutcome[]> {
+    if (this.closed) return requests.map(() => ({ result: 'retry', reason: 'SenderClosed' }));
+    const refused = await this.accessTokenFailure();
+    if (refused) return requests.map(() => refused);
+    return Promise.all(requests.map(({ target, payload }) => {
+      if (payload.platform !== 'android' || target.platform !== 'android') return { result: 'rejected', reason: 'WrongPlatform' } as const;
+      return this.sendOne(target, payload);
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await deleteApp(this.app);
+    this.transport.close();
+  }
+
+  /** Fetched before the batch so that a refused service account is told apart from an unreachable endpoint. */
+  private async accessTokenFailure(): Promise<SendOutcome | undefined> {
+    try {
+      await this.token.getAccessToken();
+      return undefined;
+    } catch (error) {
+      if (error instanceof AccessTokenError && error.refused) return { result: 'credential-failure', reason: 'AccessTokenRefused' };
+      return { result: 'retry', reason: 'AccessTokenUnavailable' };
+    }
+  }
+
+  private async sendOne(target: PushTarget, payload: FcmPayload): Promise<SendOutcome> {
+    const { answer, result } = await this.transport.tap(async () => this.messaging.send(firebaseMessageOf(target, payload)));
+    if (result.status === 'fulfilled') return { result: 'sent', providerId: result.value };
+    if (answer.status !== undefined) return classifyFcmAnswer(answerOf(answer));
+    return outcomeWithoutAnswer(result.reason);
+  }
+}
+
+function answerOf(tapped: TappedAnswer): { status: number; body?: FcmErrorBody; retryAfterMs?: number } {
+  const retryAfterMs = parseRetryAfter(tapped.retryAfter, new Date());
+  let body: FcmErrorBody | undefined;
+  try {
+    body = tapped.body ? (JSON.parse(tapped.body) as FcmErrorBody) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: tapped.status ?? 0, ...(body ? { body } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+}
+
+/** No answer from FCM: firebase-admin refused the message itself, or the network failed. */
+function outcomeWithoutAnswer(error: unknown): SendOutcome {
+  const code = (error as { code?: unknown })?.code;
+  if (code === 'messaging/invalid-argument' || code === 'messaging/payload-size-limit-exceeded') return { result: 'rejected', reason: 'InvalidMessage' };
+  if (code === 'app/network-timeout') return { result: 'retry', reason: 'Timeout' };
+  if (code === 'app/invalid-credential') return { result: 'retry', reason: 'AccessTokenUnavailable' };
+  return { result: 'retry', reason: 'TransportError' };
+}
