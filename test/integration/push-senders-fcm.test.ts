@@ -122,6 +122,9 @@ describe('the FCM sender against an FCM v1 fake behind a fake OAuth2 token endpo
     await own.send([request('t1')]);
     fake.revokeAccessTokens();
     expect(await own.send([request('t1')])).toEqual([{ result: 'credential-failure', reason: 'UNAUTHENTICATED' }]);
+    // When the caller resumes the lane, the sender asks for a new access token.
+    expect((await own.send([request('t1')]))[0]?.result).toBe('sent');
+    expect(own.tokenFetches).toBe(2);
   });
 
   it('answers credential failure when the token endpoint refuses the service account, without sending', async () => {

@@ -20,32 +20,52 @@ export type FcmSenderOptions = FcmTransportOptions;
  */
 export class FcmSender implements PushSender {
   private readonly transport: FcmTransport;
-  private readonly token: ServiceAccountToken;
-  private readonly app: App;
-  private readonly messaging: Messaging;
+  private token: ServiceAccountToken;
+  private app: App;
+  private messaging: Messaging;
   private closed = false;
+  private fetchesBefore = 0;
 
-  constructor(account: ServiceAccount, options: FcmSenderOptions = {}) {
+  constructor(private readonly account: ServiceAccount, options: FcmSenderOptions = {}) {
     this.transport = new FcmTransport(options);
-    this.token = new ServiceAccountToken(account, this.transport.agent);
-    this.app = initializeApp({ credential: this.token, projectId: account.project_id, httpAgent: this.transport.agent }, `gatehouse-push-${randomUUID()}`);
-    this.messaging = getMessaging(this.app);
-    turnOffInternalRetries(this.messaging);
+    [this.token, this.app, this.messaging] = this.connect();
   }
 
   /** How many access tokens this sender has fetched (one per hour, not one per message). */
   get tokenFetches(): number {
-    return this.token.fetches;
+    return this.fetchesBefore + this.token.fetches;
+  }
+
+  private connect(): [ServiceAccountToken, App, Messaging] {
+    const token = new ServiceAccountToken(this.account, this.transport.agent);
+    const app = initializeApp({ credential: token, projectId: this.account.project_id, httpAgent: this.transport.agent }, `gatehouse-push-${randomUUID()}`);
+    const messaging = getMessaging(app);
+    turnOffInternalRetries(messaging);
+    return [token, app, messaging];
+  }
+
+  /**
+   * FCM refused our access token (revoked, or the account's key was rotated):
+   * firebase-admin keeps its copy until it nears expiry, so the next batch
+   * (when the caller resumes the lane) starts from a new app and a new token.
+   */
+  private async renewAccessToken(): Promise<void> {
+    const old = this.app;
+    this.fetchesBefore += this.token.fetches;
+    [this.token, this.app, this.messaging] = this.connect();
+    await deleteApp(old);
   }
 
   async send(requests: SendRequest[]): Promise<SendOutcome[]> {
     if (this.closed) return requests.map(() => ({ result: 'retry', reason: 'SenderClosed' }));
     const refused = await this.accessTokenFailure();
     if (refused) return requests.map(() => refused);
-    return Promise.all(requests.map(({ target, payload }) => {
+    const outcomes = await Promise.all(requests.map(({ target, payload }) => {
       if (payload.platform !== 'android' || target.platform !== 'android') return { result: 'rejected', reason: 'WrongPlatform' } as const;
       return this.sendOne(target, payload);
     }));
+    if (outcomes.some((outcome) => outcome.result === 'credential-failure' && outcome.reason === 'UNAUTHENTICATED')) await this.renewAccessToken();
+    return outcomes;
   }
 
   async close(): Promise<void> {
