@@ -99,11 +99,14 @@ describe('the APNs sender against an HTTP/2 APNs fake', () => {
     expect(renewed).toEqual({ result: 'rejected', reason: 'UnregisteredBeforeRegistration' });
   });
 
-  it('answers 429 with retry, never retrying by itself', async () => {
+  it('answers 429 with retry and its Retry-After, never retrying by itself', async () => {
     fake.answerFor('busy01', { status: 429, reason: 'TooManyRequests', retryAfter: '30' });
-    const [outcome] = await sender.send([request('busy01')]);
-    expect(outcome?.result).toBe('retry');
-    expect(fake.requests).toHaveLength(1);
+    fake.answerFor('busy02', { status: 503, reason: 'ServiceUnavailable' });
+    expect(await sender.send([request('busy01'), request('busy02')])).toEqual([
+      { result: 'retry', reason: 'TooManyRequests', retryAfterMs: 30_000 },
+      { result: 'retry', reason: 'ServiceUnavailable' },
+    ]);
+    expect(fake.requests).toHaveLength(2);
   });
 
   it('renews the provider token after ExpiredProviderToken and sends once more', async () => {

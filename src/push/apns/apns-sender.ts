@@ -3,6 +3,8 @@ import { collapseIdOf } from '../collapse-id.js';
 import type { PushEnvironment, PushSender, PushTarget, SendOutcome, SendRequest } from '../push-message.js';
 import { classifyApnsAnswer } from './apns-answers.js';
 import { apnsAnswerOf, type ApnFailure } from './apns-failure.js';
+import { tapRetryAfter } from './retry-after-tap.js';
+import { parseRetryAfter } from '../retry-after.js';
 
 /** A tenant's (or the platform's) token-based APNs credential: the .p8 key and who it belongs to. */
 export type ApnsCredential = {
@@ -31,10 +33,13 @@ export type ApnsSenderOptions = {
  * refuses tokens renewed more often than every 20 minutes
  * (TooManyProviderTokenUpdates). Its own retries are off
  * (`connectionRetryLimit: 0`): it retries 408/429/5xx at once, ignoring
- * Retry-After; the caller backs off instead.
+ * Retry-After; the caller backs off instead, with Retry-After (read by
+ * tapRetryAfter) as a floor.
  */
 export class ApnsSender implements PushSender {
   private readonly providers = new Map<PushEnvironment, apn.Provider>();
+  /** Retry-After values seen, by apns-id (= delivery id), until the send that got them reads them. */
+  private readonly retryAfters = new Map<string, string>();
   private closed = false;
 
   constructor(
@@ -53,6 +58,7 @@ export class ApnsSender implements PushSender {
     this.closed = true;
     const providers = [...this.providers.values()];
     this.providers.clear();
+    this.retryAfters.clear();
     await Promise.all(providers.map((provider) => shutdown(provider, this.options.closeTimeoutMs ?? 2000)));
   }
 
@@ -68,8 +74,10 @@ export class ApnsSender implements PushSender {
   private async attempt(target: PushTarget, notification: apn.Notification): Promise<SendOutcome | { result: 'renew-provider-token'; reason: string }> {
     if (this.closed) return { result: 'retry', reason: 'SenderClosed' };
     const { sent, failed } = await this.provider(target.environment).send(notification, target.token);
+    const retryAfter = this.retryAfters.get(target.deliveryId);
+    this.retryAfters.delete(target.deliveryId);
     if (sent.length > 0) return { result: 'sent', providerId: target.deliveryId };
-    const answer = apnsAnswerOf((failed[0] ?? {}) as ApnFailure);
+    const answer = apnsAnswerOf((failed[0] ?? {}) as ApnFailure, parseRetryAfter(retryAfter, new Date()));
     if (!answer) return { result: 'retry', reason: 'TransportError' };
     return classifyApnsAnswer(answer, target.tokenRegisteredAt);
   }
@@ -97,6 +105,7 @@ export class ApnsSender implements PushSender {
         requestTimeout: this.options.requestTimeoutMs ?? 5000,
         ...(endpoint ? { address: endpoint.address, port: endpoint.port, ...(endpoint.ca ? { ca: endpoint.ca } : {}) } : {}),
       });
+      tapRetryAfter(provider, (apnsId, value) => this.retryAfters.set(apnsId, value));
       this.providers.set(environment, provider);
     }
     return provider;
