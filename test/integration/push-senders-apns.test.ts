@@ -135,6 +135,13 @@ describe('the APNs sender against an HTTP/2 APNs fake', () => {
     }
   });
 
+  it('answers credential failure for a signing key node-apn cannot use', async () => {
+    const broken = senderFor({ ...credential, signingKey: '-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----' });
+    expect(await broken.send([request('a1b2c3')])).toEqual([{ result: 'credential-failure', reason: 'InvalidSigningKey' }]);
+    await broken.close();
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('keeps one connection per environment across batches', async () => {
     const own = senderFor(credential);
     const before = fake.sessions;

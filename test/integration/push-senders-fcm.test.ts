@@ -134,6 +134,8 @@ describe('the FCM sender against an FCM v1 fake behind a fake OAuth2 token endpo
       { result: 'credential-failure', reason: 'AccessTokenRefused' },
     ]);
     expect(fake.requests).toHaveLength(0);
+    const broken = senderFor({ ...account, private_key: 'not a key' });
+    expect(await broken.send([request('t1')])).toEqual([{ result: 'credential-failure', reason: 'AccessTokenRefused' }]);
   });
 
   it('answers retry when the token endpoint fails, and sends once it answers again', async () => {

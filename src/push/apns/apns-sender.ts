@@ -73,7 +73,14 @@ export class ApnsSender implements PushSender {
 
   private async attempt(target: PushTarget, notification: apn.Notification): Promise<SendOutcome | { result: 'renew-provider-token'; reason: string }> {
     if (this.closed) return { result: 'retry', reason: 'SenderClosed' };
-    const { sent, failed } = await this.provider(target.environment).send(notification, target.token);
+    let provider: apn.Provider;
+    try {
+      provider = this.provider(target.environment);
+    } catch {
+      // node-apn signs its first provider token in the constructor: a key it cannot read or sign with.
+      return { result: 'credential-failure', reason: 'InvalidSigningKey' };
+    }
+    const { sent, failed } = await provider.send(notification, target.token);
     const retryAfter = this.retryAfters.get(target.deliveryId);
     this.retryAfters.delete(target.deliveryId);
     if (sent.length > 0) return { result: 'sent', providerId: target.deliveryId };

@@ -13,6 +13,8 @@ export type FcmTransportOptions = {
   connectTo?: { host: string; port: number };
   /** Trusted CA certificates, PEM, instead of Node's (the fake's CA in tests). */
   ca?: string[];
+  /** Connections per sender: FCM v1 over HTTP/1.1 takes one request per connection at a time. */
+  maxSockets?: number;
 };
 
 const MAX_BODY = 64 * 1024;
@@ -44,7 +46,7 @@ export class FcmTransport {
         if (slot) request.once('response', (response: IncomingMessage) => record(slot, response));
         (https.Agent.prototype as unknown as { addRequest(request: ClientRequest, connect: unknown): void }).addRequest.call(this, request, connect);
       }
-    })({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
+    })({ keepAlive: true, maxSockets: options.maxSockets ?? 32, ...(options.ca ? { ca: options.ca } : {}) });
   }
 
   /** Runs `send` with a fresh slot; afterwards the slot holds what FCM answered, if anything. */

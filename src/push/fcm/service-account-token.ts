@@ -59,14 +59,7 @@ export class ServiceAccountToken implements Credential {
   private async fetch(): Promise<{ accessToken: string; expiresAt: number }> {
     this.fetches++;
     const issuedAt = Math.floor(this.now() / 1000);
-    const key = await importPKCS8(this.account.private_key, 'RS256');
-    const assertion = await new SignJWT({ scope: FCM_SCOPE })
-      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(this.account.private_key_id ? { kid: this.account.private_key_id } : {}) })
-      .setIssuer(this.account.client_email)
-      .setAudience(this.account.token_uri)
-      .setIssuedAt(issuedAt)
-      .setExpirationTime(issuedAt + 3600)
-      .sign(key);
+    const assertion = await this.sign(issuedAt);
     const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion }).toString();
     const { status, body } = await post(this.account.token_uri, form, this.agent);
     const parsed = parseJson(body) as { access_token?: unknown; expires_in?: unknown; error?: unknown };
@@ -75,6 +68,21 @@ export class ServiceAccountToken implements Credential {
     if (status !== 200 || typeof parsed?.access_token !== 'string') throw new AccessTokenError(false, `token endpoint answered ${status}`);
     const lifetime = typeof parsed.expires_in === 'number' ? parsed.expires_in : 3600;
     return { accessToken: parsed.access_token, expiresAt: this.now() + lifetime * 1000 };
+  }
+
+  private async sign(issuedAt: number): Promise<string> {
+    try {
+      const key = await importPKCS8(this.account.private_key, 'RS256');
+      return await new SignJWT({ scope: FCM_SCOPE })
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', ...(this.account.private_key_id ? { kid: this.account.private_key_id } : {}) })
+        .setIssuer(this.account.client_email)
+        .setAudience(this.account.token_uri)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(issuedAt + 3600)
+        .sign(key);
+    } catch (error) {
+      throw new AccessTokenError(true, `the service account's private key cannot sign: ${(error as Error).message}`);
+    }
   }
 }
 
