@@ -1,6 +1,6 @@
 import apn from '@parse/node-apn';
 import { collapseIdOf } from '../collapse-id.js';
-import type { PushEnvironment, PushSender, PushTarget, SendOutcome, SendRequest } from '../push-message.js';
+import type { ApnsPayload, PushEnvironment, PushSender, PushTarget, SendOutcome, SendRequest } from '../push-message.js';
 import { classifyApnsAnswer } from './apns-answers.js';
 import { apnsAnswerOf, type ApnFailure } from './apns-failure.js';
 import { tapRetryAfter } from './retry-after-tap.js';
@@ -50,7 +50,13 @@ export class ApnsSender implements PushSender {
   async send(requests: SendRequest[]): Promise<SendOutcome[]> {
     return Promise.all(requests.map(({ target, payload }) => {
       if (payload.platform !== 'ios' || target.platform !== 'ios') return { result: 'rejected', reason: 'WrongPlatform' } as const;
-      return this.sendOne(target, this.notificationOf(target, payload.body, payload.pushType, payload.priority, payload.expiresAt));
+      let notification: apn.Notification;
+      try {
+        notification = this.notificationOf(target, payload);
+      } catch {
+        return { result: 'rejected', reason: 'InvalidPayload' } as const;
+      }
+      return this.sendOne(target, notification);
     }));
   }
 
@@ -89,15 +95,16 @@ export class ApnsSender implements PushSender {
     return classifyApnsAnswer(answer, target.tokenRegisteredAt);
   }
 
-  private notificationOf(target: PushTarget, body: string, pushType: 'alert', priority: number, expiresAt: Date): apn.Notification {
+  /** The request: apns-id = the delivery, apns-collapse-id = the notification, so a repeat replaces the first copy. */
+  private notificationOf(target: PushTarget, payload: ApnsPayload): apn.Notification {
     const notification = new apn.Notification();
-    notification.rawPayload = JSON.parse(body);
+    notification.rawPayload = JSON.parse(payload.body);
     notification.topic = this.credential.topic;
     notification.id = target.deliveryId;
     notification.collapseId = collapseIdOf(target.notificationId);
-    notification.pushType = pushType;
-    notification.priority = priority;
-    notification.expiry = Math.floor(expiresAt.getTime() / 1000);
+    notification.pushType = payload.pushType;
+    notification.priority = payload.priority;
+    notification.expiry = Math.floor(payload.expiresAt.getTime() / 1000);
     return notification;
   }
 
