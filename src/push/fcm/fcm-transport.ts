@@ -43,7 +43,8 @@ export class FcmTransport {
 
       addRequest(request: ClientRequest, connect: unknown): void {
         const slot = slots.getStore();
-        if (slot) request.once('response', (response: IncomingMessage) => record(slot, response));
+        // Only FCM's answer: a token fetch firebase-admin starts inside a send has its own.
+        if (slot && request.path.endsWith('/messages:send')) request.once('response', (response: IncomingMessage) => record(slot, response));
         (https.Agent.prototype as unknown as { addRequest(request: ClientRequest, connect: unknown): void }).addRequest.call(this, request, connect);
       }
     })({ keepAlive: true, maxSockets: options.maxSockets ?? 32, ...(options.ca ? { ca: options.ca } : {}) });
