@@ -1,4 +1,6 @@
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import http2 from 'node:http2';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { APNS_REASONS } from '../../src/push/apns/apns-answers.js';
 import { ApnsSender, type ApnsCredential } from '../../src/push/apns/apns-sender.js';
@@ -159,5 +161,56 @@ describe('the APNs sender against an HTTP/2 APNs fake', () => {
     expect(await closedPort.send([request('c0ffee')])).toEqual([{ result: 'retry', reason: 'TransportError' }]);
     await closedPort.close();
     expect(await closedPort.send([request('c0ffee')])).toEqual([{ result: 'retry', reason: 'SenderClosed' }]);
+  });
+});
+
+describe('the APNs fake checks what Apple checks', () => {
+  let fake: FakeApns;
+  let tls: Awaited<ReturnType<typeof fakeTls>>;
+  let signingKey: string;
+  let session: http2.ClientHttp2Session;
+
+  beforeAll(async () => {
+    tls = await fakeTls();
+    const key = p8();
+    signingKey = key.signingKey;
+    fake = await new FakeApns({ tls, teamId: TEAM, keys: { [KEY_ID]: key.publicKey } }).start();
+    session = http2.connect(`https://localhost:${fake.port}`, { ca: tls.ca });
+  });
+  afterAll(async () => {
+    session?.close();
+    await fake?.stop();
+  });
+
+  const jwt = (iat: number, teamId = TEAM) => new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: KEY_ID }).setIssuer(teamId).setIssuedAt(iat).sign(createPrivateKey(signingKey));
+
+  async function post(headers: http2.OutgoingHttpHeaders, body = '{"aps":{"alert":"hi"}}'): Promise<{ status: number; reason?: string }> {
+    const stream = session.request({ ':method': 'POST', ':path': '/3/device/abcd', ...headers });
+    stream.end(body);
+    const [answer] = (await new Promise((resolve) => stream.once('response', (h) => resolve([h])))) as [http2.IncomingHttpHeaders];
+    let text = '';
+    for await (const chunk of stream) text += chunk;
+    return { status: Number(answer[':status']), ...(text ? { reason: (JSON.parse(text) as { reason: string }).reason } : {}) };
+  }
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const required = { 'apns-topic': TOPIC, 'apns-push-type': 'alert' };
+
+  it('accepts a fresh token with the required headers', async () => {
+    expect(await post({ ...required, authorization: `bearer ${await jwt(now())}` })).toEqual({ status: 200 });
+  });
+
+  it('refuses a token issued more than an hour ago, another team, none at all', async () => {
+    expect(await post({ ...required, authorization: `bearer ${await jwt(now() - 3700)}` })).toEqual({ status: 403, reason: 'ExpiredProviderToken' });
+    expect(await post({ ...required, authorization: `bearer ${await jwt(now(), 'OTHERTEAM1')}` })).toEqual({ status: 403, reason: 'InvalidProviderToken' });
+    expect(await post({ ...required })).toEqual({ status: 403, reason: 'MissingProviderToken' });
+  });
+
+  it('refuses a request without apns-topic or apns-push-type, a bad apns-id, a payload over 4096 bytes', async () => {
+    const authorization = `bearer ${await jwt(now())}`;
+    expect(await post({ authorization, 'apns-push-type': 'alert' })).toEqual({ status: 400, reason: 'MissingTopic' });
+    expect(await post({ authorization, 'apns-topic': TOPIC })).toEqual({ status: 400, reason: 'InvalidPushType' });
+    expect(await post({ ...required, authorization, 'apns-id': 'not-a-uuid' })).toEqual({ status: 400, reason: 'BadMessageId' });
+    expect(await post({ ...required, authorization }, JSON.stringify({ aps: { alert: 'x'.repeat(4100) } }))).toEqual({ status: 413, reason: 'PayloadTooLarge' });
   });
 });

@@ -14,9 +14,10 @@ export type FcmSenderOptions = FcmTransportOptions;
 /**
  * Sends to FCM HTTP v1 through firebase-admin 13, one named app per sender
  * (never the default app: each tenant brings its own service account).
- * `send()` per message, all of a batch at once: `sendEach` over HTTP/2
- * hard-codes fcm.googleapis.com and answers a session error for the whole
- * batch (DESIGN.md §5).
+ * `send()` per message, all of a batch at once: `sendEach` goes over an
+ * HTTP/2 session that ignores `httpAgent` and hard-codes fcm.googleapis.com
+ * unless `enableLegacyHttpTransport()` (deprecated) is called (DESIGN.md §5),
+ * and it is itself one request per message.
  */
 export class FcmSender implements PushSender {
   private readonly transport: FcmTransport;
