@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hasCode } from '../../src/core/errors.js';
 import { APNS_MAX_PAYLOAD_BYTES, buildApnsPayload } from '../../src/push/payloads/apns-payload.js';
+import { buildPayload } from '../../src/push/payloads/build-payload.js';
 import { FCM_MAX_PAYLOAD_BYTES, buildFcmPayload } from '../../src/push/payloads/fcm-payload.js';
 import { languageOf } from '../../src/push/payloads/locale.js';
 import { NOTIFICATION_TYPES, type Notification, type NotificationType } from '../../src/push/push-message.js';
@@ -142,5 +143,13 @@ describe('FCM payloads', () => {
   it('keeps normal priority and a longer TTL for plain events', () => {
     const payload = buildFcmPayload(notification('device.event'), undefined);
     expect(payload.android).toMatchObject({ priority: 'normal', ttlMs: 6 * 3600_000 });
+  });
+});
+
+describe('buildPayload', () => {
+  it('builds for the token platform, with a null locale in English', () => {
+    expect(buildPayload(notification('pin.locked'), 'ios', null).platform).toBe('ios');
+    const android = buildPayload(notification('pin.locked'), 'android', null);
+    expect(android.platform === 'android' && android.notification?.title).toBe('Voice PIN locked');
   });
 });

@@ -12,7 +12,7 @@ export const APNS_MAX_PAYLOAD_BYTES = 4096;
  * Keys of `aps`: https://developer.apple.com/documentation/usernotifications/generating-a-remote-notification
  * Our own keys sit beside `aps` under `gatehouse`, as Apple asks for custom data.
  */
-export function buildApnsPayload(notification: Notification, locale: string | undefined): ApnsPayload {
+export function buildApnsPayload(notification: Notification, locale: string | null | undefined): ApnsPayload {
   const { title, body } = localizedText(notification, locale);
   const essential = essentialData(notification);
   const withOptional = (text: string) => render(notification, title, text, { ...optionalData(notification), ...essential });

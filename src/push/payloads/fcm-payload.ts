@@ -18,14 +18,14 @@ const CHANNEL_DEFAULT = 'gatehouse_default';
  * (https://firebase.google.com/docs/cloud-messaging/concept-options#notifications_and_data_messages).
  * `click_action` carries the same deep link as the data, for the app's intent filter.
  */
-export function buildFcmPayload(notification: Notification, locale: string | undefined): FcmPayload {
+export function buildFcmPayload(notification: Notification, locale: string | null | undefined): FcmPayload {
   const { title, body } = localizedText(notification, locale);
   const essential = essentialData(notification);
   const render = (data: Record<string, string>) => (text: string) => message(notification, locale, title, text, data);
   return fitToLimit([render({ ...optionalData(notification), ...essential }), render(essential)], body, measure, FCM_MAX_PAYLOAD_BYTES);
 }
 
-function message(notification: Notification, locale: string | undefined, title: string, body: string, data: Record<string, string>): FcmPayload {
+function message(notification: Notification, locale: string | null | undefined, title: string, body: string, data: Record<string, string>): FcmPayload {
   const urgent = isUrgent(notification);
   const ttlMs = ttlSeconds(notification) * 1000;
   const priority = urgent ? 'high' : 'normal';

@@ -10,10 +10,10 @@ const TEMPLATES: Record<Language, { text: Templates; actions: ActionLabels }> = 
 };
 
 /** The title and body of a notification in the user's locale (English when unknown). */
-export function localizedText(notification: Notification, locale: string | undefined): Text {
+export function localizedText(notification: Notification, locale: string | null | undefined): Text {
   return TEMPLATES[languageOf(locale)].text[notification.type](notification);
 }
 
-export function actionLabels(locale: string | undefined): ActionLabels {
+export function actionLabels(locale: string | null | undefined): ActionLabels {
   return TEMPLATES[languageOf(locale)].actions;
 }
