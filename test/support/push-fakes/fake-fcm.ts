@@ -1,0 +1,127 @@
+import { randomBytes, type KeyObject } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { jwtVerify, type JWTPayload } from 'jose';
+
+/** An FCM v1 error on demand: the HTTP status, the FcmError errorCode and the canonical status. */
+export type ScriptedFcmAnswer = { status: number; errorCode?: string; canonical?: string; message?: string; retryAfter?: string };
+
+export type FcmRequest = { token: string; message: Record<string, unknown>; accessToken: string; answer: ScriptedFcmAnswer };
+
+export type FakeFcmOptions = {
+  tls: { cert: string; key: string };
+  projectId: string;
+  clientEmail: string;
+  /** The public key of the service account the test made. */
+  publicKey: KeyObject;
+  /** The path of the service account's token_uri. */
+  tokenPath: string;
+  /** The full token_uri: the assertion's audience. */
+  tokenUri: string;
+};
+
+const CANONICAL: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+
+/**
+ * FCM HTTP v1 behind a Google-style OAuth2 token endpoint, over HTTPS:
+ * `POST <token_uri>` takes the JWT bearer grant (RFC 7523) whose RS256
+ * assertion it verifies against the service account's key, and
+ * `POST /v1/projects/<id>/messages:send` answers `{ name }` or the real error
+ * body (`{ error: { code, message, status, details: [FcmError] } }`).
+ */
+export class FakeFcm {
+  readonly requests: FcmRequest[] = [];
+  readonly assertions: JWTPayload[] = [];
+  private readonly issued = new Set<string>();
+  private readonly byToken = new Map<string, ScriptedFcmAnswer>();
+  private readonly queue: ScriptedFcmAnswer[] = [];
+  tokenAnswer?: { status: number; error: string };
+  private server?: https.Server;
+  port = 0;
+
+  constructor(private readonly options: FakeFcmOptions) {}
+
+  async start(): Promise<this> {
+    this.server = https.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  answerFor(token: string, answer: ScriptedFcmAnswer): void {
+    this.byToken.set(token, answer);
+  }
+
+  enqueue(...answers: ScriptedFcmAnswer[]): void {
+    this.queue.push(...answers);
+  }
+
+  /** Forgets what was asked and scripted; access tokens already issued stay valid. */
+  reset(): void {
+    this.requests.length = 0;
+    this.assertions.length = 0;
+    this.queue.length = 0;
+    this.byToken.clear();
+    this.tokenAnswer = undefined;
+  }
+
+  /** Makes every access token issued so far invalid (a revoked grant). */
+  revokeAccessTokens(): void {
+    this.issued.clear();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    if (req.method === 'POST' && req.url === this.options.tokenPath) return this.token(body, res);
+    const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(req.url ?? '');
+    if (req.method === 'POST' && send) return this.send(send[1]!, req, body, res);
+    reply(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });
+  }
+
+  private async token(body: string, res: ServerResponse): Promise<void> {
+    const form = new URLSearchParams(body);
+    if (this.tokenAnswer) return reply(res, this.tokenAnswer.status, { error: this.tokenAnswer.error });
+    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return reply(res, 400, { error: 'unsupported_grant_type' });
+    try {
+      const { payload } = await jwtVerify(form.get('assertion') ?? '', this.options.publicKey, {
+        algorithms: ['RS256'], issuer: this.options.clientEmail, audience: this.options.tokenUri, maxTokenAge: '1h',
+      });
+      if (payload.scope !== 'https://www.googleapis.com/auth/firebase.messaging') return reply(res, 400, { error: 'invalid_scope' });
+      this.assertions.push(payload);
+    } catch {
+      return reply(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+    }
+    const accessToken = `ya29.${randomBytes(24).toString('base64url')}`;
+    this.issued.add(accessToken);
+    reply(res, 200, { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' });
+  }
+
+  private send(projectId: string, req: IncomingMessage, body: string, res: ServerResponse): void {
+    const accessToken = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const message = (JSON.parse(body) as { message?: Record<string, unknown> }).message ?? {};
+    const token = typeof message.token === 'string' ? message.token : '';
+    const answer: ScriptedFcmAnswer = !this.issued.has(accessToken)
+      ? { status: 401, canonical: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials.' }
+      : projectId !== this.options.projectId
+        ? { status: 403, canonical: 'PERMISSION_DENIED', message: 'Permission denied on resource project.' }
+        : this.queue.shift() ?? this.byToken.get(token) ?? { status: 200 };
+    this.requests.push({ token, message, accessToken, answer });
+    if (answer.status === 200) return reply(res, 200, { name: `projects/${projectId}/messages/${randomBytes(8).toString('hex')}` });
+    const details = answer.errorCode ? [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: answer.errorCode }] : [];
+    const headers: Record<string, string> = answer.retryAfter !== undefined ? { 'retry-after': answer.retryAfter } : {};
+    reply(res, answer.status, { error: { code: answer.status, message: answer.message ?? 'error', status: answer.canonical ?? CANONICAL[answer.status] ?? 'UNKNOWN', details } }, headers);
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
+  res.end(JSON.stringify(body));
+}
