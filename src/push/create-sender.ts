@@ -4,9 +4,12 @@ import type { ServiceAccount } from './fcm/service-account-token.js';
 import type { PushSender } from './push-message.js';
 import type { CachedCredential } from './sender-cache.js';
 
-/** A provider credential as the sender needs it, decrypted; `fingerprint` changes with the secret. */
+/**
+ * A provider credential as the sender needs it, opened (the shape of the
+ * core's OpenedCredential); `fingerprint` changes with the secret.
+ */
 export type PushCredential = CachedCredential & (
-  | { provider: 'apns'; apns: ApnsCredential }
+  | ({ provider: 'apns' } & ApnsCredential)
   | { provider: 'fcm'; serviceAccount: ServiceAccount }
 );
 
@@ -14,7 +17,7 @@ export type PushCredential = CachedCredential & (
 export type ProviderEndpoints = { apns?: ApnsSenderOptions; fcm?: FcmSenderOptions };
 
 export function createSender(credential: PushCredential, endpoints: ProviderEndpoints = {}): PushSender {
-  return credential.provider === 'apns'
-    ? new ApnsSender(credential.apns, endpoints.apns)
-    : new FcmSender(credential.serviceAccount, endpoints.fcm);
+  if (credential.provider === 'fcm') return new FcmSender(credential.serviceAccount, endpoints.fcm);
+  const { signingKey, keyId, teamId, topic } = credential;
+  return new ApnsSender({ signingKey, keyId, teamId, topic }, endpoints.apns);
 }

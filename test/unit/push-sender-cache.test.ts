@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PushSender, SendOutcome } from '../../src/push/push-message.js';
+import { ApnsSender } from '../../src/push/apns/apns-sender.js';
+import { createSender } from '../../src/push/create-sender.js';
 import { SenderCache } from '../../src/push/sender-cache.js';
 
 class RecordingSender implements PushSender {
@@ -56,5 +58,13 @@ describe('the sender cache', () => {
     const senders = new SenderCache(() => ({ send: async () => [], close: async () => Promise.reject(new Error('boom')) }));
     senders.get({ id: 'acme', fingerprint: 'f1' });
     await expect(senders.closeAll()).resolves.toBeUndefined();
+  });
+});
+
+describe('createSender', () => {
+  it('makes the sender of the credential provider, without connecting', async () => {
+    const apns = createSender({ id: 'c1', fingerprint: 'f1', provider: 'apns', signingKey: 'k', keyId: 'K', teamId: 'T', topic: 'com.acme.app' });
+    expect(apns).toBeInstanceOf(ApnsSender);
+    await apns.close();
   });
 });
