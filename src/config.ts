@@ -59,9 +59,11 @@ const schema = z.object({
   PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
   /** Push workers in this process; 0: this node sends no push (another does). */
   PUSH_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
-  /** Where APNs is (host:port), for a proxy or a test's fake; unset: Apple's hosts. PUSH_APNS_CA: a PEM CA file to trust for it. */
+  /** Where APNs and FCM are (host:port), for an egress proxy or a test's fakes; unset: Apple's and Google's hosts. */
   PUSH_APNS_ENDPOINT: z.string().regex(/^[^:]+:\d+$/, 'host:port').optional(),
-  PUSH_APNS_CA: z.string().min(1).optional(),
+  PUSH_FCM_ENDPOINT: z.string().regex(/^[^:]+:\d+$/, 'host:port').optional(),
+  /** A PEM file of CA certificates to trust for the providers instead of Node's (a proxy's, a fake's). */
+  PUSH_PROVIDER_CA: z.string().min(1).optional(),
   /** Milliseconds a credential the provider refused pauses its tenant's deliveries. */
   PUSH_PAUSE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
@@ -128,7 +130,7 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
-  push: { keyringFile: string; workers: number; apnsEndpoint?: string; apnsCa?: string; pauseMs: number };
+  push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number };
   mqtt: {
     tlsCert: string | undefined;
     tlsKey: string | undefined;
@@ -193,7 +195,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
-      workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, apnsCa: e.PUSH_APNS_CA, pauseMs: e.PUSH_PAUSE_MS,
+      workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,
     },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,

@@ -3,6 +3,7 @@ import { buildApi, type HttpApp } from './api/app.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
+import { startPush } from './push/push-service.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
@@ -42,6 +43,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let http: HttpApp | undefined;
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
+  let push: { stop(): Promise<void> } | undefined;
   const metrics = createMetrics();
   const publicUrl = new PublicUrl(config.publicUrl);
   registerDatabaseMetrics(metrics, () => database.embeddedHealth());
@@ -75,6 +77,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     });
     http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
+    push = startPush(core, config.push, log);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
@@ -82,7 +85,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services] = [http, broker, core];
+    const [server, mqtt, services, notifier] = [http, broker, core, push];
     let closing: Promise<void> | undefined;
     return {
       core: services,
@@ -96,6 +99,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         closing ??= (async () => {
           await mqtt.close();
           await server.close();
+          await notifier.stop();
           // QoS 0 telemetry still buffered, presence and state: written before the pool goes.
           await services.stop();
           await database.close();
@@ -107,6 +111,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   } catch (error) {
     await broker?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
+    await push?.stop().catch(() => undefined);
     await core?.stop().catch(() => undefined);
     await database.close();
     throw error;

@@ -97,7 +97,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile)),
+    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),

@@ -29,6 +29,16 @@ export type PushWorkerDeps = {
   observe?: (delivery: ClaimedDelivery, outcome: SendOutcome | undefined) => void;
 };
 
+/** The stored notification as the payload builders read it: the outbox keeps names and ids in `data`. */
+export function notificationOf(delivery: ClaimedDelivery): Notification {
+  const { data } = delivery.notification;
+  return {
+    ...delivery.notification, tenantId: delivery.tenantId,
+    ...(data.device ? { deviceName: data.device } : {}), ...(data.commandId ? { commandId: data.commandId } : {}),
+    ...(data.command ? { commandName: data.command } : {}), ...(data.kind ? { kind: data.kind } : {}),
+  };
+}
+
 /**
  * Takes due deliveries from the queue, sends them through each tenant's
  * sender, and records what the provider said. Woken by `notification.queued`
@@ -100,13 +110,24 @@ export class PushWorker {
     const { tenantId, token: { platform } } = group[0]!;
     const sender = await this.deps.senderFor(tenantId, platform);
     if (!sender) return group.map((delivery) => ({ id: delivery.id, state: 'dropped' as const, reason: `no ${platform} push credential` }));
-    const outcomes = await sender.send(group.map((delivery) => ({
+    // A notification that cannot be built (too large even without its body) is a dead letter of its own, not the group's failure.
+    const built = group.map((delivery) => {
+      try {
+        return this.deps.build(notificationOf(delivery), platform, delivery.token.locale);
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    });
+    const sendable = group.flatMap((delivery, i) => (built[i] instanceof Error ? [] : [{
       target: {
         deliveryId: delivery.id, notificationId: delivery.notification.id, token: delivery.token.token, platform,
         environment: delivery.token.environment, tokenRegisteredAt: delivery.token.registeredAt,
       },
-      payload: this.deps.build({ ...delivery.notification, tenantId }, platform, delivery.token.locale),
-    })));
+      payload: built[i] as BuiltPayload,
+    }]));
+    const answers = sendable.length > 0 ? await sender.send(sendable) : [];
+    let next = 0;
+    const outcomes: SendOutcome[] = built.map((payload) => (payload instanceof Error ? { result: 'rejected', reason: `unbuildable: ${payload.message}` } : answers[next++] ?? { result: 'retry', reason: 'no answer from the sender' }));
     const refused = outcomes.find((outcome) => outcome.result === 'credential-failure');
     if (refused) {
       await this.deps.queue.pauseLane(tenantId, this.options.pauseMs, refused.reason);
@@ -115,7 +136,7 @@ export class PushWorker {
     const retry = { delayMs: (attempt: number, after?: number) => retryDelayMs(this.options.retry, attempt, after), maxAttempts: this.options.retry.maxAttempts };
     return group.map((delivery, i) => {
       this.deps.observe?.(delivery, outcomes[i]);
-      return settlementFor(delivery, outcomes[i] ?? { result: 'retry', reason: 'no answer from the sender' }, retry);
+      return settlementFor(delivery, outcomes[i]!, retry);
     });
   }
 }

@@ -40,7 +40,8 @@ describe('notifications written with their cause', () => {
   }
 
   beforeAll(async () => {
-    gw = await startBrokerGateway({ VOICE_PIN_MAX_FAILURES: String(MAX_FAILURES) });
+    // No push workers: what the outbox wrote stays as written (delivery is push-delivery-queue.test.ts's and push-end-to-end.test.ts's).
+    gw = await startBrokerGateway({ VOICE_PIN_MAX_FAILURES: String(MAX_FAILURES), PUSH_WORKERS: '0' });
     await gw.tenant('house');
     await gw.tenant('villa');
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../src/core/event-bus.js';
 import type { Database } from '../../src/db/database.js';
 import { DeliveryQueue } from '../../src/push/delivery-queue.js';
-import type { BuiltPayload, Platform, PushSender, SendOutcome, SendRequest } from '../../src/push/push-message.js';
+import type { BuiltPayload, Notification, Platform, PushSender, SendOutcome, SendRequest } from '../../src/push/push-message.js';
 import { PushWorker, DEFAULT_WORKER_OPTIONS } from '../../src/push/push-worker.js';
 import { createTestDatabase, silentLog } from '../support/database.js';
 
@@ -53,14 +53,14 @@ describe('push delivery queue and worker', () => {
     'SELECT state, attempts, count(*)::int AS n FROM push_deliveries WHERE tenant_id = $1 GROUP BY 1, 2 ORDER BY 1, 2', [tenantId]);
   /** Empties the queue of earlier tests' leftovers, so each test sees its own tenants only. */
   const drain = () => db.platformQuery(`UPDATE push_deliveries SET state = 'dropped' WHERE state IN ('queued', 'leased')`, []);
-  function worker(answer: (token: string) => SendOutcome, options: Partial<typeof DEFAULT_WORKER_OPTIONS> = {}) {
+  function worker(answer: (token: string) => SendOutcome, options: Partial<typeof DEFAULT_WORKER_OPTIONS> = {}, build: (n: Notification) => BuiltPayload = payload) {
     const sender = new ScriptedSender(answer);
     const refused: string[] = [];
     const events = new LocalEventBus();
     const w = new PushWorker({
       queue, events, log: silentLog,
       senderFor: async (_tenant: string, platform: Platform) => (platform === 'ios' ? sender : undefined),
-      build: payload,
+      build,
       credentialRefused: async (tenantId) => { refused.push(tenantId); },
     }, { ...DEFAULT_WORKER_OPTIONS, ...options });
     return { w, sender, refused };
@@ -138,6 +138,18 @@ describe('push delivery queue and worker', () => {
     const again = await queue.claim(10, 60_000);
     expect(again.map((d) => d.attempts)).toEqual([2]);
     expect(await states(orphan.tenantId)).toEqual([{ state: 'leased', attempts: 2, n: 1 }]);
+  });
+
+  it('a notification that cannot be built is a dead letter of its own; the rest of its group is sent', async () => {
+    await drain();
+    const mixed = await tenantWith(3);
+    const { w, sender } = worker(() => ({ result: 'sent' }), {}, (notification) => {
+      if (notification.data.i === '2') throw new Error('PAYLOAD_TOO_LARGE');
+      return payload();
+    });
+    expect(await w.round()).toBe(3);
+    expect(sender.sent).toHaveLength(2);
+    expect(await states(mixed.tenantId)).toEqual([{ state: 'dead', attempts: 1, n: 1 }, { state: 'sent', attempts: 1, n: 2 }]);
   });
 
   it('a tenant with no credential for the platform keeps the history and drops the delivery', async () => {

@@ -83,6 +83,12 @@ export class NotificationOutbox {
     await this.write(tx, tenantId, [lock.userId], { type: 'pin.locked', critical: false, data: { until: lock.until.toISOString() } });
   }
 
+  /** A security event the tenant's admins must hear of whatever the rules say (a refused push credential). */
+  async securityEvent(tx: Tx, tenantId: string, event: { type: string; details: Record<string, string> }): Promise<void> {
+    const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = ANY($2)', [tenantId, ADMINS]);
+    await this.write(tx, tenantId, rows.map((row) => row.user_id), { type: 'security.event', critical: false, data: { kind: event.type, ...event.details } });
+  }
+
   private async write(tx: Tx, tenantId: string, userIds: string[], draft: Draft): Promise<void> {
     if (userIds.length === 0) return;
     const category = CATEGORY_OF[draft.type];

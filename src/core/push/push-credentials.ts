@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { recordPlatformEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
+import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import { seal, unseal, type Keyring } from './credential-keyring.js';
 
 export type ApnsCredentialInput = { provider: 'apns'; signingKey: string; keyId: string; teamId: string; topic: string };
@@ -37,7 +38,15 @@ function parts(input: CredentialInput): { settings: Record<string, string>; secr
  * by the push workers, both as the platform.
  */
 export class PushCredentials {
-  constructor(private readonly db: Database, private readonly keyring: Keyring) {}
+  constructor(private readonly db: Database, private readonly keyring: Keyring, private readonly outbox: NotificationOutbox) {}
+
+  /** The provider refused a tenant's credential: audited, and its admins told (in their history, and on any platform that still works). */
+  async refused(tenantId: string, provider: 'apns' | 'fcm', reason: string): Promise<void> {
+    await this.db.withPlatform(async (tx) => {
+      await recordPlatformEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } });
+      await this.outbox.securityEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } });
+    });
+  }
 
   /** Sets (replaces) a tenant's credential for its provider; `tenantId` null: the platform-wide default. */
   async set(tenantId: string | null, input: CredentialInput): Promise<CredentialSummary> {

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config.js';
+import type { Core } from '../core/create-core.js';
+import type { Logger } from '../logger.js';
+import { createSender, type ProviderEndpoints, type PushCredential } from './create-sender.js';
+import { DeliveryQueue } from './delivery-queue.js';
+import { buildPayload } from './payloads/build-payload.js';
+import type { Platform } from './push-message.js';
+import { DEFAULT_WORKER_OPTIONS, PushWorker } from './push-worker.js';
+import { SenderCache } from './sender-cache.js';
+
+function endpointsOf(config: Config['push']): ProviderEndpoints {
+  const ca = config.providerCa ? [readFileSync(config.providerCa, 'utf8')] : undefined;
+  const hostPort = (value: string) => ({ host: value.slice(0, value.lastIndexOf(':')), port: Number(value.slice(value.lastIndexOf(':') + 1)) });
+  const apns = config.apnsEndpoint ? hostPort(config.apnsEndpoint) : undefined;
+  return {
+    ...(apns ? { apns: { endpoints: { sandbox: { address: apns.host, port: apns.port, ca }, production: { address: apns.host, port: apns.port, ca } } } } : {}),
+    ...(config.fcmEndpoint ? { fcm: { connectTo: hostPort(config.fcmEndpoint), ca } } : {}),
+  };
+}
+
+/**
+ * The push side of the gateway: `workers` delivery loops over the outbox,
+ * one sender per provider credential (cached, replaced when the credential
+ * changes), payloads from the pure builders.
+ */
+export function startPush(core: Core, config: Config['push'], log: Logger): { stop(): Promise<void> } {
+  const endpoints = endpointsOf(config);
+  const senders = new SenderCache<PushCredential>((credential) => createSender(credential, endpoints));
+  const queue = new DeliveryQueue(core.db);
+  const provider = (platform: Platform) => (platform === 'ios' ? 'apns' : 'fcm');
+  const workers = Array.from({ length: config.workers }, () => new PushWorker({
+    queue, events: core.events, log: log.child({ component: 'push' }),
+    senderFor: async (tenantId, platform) => {
+      const opened = await core.pushCredentials.open(tenantId, provider(platform));
+      return opened && senders.get(opened);
+    },
+    build: buildPayload,
+    credentialRefused: (tenantId, platform, reason) => core.pushCredentials.refused(tenantId, provider(platform), reason),
+  }, { ...DEFAULT_WORKER_OPTIONS, pauseMs: config.pauseMs }));
+  for (const worker of workers) worker.start();
+  return {
+    async stop() {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await senders.closeAll();
+    },
+  };
+}
