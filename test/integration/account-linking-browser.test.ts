@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
@@ -8,7 +8,6 @@ import { call, startTestGateway, type TestGateway } from '../support/gateway.js'
 import { ALEXA_REDIRECT, ALEXA_VENDOR, authorizeUrl, pkcePair, tokenRequest } from '../support/oauth.js';
 
 /** Debian's chromium (`apt-get install chromium`, done by .ci/run); its absence fails the test rather than skipping it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
 
 describe('account linking in a real browser, as Alexa drives it', () => {
@@ -17,18 +16,13 @@ describe('account linking in a real browser, as Alexa drives it', () => {
   let client: { id: string; secret: string };
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`);
     t = await startTestGateway();
     const core = t.gateway.core;
     await createTenant(core.db, { slug: 'home' });
     await core.auth.members.add(await operatorContext(core.db, 'home'), { email: 'owner@home.test', password: PASSWORD, role: 'owner' });
     const created = await core.auth.oauth.clients.create({ platform: 'alexa', redirectUris: platformRedirectUris('alexa', ALEXA_VENDOR) });
     client = { id: created.clientId, secret: created.clientSecret };
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // This machine has no network beyond loopback; keep Chromium from trying.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

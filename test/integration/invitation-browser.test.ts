@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { createTenant } from '../../src/core/tenants.js';
 import { call, startTestGateway, type TestGateway } from '../support/gateway.js';
 
 /** Debian's chromium (`apt-get install chromium`, done by .ci/run); its absence fails the test rather than skipping it. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ADMIN_PASSWORD = 'correct horse battery';
 const CHOSEN = 'a new passphrase of mine';
 
@@ -16,18 +15,13 @@ describe('an invitation round trip in a real browser', () => {
   let adminToken: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`);
     t = await startTestGateway();
     const core = t.gateway.core;
     await createTenant(core.db, { slug: 'home', name: 'The Home' });
     await core.auth.members.add(await operatorContext(core.db, 'home'), { email: 'admin@home.test', password: ADMIN_PASSWORD, role: 'admin' });
     const login = await call<{ access_token: string }>(t.base, 'POST', '/v1/auth/login', { body: { email: 'admin@home.test', password: ADMIN_PASSWORD } });
     adminToken = login.body.access_token;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // This machine has no network beyond loopback; keep Chromium from trying.
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
