@@ -100,7 +100,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
-    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log, raiseAlert: (tx, tenantId, alert) => outbox.securityEvent(tx, tenantId, alert) }),
     async stop() {
       clearInterval(expiry);
       await telemetry.flush();

@@ -154,6 +154,18 @@ describe('notifications written with their cause', () => {
     expect(await gw.gateway.core.db.platformQuery('SELECT state, attempts FROM push_deliveries WHERE id = $1', [letter.id])).toEqual([{ state: 'queued', attempts: 0 }]);
   });
 
+  it('a reused refresh token, named in the default rules, is told to the tenant\'s admins', async () => {
+    const [admin, victim] = [await person('villa', 'admin'), await person('villa', 'member')];
+    const email = `victim${++n}@villa.test`;
+    await gw.user('villa', email, 'member');
+    const login = await call<{ refresh_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email, password: 'correct horse battery', tenant: 'villa' } });
+    expect((await call(gw.base, 'POST', '/v1/auth/refresh', { body: { refresh_token: login.body.refresh_token } })).status).toBe(200);
+    expect((await call<ErrorBody>(gw.base, 'POST', '/v1/auth/refresh', { body: { refresh_token: login.body.refresh_token } })).body.error.code).toBe('TOKEN_REVOKED');
+    const told = (await history(admin)).filter((item) => item.type === 'security.event' && item.data.kind === 'REFRESH_TOKEN_REUSE');
+    expect(told).toEqual([expect.objectContaining({ category: 'security', data: expect.objectContaining({ channel: 'web' }) })]);
+    expect((await history(victim)).filter((item) => item.type === 'security.event')).toEqual([]);
+  });
+
   it('a person without a token still has the history; tenant B sees none of tenant A\'s notifications', async () => {
     const [tokenless, rival] = [await person('house', 'owner', false), await person('villa', 'owner')];
     const { name, client } = await onlineDevice('house');

@@ -15,6 +15,11 @@ export const CATEGORY_OF: Record<NotificationType, NotificationCategory> = {
   'approval.requested': 'approval', 'pin.locked': 'security', 'security.event': 'security',
 };
 
+/** A security event as a notification carries it: strings only (FCM data). */
+export type SecurityAlert = { type: string; details: Record<string, string> };
+/** How src/auth raises one inside its own transaction (a reused refresh token), without knowing the outbox. */
+export type RaiseSecurityAlert = (tx: Tx, tenantId: string, event: SecurityAlert) => Promise<void>;
+
 type Draft = { type: NotificationType; critical: boolean; deviceId?: string; commandId?: string; data: Record<string, string> };
 type RecipientRow = { user_id: string; muted: string[] | null; quiet_start: number | null; quiet_end: number | null; timezone: string | null; token_id: string | null; token_timezone: string | null };
 
@@ -83,8 +88,12 @@ export class NotificationOutbox {
     await this.write(tx, tenantId, [lock.userId], { type: 'pin.locked', critical: false, data: { until: lock.until.toISOString() } });
   }
 
-  /** A security event the tenant's admins must hear of whatever the rules say (a refused push credential). */
-  async securityEvent(tx: Tx, tenantId: string, event: { type: string; details: Record<string, string> }): Promise<void> {
+  /**
+   * A security event, to the tenant's admins and owners: if its type is one the tenant's rules name, or
+   * `always` (a refused push credential, which they must hear of whatever the rules say).
+   */
+  async securityEvent(tx: Tx, tenantId: string, event: SecurityAlert, always = false): Promise<void> {
+    if (!always && !(await rulesOf(tx, tenantId)).securityEvents.includes(event.type)) return;
     const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = ANY($2)', [tenantId, ADMINS]);
     await this.write(tx, tenantId, rows.map((row) => row.user_id), { type: 'security.event', critical: false, data: { kind: event.type, ...event.details } });
   }

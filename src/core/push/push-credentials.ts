@@ -44,7 +44,7 @@ export class PushCredentials {
   async refused(tenantId: string, provider: 'apns' | 'fcm', reason: string): Promise<void> {
     await this.db.withPlatform(async (tx) => {
       await recordPlatformEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } });
-      await this.outbox.securityEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } });
+      await this.outbox.securityEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } }, true);
     });
   }
 
