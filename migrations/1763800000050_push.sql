@@ -73,6 +73,8 @@ CREATE TABLE notifications (
   read_at     timestamptz
 );
 CREATE INDEX notifications_user_time_idx ON notifications (tenant_id, user_id, created_at DESC, id DESC);
+-- "Was this device's absence announced already?" (src/core/notifications/offline-watch.ts).
+CREATE INDEX notifications_device_offline_idx ON notifications (device_id, created_at) WHERE type = 'device.offline';
 
 -- One notification to one token: leased by a worker (FOR UPDATE SKIP LOCKED), retried with backoff,
 -- dead-lettered after its last attempt with the provider's last reason.

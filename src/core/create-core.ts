@@ -14,6 +14,7 @@ import { LocalEventBus, type EventBus } from './event-bus.js';
 import { NotificationOutbox } from './notifications/notification-outbox.js';
 import { NotificationSettings } from './notifications/notification-settings.js';
 import { DeadLetters } from './notifications/dead-letters.js';
+import { OfflineWatch } from './notifications/offline-watch.js';
 import { AccessPolicy } from './policy/access-policy.js';
 import { PushTokens } from './push/push-tokens.js';
 import { loadKeyring } from './push/credential-keyring.js';
@@ -45,6 +46,8 @@ export type Core = {
   pushTokens: PushTokens;
   /** Notification rules (tenant), preferences and history (person). */
   notifications: NotificationSettings;
+  /** Announces devices offline for longer than their tenant's rule allows (swept twice a minute). */
+  offlineWatch: OfflineWatch;
   /** Push deliveries that failed for good: listed and sent again by admins. */
   deadLetters: DeadLetters;
   /** The tenant's audit log, read back. */
@@ -89,6 +92,10 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const expiryFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'expiring commands failed'), 30_000);
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
+  const offlineWatch = new OfflineWatch(db, outbox);
+  const offlineFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'announcing offline devices failed'), 60_000);
+  const offlineSweep = setInterval(() => offlineWatch.sweep().catch((error: unknown) => offlineFailures.record(error)), 30_000);
+  offlineSweep.unref();
   return {
     db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
     voicePins: new VoicePins(db, policy, pins),
@@ -100,9 +107,11 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
+    offlineWatch,
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log, raiseAlert: (tx, tenantId, alert) => outbox.securityEvent(tx, tenantId, alert) }),
     async stop() {
       clearInterval(expiry);
+      clearInterval(offlineSweep);
       await telemetry.flush();
       await deviceState.close();
     },

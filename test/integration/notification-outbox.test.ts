@@ -166,6 +166,30 @@ describe('notifications written with their cause', () => {
     expect((await history(victim)).filter((item) => item.type === 'security.event')).toEqual([]);
   });
 
+  it('a device offline for longer than the rule allows is announced once per absence', async () => {
+    const admin = await person('villa', 'owner');
+    const rules = (await call<Record<string, unknown>>(gw.base, 'GET', '/v1/push/rules', { token: admin.token })).body;
+    expect((await call(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...rules, deviceOffline: { afterMinutes: 10, to: { minRole: 'owner' } } } })).status).toBe(200);
+    const name = `pump-${++n}`;
+    const device = await gw.device('villa', name);
+    const seen = (minutesAgo: number) => gw.gateway.core.db.platformQuery(
+      `UPDATE devices SET online = false, last_seen_at = now() - make_interval(mins => $2) WHERE id = $1`, [device.id, minutesAgo]);
+    const offline = async () => (await history(admin)).filter((item) => item.type === 'device.offline' && item.data.device === name);
+
+    await seen(5);
+    await gw.gateway.core.offlineWatch.sweep();
+    expect(await offline()).toEqual([]);
+    await seen(11);
+    await gw.gateway.core.offlineWatch.sweep();
+    await gw.gateway.core.offlineWatch.sweep();
+    expect(await offline()).toHaveLength(1);
+    // Back, then gone again: a new absence, a new notification.
+    await gw.gateway.core.db.platformQuery(`UPDATE notifications SET created_at = now() - interval '1 hour' WHERE device_id = $1`, [device.id]);
+    await seen(20);
+    await gw.gateway.core.offlineWatch.sweep();
+    expect(await offline()).toHaveLength(2);
+  });
+
   it('a person without a token still has the history; tenant B sees none of tenant A\'s notifications', async () => {
     const [tokenless, rival] = [await person('house', 'owner', false), await person('villa', 'owner')];
     const { name, client } = await onlineDevice('house');

@@ -48,6 +48,13 @@ export class NotificationOutbox {
     });
   }
 
+  /** A device offline for longer than its tenant's rule allows, to the rule's audience. */
+  async deviceOffline(tx: Tx, tenantId: string, device: { id: string; name: string; ownerUserId: string | null; to: Audience; lastSeenAt: Date }): Promise<void> {
+    await this.write(tx, tenantId, await audience(tx, tenantId, device.to, device), {
+      type: 'device.offline', critical: false, deviceId: device.id, data: { device: device.name, lastSeenAt: device.lastSeenAt.toISOString() },
+    });
+  }
+
   /** To those who may approve: owners, admins and the device's owner user; not the requester when a second person is required. */
   async approvalRequested(tx: Tx, tenantId: string, request: { commandId: string; deviceId: string; command: string; requestedBy: string }): Promise<void> {
     if (!(await rulesOf(tx, tenantId)).approvalRequested) return;
