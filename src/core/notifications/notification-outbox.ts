@@ -5,8 +5,10 @@ import { topicMatches } from '../topics/topic-match.js';
 import { rulesOf, type Audience } from './notification-rules.js';
 import { heldUntil } from './quiet-hours.js';
 
-export type NotificationType =
-  | 'device.alarm' | 'device.event' | 'device.offline' | 'command.failed' | 'command.expired' | 'approval.requested' | 'pin.locked' | 'security.event';
+export const NOTIFICATION_TYPES = [
+  'device.alarm', 'device.event', 'device.offline', 'command.failed', 'command.expired', 'approval.requested', 'pin.locked', 'security.event',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 /** What a person mutes: alarms, other device news, their commands, approvals, security. */
 export type NotificationCategory = 'alarm' | 'device' | 'command' | 'approval' | 'security';
 
