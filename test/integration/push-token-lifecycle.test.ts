@@ -71,6 +71,15 @@ describe('push tokens over their life, through both providers', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('admins see which credentials are in use, by fingerprint, never the key', async () => {
+    const listed = await call<{ provider: string; source: string; fingerprint: string; settings: Record<string, string> }[]>(gw.base, 'GET', '/v1/push/credentials', { token: person.token });
+    expect(listed.body).toEqual([
+      expect.objectContaining({ provider: 'apns', source: 'tenant', settings: { keyId: KEY_ID, teamId: TEAM, topic: 'com.acme.app' } }),
+      expect.objectContaining({ provider: 'fcm', source: 'platform', settings: expect.objectContaining({ projectId: PROJECT }) }),
+    ]);
+    expect(JSON.stringify(listed.body)).not.toMatch(/PRIVATE KEY/);
+  });
+
   it('an Android phone gets the alarm through FCM v1 with the platform\'s credential; UNREGISTERED disables its token', async () => {
     const android = `fcm-${randomUUID()}`;
     expect((await register('android', android)).status).toBe(201);
