@@ -37,7 +37,7 @@ export function startPush(core: Core, config: Config['push'], log: Logger): { st
     },
     build: buildPayload,
     credentialRefused: (tenantId, platform, reason) => core.pushCredentials.refused(tenantId, provider(platform), reason),
-  }, { ...DEFAULT_WORKER_OPTIONS, pauseMs: config.pauseMs }));
+  }, { ...DEFAULT_WORKER_OPTIONS, pauseMs: config.pauseMs, leaseMs: config.leaseMs }));
   for (const worker of workers) worker.start();
   return {
     async stop() {
