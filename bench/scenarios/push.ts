@@ -19,6 +19,12 @@ export type PushResult = {
   /** Deliveries committed 'sent' per second, from the worker's first claim to the last commit. */
   rate: number;
   ms: number;
+  /**
+   * The sender calls (one per tenant per round, the tenants' in parallel) and
+   * their mean time: what a round spends outside them is its claim, building
+   * the payloads, opening the credentials and the settle.
+   */
+  sender: { calls: number; meanMs: number };
   /** Rows in state 'sent' counted in Postgres at the end. */
   committed: number;
   fake: Pick<FakeApnsReport, 'requests' | 'accepted' | 'refused' | 'sessions'>;
@@ -28,7 +34,14 @@ export type PushResult = {
   ok: boolean;
 };
 
-type Gateway = { db: Database; pid: number; keyringFile: string };
+type Gateway = { db: Database; pid: number; keyringFile: string; httpUrl: string };
+
+/** The gateway's sender calls so far (gatehouse_push_send_seconds for APNs): how many, and their seconds summed. */
+async function senderCalls(gateway: Gateway): Promise<{ calls: number; seconds: number }> {
+  const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{provider="apns"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { calls: value('gatehouse_push_send_seconds_count'), seconds: value('gatehouse_push_send_seconds_sum') };
+}
 
 const round = (value: number, places = 2) => Math.round(value * 10 ** places) / 10 ** places;
 
@@ -56,10 +69,13 @@ export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: Push
     await queueDeliveries(db, tenant.id, `${run}-${t}`, sizes);
   }
   const deliveries = sizes.tenants * sizes.perTenant;
+  const callsBefore = await senderCalls(gateway);
   const before = { fake: await fake.report(), gateway: cpuSeconds(gateway.pid), postgres: descendantsCpuSeconds(gateway.pid), fakeCpu: cpuSeconds(fake.pid), machine: machineBusySeconds(), at: Date.now() };
   await db.withPlatform((tx) => tx.query('DELETE FROM push_lanes WHERE tenant_id = ANY($1)', [tenantIds]));
   const end = await drained(db, tenantIds);
   const after = { fake: await fake.report(), gateway: cpuSeconds(gateway.pid), postgres: descendantsCpuSeconds(gateway.pid), fakeCpu: cpuSeconds(fake.pid), machine: machineBusySeconds() };
+  const callsAfter = await senderCalls(gateway);
+  const calls = callsAfter.calls - callsBefore.calls;
   const [counted] = await db.platformQuery<{ sent: string; first_claim: number }>(
     // A claim leases a delivery until now() + leaseMs (next_attempt_at), which a 'sent' settle leaves as it was: the first claim's time is the earliest lease minus leaseMs.
     `SELECT count(*) FILTER (WHERE state = 'sent') AS sent, extract(epoch FROM min(next_attempt_at)) * 1000 - $2 AS first_claim
@@ -77,7 +93,8 @@ export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: Push
   const refused = Object.fromEntries(Object.entries(after.fake.refused).map(([reason, n]) => [reason, n - (before.fake.refused[reason] ?? 0)]).filter(([, n]) => Number(n) > 0));
   const perDelivery = (seconds: number) => round((seconds / deliveries) * 1e6, 1);
   return {
-    scenario: 'push', deliveries, tenants: sizes.tenants, workers, rate: Math.round(committed / wall), ms: Math.round(wall * 1000), committed,
+    scenario: 'push', deliveries, tenants: sizes.tenants, workers, rate: Math.round(committed / wall), ms: Math.round(wall * 1000),
+    sender: { calls, meanMs: round(((callsAfter.seconds - callsBefore.seconds) / Math.max(calls, 1)) * 1000, 1) }, committed,
     fake: { requests: after.fake.requests - before.fake.requests, accepted, refused, sessions: after.fake.sessions - before.fake.sessions },
     cpu: {
       gatewayUs: perDelivery(gatewayCpu), postgresUs: perDelivery(postgresCpu), fakeUs: perDelivery(fakeCpu),
