@@ -99,8 +99,9 @@ export class DeliveryQueue {
 
   /**
    * Deliveries waiting (queued), in flight (leased) and dead-lettered, across
-   * tenants: read at each scrape, so only from the two partial indexes (sent
-   * and dropped rows, the bulk of the table, are never counted).
+   * tenants: read at each scrape, so counted over the two partial indexes
+   * (sent and dropped rows, the bulk of a table with history, are not read;
+   * only while nearly every row is queued does the planner scan the table).
    */
   async depth(): Promise<Record<DepthState, number>> {
     const rows = await this.db.platformQuery<{ state: DepthState; n: string }>(
