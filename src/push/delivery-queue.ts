@@ -10,6 +10,8 @@ export type ClaimedDelivery = {
   notification: { id: string; type: NotificationType; critical: boolean; data: Record<string, string>; createdAt: Date };
 };
 
+export type DepthState = 'queued' | 'leased' | 'dead';
+
 /**
  * What became of one attempt, as the queue records it. `attempt` is the
  * delivery's attempt count when it was claimed: the lease's fencing token.
@@ -103,6 +105,24 @@ export class DeliveryQueue {
         await tx.query(`UPDATE push_deliveries SET state = 'dropped', last_reason = 'token invalid' WHERE token_id = ANY($1::uuid[]) AND state = 'queued'`, [dead.map((d) => d.tokenId)]);
       }
     });
+  }
+
+  /**
+   * Deliveries waiting (queued), in flight (leased) and dead-lettered, across
+   * tenants: read at each scrape, so counted over the two partial indexes
+   * (sent and dropped rows, the bulk of a table with history, are not read;
+   * only while nearly every row is queued does the planner scan the table).
+   */
+  async depth(): Promise<Record<DepthState, number>> {
+    const rows = await this.db.platformQuery<{ state: DepthState; n: string }>(
+      `SELECT state, count(*) AS n FROM push_deliveries WHERE state IN ('queued', 'leased') GROUP BY state
+       UNION ALL
+       SELECT 'dead', count(*) FROM push_deliveries WHERE state = 'dead'`,
+      [],
+    );
+    const depth: Record<DepthState, number> = { queued: 0, leased: 0, dead: 0 };
+    for (const row of rows) depth[row.state] = Number(row.n);
+    return depth;
   }
 
   /** Stops taking a tenant's deliveries for a while (its provider credential was refused). */

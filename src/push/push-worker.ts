@@ -26,7 +26,8 @@ export type PushWorkerDeps = {
   credentialRefused: (tenantId: string, platform: Platform, reason: string) => Promise<void>;
   events: EventBus;
   log: Logger;
-  observe?: (delivery: ClaimedDelivery, outcome: SendOutcome | undefined) => void;
+  /** Each attempt's outcome and what the queue records for it (for metrics; called before the settle commits). */
+  observe?: (delivery: ClaimedDelivery, outcome: SendOutcome, settlement: Settlement) => void;
 };
 
 /** The stored notification as the payload builders read it: the outbox keeps names and ids in `data`. */
@@ -135,8 +136,9 @@ export class PushWorker {
     }
     const retry = { delayMs: (attempt: number, after?: number) => retryDelayMs(this.options.retry, attempt, after), maxAttempts: this.options.retry.maxAttempts };
     return group.map((delivery, i) => {
-      this.deps.observe?.(delivery, outcomes[i]);
-      return settlementFor(delivery, outcomes[i]!, retry);
+      const settlement = settlementFor(delivery, outcomes[i]!, retry);
+      this.deps.observe?.(delivery, outcomes[i]!, settlement);
+      return settlement;
     });
   }
 }
