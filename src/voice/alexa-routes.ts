@@ -1,0 +1,33 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import type { Core } from '../core/create-core.js';
+import type { Logger } from '../logger.js';
+import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
+import { handleDirective } from './alexa/smart-home.js';
+
+export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logger };
+
+/**
+ * POST /voice/alexa/smart-home: directives relayed by the Lambda forwarder
+ * (Alexa sends Smart Home directives only to a Lambda: DESIGN.md §5). The body
+ * is kept raw and verified (skill, time, HMAC, replay) before it is parsed;
+ * then every directive answers 200 with an Alexa event, errors included, as
+ * the Lambda hands it to Alexa unchanged.
+ */
+export async function alexaRoutes(app: FastifyInstance, { core, config, log }: AlexaRouteOptions): Promise<void> {
+  const replays = new ReplayCache();
+  const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.post('/voice/alexa/smart-home', async (request) => {
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    verifyForwarded(request.headers, raw, config.skillSecrets, replays);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+    return handleDirective(options, body);
+  });
+}
