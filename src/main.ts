@@ -78,7 +78,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     });
     http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
-    await http.register(alexaRoutes, { core, config: config.alexa, log });
+    await http.register(alexaRoutes, {
+      core, config: config.alexa, log,
+      answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+    });
     push = startPush(core, config.push, log);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');

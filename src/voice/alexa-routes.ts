@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
 import { handleDirective } from './alexa/smart-home.js';
 
-export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logger };
+export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void };
 
 /**
  * POST /voice/alexa/smart-home: directives relayed by the Lambda forwarder
@@ -14,9 +14,9 @@ export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logg
  * then every directive answers 200 with an Alexa event, errors included, as
  * the Lambda hands it to Alexa unchanged.
  */
-export async function alexaRoutes(app: FastifyInstance, { core, config, log }: AlexaRouteOptions): Promise<void> {
+export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered }: AlexaRouteOptions): Promise<void> {
   const replays = new ReplayCache();
-  const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs };
+  const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs, answered };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   app.post('/voice/alexa/smart-home', async (request) => {

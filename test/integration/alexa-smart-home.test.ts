@@ -130,6 +130,8 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     const commands = await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${turnOn.directive.header.messageId}`]);
     expect(commands[0]!.n).toBe(1);
     expect(await intents(turnOn.directive.header.messageId)).toBe(2);
+    const metrics = await (await fetch(`${gw.base}/metrics`)).text();
+    expect(metrics).toMatch(/gatehouse_voice_directives_total\{platform="alexa",directive="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
   });
 
   it('SetBrightness, then ReportState reads the device\'s state back', async () => {

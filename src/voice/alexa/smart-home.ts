@@ -33,15 +33,20 @@ function isDirective(body: unknown): body is Directive {
     && d.header.messageId.length <= 256 && typeof d.payload === 'object' && d.payload !== null;
 }
 
-export type SmartHomeOptions = { core: Core; log: Logger; waitMs: number };
+export type SmartHomeOptions = {
+  core: Core; log: Logger; waitMs: number;
+  /** Told of every answer (metrics): the directive as namespace.name and its outcome. */
+  answered?: (directive: string, outcome: string) => void;
+};
 
 /**
  * One directive → one event: the token, the registered handler, the core; any
  * failure through the one error table. Every directive with a tenant is
  * audited as VOICE_INTENT with its outcome (never its PIN).
  */
-export async function handleDirective({ core, log, waitMs }: SmartHomeOptions, body: unknown): Promise<Event> {
+export async function handleDirective({ core, log, waitMs, answered }: SmartHomeOptions, body: unknown): Promise<Event> {
   if (!isDirective(body)) {
+    answered?.('unreadable', 'INVALID_DIRECTIVE');
     const header = { namespace: 'Alexa', name: 'ErrorResponse', payloadVersion: '3' as const, messageId: 'unknown' };
     return errorEvent({ header, payload: {} }, { type: 'INVALID_DIRECTIVE', message: 'Not a Smart Home API v3 directive.' });
   }
@@ -59,12 +64,16 @@ export async function handleDirective({ core, log, waitMs }: SmartHomeOptions, b
     if (spec.type === 'INTERNAL_ERROR') log.error({ err: error, namespace, name, tenantId: ctx?.tenantId }, 'an Alexa directive failed');
     event = errorEvent(directive, spec);
   }
+  // Labels only for directives Gatehouse handles: what a caller invents must not grow the series.
+  answered?.(handlerFor(namespace, name) ? `${namespace}.${name}` : 'unsupported', outcomeOf(event));
   if (ctx) await audit(core, ctx, directive, event).catch((error: unknown) => log.error({ err: error, tenantId: ctx?.tenantId }, 'could not record an Alexa directive'));
   return event;
 }
 
+const outcomeOf = (event: Event) => (event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name);
+
 function audit(core: Core, ctx: TenantContext, directive: Directive['directive'], event: Event): Promise<unknown> {
-  const outcome = event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name;
+  const outcome = outcomeOf(event);
   const details = { directive: `${directive.header.namespace}.${directive.header.name}`, endpointId: directive.endpoint?.endpointId, messageId: directive.header.messageId, outcome };
   return core.db.withTenant(ctx, (tx) => recordSecurityEvent(tx, ctx, { type: 'VOICE_INTENT', details }));
 }
