@@ -19,7 +19,13 @@ export async function alexaRoutes(app: FastifyInstance, { core, config, log, ans
   const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs, answered };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
-  app.post('/voice/alexa/smart-home', async (request) => {
+  // Documented, not validated by schema: the signature is checked before anything in the request is read.
+  const schema = {
+    summary: 'Alexa Smart Home directive, relayed by deploy/alexa-lambda',
+    description: 'Signed with X-Gatehouse-Skill, X-Gatehouse-Timestamp (Unix seconds) and X-Gatehouse-Signature (v1=hex HMAC-SHA256 of "<timestamp>.<body>"). Answers 200 with the Alexa event (errors included as Alexa.ErrorResponse); 401 REQUEST_SIGNATURE_INVALID or REQUEST_STALE, 409 REQUEST_REPLAYED before the directive is read.',
+    tags: ['voice'],
+  };
+  app.post('/voice/alexa/smart-home', { schema }, async (request) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     verifyForwarded(request.headers, raw, config.skillSecrets, replays);
     let body: unknown;
