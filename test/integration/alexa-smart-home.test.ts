@@ -130,6 +130,15 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     const commands = await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${turnOn.directive.header.messageId}`]);
     expect(commands[0]!.n).toBe(1);
     expect(await intents(turnOn.directive.header.messageId)).toBe(2);
+    // The linked person's context reaches the core unchanged: their tenant, the alexa channel, a voice principal.
+    const audited = await core.db.platformQuery<{ event_type: string; channel: string; principal: { kind: string; id: string }; slug: string }>(
+      `SELECT e.event_type, e.channel, e.principal, t.slug FROM security_events e JOIN tenants t ON t.id = e.tenant_id
+        WHERE e.event_type IN ('VOICE_INTENT', 'COMMAND_SENT') AND (e.details->>'messageId' = $1 OR e.details->>'commandId' = $2)`,
+      [turnOn.directive.header.messageId, (await core.db.platformQuery<{ id: string }>(`SELECT id FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${turnOn.directive.header.messageId}`]))[0]!.id],
+    );
+    const [owner] = await core.db.platformQuery<{ id: string }>(`SELECT id FROM users WHERE email = 'owner@home.test'`, []);
+    expect(audited.map((e) => e.event_type).sort()).toEqual(['COMMAND_SENT', 'VOICE_INTENT', 'VOICE_INTENT']);
+    for (const event of audited) expect(event).toMatchObject({ channel: 'alexa', principal: { kind: 'voice', id: owner!.id }, slug: 'home' });
     const metrics = await (await fetch(`${gw.base}/metrics`)).text();
     expect(metrics).toMatch(/gatehouse_voice_directives_total\{platform="alexa",directive="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
   });
