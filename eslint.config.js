@@ -28,6 +28,12 @@ export default tseslint.config(
     },
   },
   {
+    // The Alexa Lambda forwarder is deployed on its own (AWS Lambda, Node.js globals), not part of the gateway.
+    files: ['deploy/alexa-lambda/**'],
+    languageOptions: { globals: { URL: 'readonly', AbortSignal: 'readonly', fetch: 'readonly' } },
+    rules: { 'no-restricted-properties': 'off' },
+  },
+  {
     files: ['src/config.ts', 'test/**', 'bench/**', 'vitest.config.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },

@@ -71,6 +71,14 @@ const schema = z.object({
    * another worker once this runs out. Keep it longer than a send may take (an APNs request times out after 5 s).
    */
   PUSH_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  /**
+   * The Alexa Smart Home skills whose Lambda forwarder may call POST /voice/alexa/smart-home: `skillId=secret`
+   * pairs, comma-separated. The forwarder names its skill in X-Gatehouse-Skill and signs with that skill's secret
+   * (HMAC-SHA256, at least 32 characters). Unset: every directive is refused.
+   */
+  ALEXA_SMART_HOME_SECRETS: z.string().regex(/^[^=,\s]+=[^,\s]{32,}(,[^=,\s]+=[^,\s]{32,})*$/, 'skillId=secret pairs, comma-separated; each secret at least 32 characters').optional(),
+  /** Milliseconds a Smart Home directive waits for the device's result (Alexa gives the skill about 8 s in all). 500..7 500. */
+  ALEXA_COMMAND_WAIT_MS: z.coerce.number().int().min(500).max(7_500).default(6_000),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -135,6 +143,8 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
+  /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
+  alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -178,7 +188,9 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
         const given = env[name];
-        return `${name}: ${issue.message}${given === undefined ? '' : ` (got ${JSON.stringify(redactUrl(given))})`}`;
+        // A secret is never echoed, not even a malformed one.
+        const shown = given === undefined || name.includes('SECRET') ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
+        return `${name}: ${issue.message}${shown}`;
       }),
     );
   }
@@ -198,6 +210,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     databasePoolSize: e.DATABASE_POOL_SIZE,
     auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS, invitationTtlHours: e.INVITATION_TTL_HOURS },
     voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
+    alexa: {
+      skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
+      commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
+    },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,

@@ -4,6 +4,7 @@ import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
 import { startPush } from './push/push-service.js';
+import { alexaRoutes } from './voice/alexa-routes.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
@@ -77,6 +78,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     });
     http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
+    await http.register(alexaRoutes, {
+      core, config: config.alexa, log,
+      answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+    });
     push = startPush(core, config.push, log, metrics.registry);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');

@@ -22,6 +22,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    voiceDirectives: new Counter({
+      name: 'gatehouse_voice_directives_total',
+      help: 'Voice directives answered, by platform, directive (namespace.name) and outcome (the event sent, or the error type).',
+      labelNames: ['platform', 'directive', 'outcome'] as const,
+      registers: [registry],
+    }),
     writeFailures: new Counter({
       name: 'gatehouse_write_failures_total',
       help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',

@@ -86,5 +86,7 @@ function toTokenError(error: unknown): GatewayError {
     return new GatewayError('TOKEN_EXPIRED', 'The token is not valid yet.');
   }
   if (error instanceof joseErrors.JOSEError) return new GatewayError('TOKEN_INVALID', `The token is not valid: ${error.message}`);
-  return new GatewayError('TOKEN_INVALID', 'The token is not valid.');
+  // Anything else (Postgres unreachable while the key was looked up) is our failure, not the token's:
+  // a voice platform unlinks its user on an invalid token, so an outage must never read as one.
+  throw error;
 }

@@ -44,6 +44,10 @@ export const ERROR_CODES = {
   // Commands
   DEVICE_OFFLINE: 'The device is not connected, so a command waiting for its result cannot be answered in time.',
   COMMAND_TIMEOUT: 'The device did not finish the command within the caller\'s wait; the command stays pending.',
+  // Voice webhooks (checked before the request is read)
+  REQUEST_SIGNATURE_INVALID: 'The webhook request is unsigned, names an unknown skill, or its signature does not match its body.',
+  REQUEST_STALE: 'The webhook request\'s timestamp is more than 150 s away from the gateway\'s clock, either way.',
+  REQUEST_REPLAYED: 'The same signed webhook request was already received within its validity window.',
   // Infrastructure
   DATABASE_UNAVAILABLE: 'PostgreSQL cannot be reached or is not migrated.',
   PORT_IN_USE: 'A configured port is already taken by another process.',

@@ -76,6 +76,17 @@ export class VoicePolicy {
     });
   }
 
+  /**
+   * The capabilities this platform may act on in the caller's tenant (Alexa
+   * Discovery, Google SYNC): readable by anyone who may read devices, the
+   * voice account included, since it only says what the gate would allow.
+   */
+  async enabledFor(ctx: TenantContext, platform: VoicePlatform): Promise<Set<string>> {
+    this.policy.check(ctx, 'device.read');
+    const entries = await this.db.withTenant(ctx, (tx) => this.read(tx, [platform]));
+    return new Set(entries.filter((entry) => entry.enabled).map((entry) => entry.capability));
+  }
+
   /** The rule for one capability on one platform, inside the caller's transaction (no access check: the command gate asks). */
   async ruleFor(tx: Tx, platform: VoicePlatform, capability: string): Promise<VoiceRule> {
     const risk = riskOfCapability(capability);

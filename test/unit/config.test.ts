@@ -12,6 +12,23 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the Alexa skills\' secrets by skill id, and never echoes a malformed one', () => {
+    const secret = 's'.repeat(32);
+    const config = loadConfig({ ALEXA_SMART_HOME_SECRETS: `amzn1.ask.skill.a=${secret},amzn1.ask.skill.b=${secret}x` }, false);
+    expect([...config.alexa.skillSecrets]).toEqual([['amzn1.ask.skill.a', secret], ['amzn1.ask.skill.b', `${secret}x`]]);
+    expect(config.alexa.commandWaitMs).toBe(6_000);
+    expect(loadConfig({}, false).alexa.skillSecrets.size).toBe(0);
+    let caught: unknown;
+    try {
+      loadConfig({ ALEXA_SMART_HOME_SECRETS: 'amzn1.ask.skill.a=too-short-secret' }, false);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).message).toContain('ALEXA_SMART_HOME_SECRETS');
+    expect((caught as ConfigError).message).not.toContain('too-short-secret');
+  });
+
   it('is pretty in a terminal unless told otherwise', () => {
     expect(loadConfig({}, true).logFormat).toBe('pretty');
     expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json');

@@ -1,0 +1,39 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import type { Core } from '../core/create-core.js';
+import type { Logger } from '../logger.js';
+import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
+import { handleDirective } from './alexa/smart-home.js';
+
+export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void };
+
+/**
+ * POST /voice/alexa/smart-home: directives relayed by the Lambda forwarder
+ * (Alexa sends Smart Home directives only to a Lambda: DESIGN.md §5). The body
+ * is kept raw and verified (skill, time, HMAC, replay) before it is parsed;
+ * then every directive answers 200 with an Alexa event, errors included, as
+ * the Lambda hands it to Alexa unchanged.
+ */
+export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered }: AlexaRouteOptions): Promise<void> {
+  const replays = new ReplayCache();
+  const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs, answered };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Documented, not validated by schema: the signature is checked before anything in the request is read.
+  const schema = {
+    summary: 'Alexa Smart Home directive, relayed by deploy/alexa-lambda',
+    description: 'Signed with X-Gatehouse-Skill, X-Gatehouse-Timestamp (Unix seconds) and X-Gatehouse-Signature (v1=hex HMAC-SHA256 of "<timestamp>.<body>"). Answers 200 with the Alexa event (errors included as Alexa.ErrorResponse); 401 REQUEST_SIGNATURE_INVALID or REQUEST_STALE, 409 REQUEST_REPLAYED before the directive is read.',
+    tags: ['voice'],
+  };
+  app.post('/voice/alexa/smart-home', { schema }, async (request) => {
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    verifyForwarded(request.headers, raw, config.skillSecrets, replays);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+    return handleDirective(options, body);
+  });
+}

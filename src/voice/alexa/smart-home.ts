@@ -1,0 +1,79 @@
+import type { TenantContext } from '../../auth/context.js';
+import { recordSecurityEvent } from '../../core/audit-log.js';
+import type { Core } from '../../core/create-core.js';
+import { isGatewayError } from '../../core/errors.js';
+import type { Logger } from '../../logger.js';
+import { AlexaError, alexaErrorFor } from './errors.js';
+import { handlerFor } from './handlers.js';
+import { errorEvent, eventFor, tokenOf, type Directive, type Event } from './messages.js';
+
+/**
+ * The directive's bearer token as a TenantContext. Only a token that is truly
+ * dead (forged, expired, revoked, not Alexa's) answers the credential errors
+ * that make Alexa unlink its user; a failure of ours (Postgres down) is thrown
+ * on and answers INTERNAL_ERROR.
+ */
+async function contextOf(core: Core, token: string | undefined): Promise<TenantContext> {
+  if (!token) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The directive carries no bearer token.');
+  try {
+    const { claims, ctx } = await core.auth.requests.authenticate(token);
+    if (claims.channel !== 'alexa' || !ctx) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The token was not issued to Alexa.');
+    return ctx;
+  } catch (error) {
+    if (isGatewayError(error) && error.code === 'TOKEN_EXPIRED') throw new AlexaError('EXPIRED_AUTHORIZATION_CREDENTIAL', 'The access token has expired.');
+    if (isGatewayError(error) && (error.code === 'TOKEN_INVALID' || error.code === 'TOKEN_REVOKED')) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', error.message);
+    throw error;
+  }
+}
+
+/** A directive Alexa would send: the header's fields, a payload object (the rest each handler checks). */
+function isDirective(body: unknown): body is Directive {
+  const d = (body as Directive | null)?.directive;
+  return typeof d?.header?.namespace === 'string' && typeof d.header.name === 'string' && typeof d.header.messageId === 'string'
+    && d.header.messageId.length <= 256 && typeof d.payload === 'object' && d.payload !== null;
+}
+
+export type SmartHomeOptions = {
+  core: Core; log: Logger; waitMs: number;
+  /** Told of every answer (metrics): the directive as namespace.name and its outcome. */
+  answered?: (directive: string, outcome: string) => void;
+};
+
+/**
+ * One directive → one event: the token, the registered handler, the core; any
+ * failure through the one error table. Every directive with a tenant is
+ * audited as VOICE_INTENT with its outcome (never its PIN).
+ */
+export async function handleDirective({ core, log, waitMs, answered }: SmartHomeOptions, body: unknown): Promise<Event> {
+  if (!isDirective(body)) {
+    answered?.('unreadable', 'INVALID_DIRECTIVE');
+    const header = { namespace: 'Alexa', name: 'ErrorResponse', payloadVersion: '3' as const, messageId: 'unknown' };
+    return errorEvent({ header, payload: {} }, { type: 'INVALID_DIRECTIVE', message: 'Not a Smart Home API v3 directive.' });
+  }
+  const directive = body.directive;
+  const { namespace, name } = directive.header;
+  let ctx: TenantContext | undefined;
+  let event: Event;
+  try {
+    ctx = await contextOf(core, tokenOf(directive));
+    const handler = handlerFor(namespace, name);
+    if (!handler) throw new AlexaError('INVALID_DIRECTIVE', `${namespace}.${name} is not supported.`);
+    event = eventFor(directive, await handler({ core, ctx, directive, waitMs }));
+  } catch (error) {
+    const spec = alexaErrorFor(error, directive);
+    if (spec.type === 'INTERNAL_ERROR') log.error({ err: error, namespace, name, tenantId: ctx?.tenantId }, 'an Alexa directive failed');
+    event = errorEvent(directive, spec);
+  }
+  // Labels only for directives Gatehouse handles: what a caller invents must not grow the series.
+  answered?.(handlerFor(namespace, name) ? `${namespace}.${name}` : 'unsupported', outcomeOf(event));
+  if (ctx) await audit(core, ctx, directive, event).catch((error: unknown) => log.error({ err: error, tenantId: ctx?.tenantId }, 'could not record an Alexa directive'));
+  return event;
+}
+
+const outcomeOf = (event: Event) => (event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name);
+
+function audit(core: Core, ctx: TenantContext, directive: Directive['directive'], event: Event): Promise<unknown> {
+  const outcome = outcomeOf(event);
+  const details = { directive: `${directive.header.namespace}.${directive.header.name}`, endpointId: directive.endpoint?.endpointId, messageId: directive.header.messageId, outcome };
+  return core.db.withTenant(ctx, (tx) => recordSecurityEvent(tx, ctx, { type: 'VOICE_INTENT', details }));
+}
