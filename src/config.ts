@@ -55,6 +55,11 @@ const schema = z.object({
   VOICE_PIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** Minutes a locked voice PIN stays locked. 1..1440. */
   VOICE_PIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  /**
+   * Milliseconds a Google EXECUTE waits for the device's result before answering PENDING. 0..8000:
+   * Google gives a fulfillment a few seconds in all (developers.home.google.com/cloud-to-cloud/integration/query-execute).
+   */
+  GOOGLE_EXECUTE_WAIT_MS: z.coerce.number().int().min(0).max(8_000).default(4_000),
   /** The keyring that seals push credentials at rest (AES-256-GCM); made with a fresh key on first start. Unset: DATA_DIR/push-credentials.key. */
   PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
   /** Push workers in this process; 0: this node sends no push (another does). */
@@ -130,6 +135,7 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
+  google: { executeWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -193,6 +199,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     databasePoolSize: e.DATABASE_POOL_SIZE,
     auth: { sessionCacheMs: e.AUTH_SESSION_CACHE_MS, invitationTtlHours: e.INVITATION_TTL_HOURS },
     voicePin: { maxFailures: e.VOICE_PIN_MAX_FAILURES, lockMinutes: e.VOICE_PIN_LOCK_MINUTES },
+    google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,

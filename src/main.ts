@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi, type HttpApp } from './api/app.js';
+import { googleRoutes } from './voice/google/routes.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
@@ -76,7 +77,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         failedStateWrites.record(error);
       },
     });
-    http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
+    http = await buildApi({
+      core, log, metrics, publicUrl: () => publicUrl.href,
+      adapterRoutes: [googleRoutes({ core, executeWaitMs: config.google.executeWaitMs })],
+    });
     push = startPush(core, config.push, log);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');

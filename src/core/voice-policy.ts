@@ -76,6 +76,16 @@ export class VoicePolicy {
     });
   }
 
+  /**
+   * Every commandable capability's rule on one platform, for a voice platform's
+   * device list (Google SYNC): what the caller may read, not manage.
+   */
+  async rulesFor(ctx: TenantContext, platform: VoicePlatform): Promise<Map<string, VoiceRule>> {
+    this.policy.check(ctx, 'device.read');
+    const entries = await this.db.withTenant(ctx, (tx) => this.read(tx, [platform]));
+    return new Map(entries.map((entry) => [entry.capability, { enabled: entry.enabled, requiresPin: entry.requiresPin }]));
+  }
+
   /** The rule for one capability on one platform, inside the caller's transaction (no access check: the command gate asks). */
   async ruleFor(tx: Tx, platform: VoicePlatform, capability: string): Promise<VoiceRule> {
     const risk = riskOfCapability(capability);
