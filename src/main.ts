@@ -79,7 +79,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     });
     http = await buildApi({
       core, log, metrics, publicUrl: () => publicUrl.href,
-      adapterRoutes: [googleRoutes({ core, executeWaitMs: config.google.executeWaitMs })],
+      adapterRoutes: [googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) })],
     });
     push = startPush(core, config.push, log);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });

@@ -22,6 +22,12 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    voiceIntents: new Counter({
+      name: 'gatehouse_voice_intents_total',
+      help: 'Voice platform intents served, by platform, intent (EXECUTE: per device command) and the outcome the platform was answered (SUCCESS, PENDING, OFFLINE, a Google errorCode, unauthorized).',
+      labelNames: ['platform', 'intent', 'outcome'] as const,
+      registers: [registry],
+    }),
     writeFailures: new Counter({
       name: 'gatehouse_write_failures_total',
       help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',

@@ -6,6 +6,7 @@ import type { CapabilitySpec } from '../../src/core/devices/device-registry.js';
 import { assertGoogleShape, googleRequests, type Execution, type Intent } from '../fakes/google/smart-home.js';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
+import { metric } from '../support/metrics.js';
 import { connect, subscribe } from '../support/mqtt.js';
 import { waitFor } from '../support/processes.js';
 import { pkcePair, tokenRequest } from '../support/oauth.js';
@@ -194,12 +195,15 @@ describe('Google smart home: POST /voice/google', () => {
 
   it('EXECUTE OnOff reaches the real device, which answers: SUCCESS with the new state; a retry of the request makes no second command', async () => {
     const requestId = 'google-request-onoff-1';
+    const counted = () => metric(gw.base, 'gatehouse_voice_intents_total', { platform: 'google', intent: 'EXECUTE', outcome: 'SUCCESS' });
+    const before = await counted();
     const result = await execute(tokens['admin@home.test']!.access, 'lamp', { command: 'action.devices.commands.OnOff', params: { on: true } }, requestId);
     expect(result).toEqual({ ids: ['lamp'], status: 'SUCCESS', states: expect.objectContaining({ online: true, on: true }) });
     expect(received.lamp).toEqual([expect.objectContaining({ name: 'turn_on', params: {} })]);
     const again = await execute(tokens['admin@home.test']!.access, 'lamp', { command: 'action.devices.commands.OnOff', params: { on: true } }, requestId);
     expect(again.status).toBe('SUCCESS');
     expect(received.lamp).toHaveLength(1);
+    expect(await counted()).toBe(before + 2);
   });
 
   it('EXECUTE: a value out of range, a command the device has no trait for, an offline device, another tenant\'s device', async () => {

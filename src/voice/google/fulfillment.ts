@@ -15,6 +15,12 @@ const HANDLERS: Readonly<Record<string, IntentHandler>> = {
 
 export type GoogleRequest = { requestId: string; inputs: { intent: string; payload?: Record<string, unknown> }[] };
 
+/** The intent's short name for metrics: only those we serve, so a caller cannot mint label values. */
+export function intentName(body: GoogleRequest): string {
+  const intent = body.inputs[0]!.intent;
+  return Object.hasOwn(HANDLERS, intent) ? intent.replace('action.devices.', '') : 'unknown';
+}
+
 /** One request, one intent (Google sends one input); an intent we do not serve is answered, not failed. */
 export async function fulfill(intent: Omit<Intent, 'requestId'>, body: GoogleRequest): Promise<Record<string, unknown>> {
   const input = body.inputs[0]!;

@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantContext } from '../../auth/context.js';
 import type { Core } from '../../core/create-core.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
-import { fulfill, type GoogleRequest } from './fulfillment.js';
+import { fulfill, intentName, type GoogleRequest } from './fulfillment.js';
+import type { IntentCounter } from './intents/intent.js';
 
-export type GoogleOptions = { core: Core; executeWaitMs: number };
+export type GoogleOptions = { core: Core; executeWaitMs: number; count?: IntentCounter };
 
 const BODY = {
   type: 'object',
@@ -41,18 +42,21 @@ function unauthorized(reply: FastifyReply, error: GatewayError): FastifyReply {
  * registers it on the HTTP server (src/api knows no adapter's routes).
  * https://developers.home.google.com/cloud-to-cloud/primer/fulfillment
  */
-export function googleRoutes({ core, executeWaitMs }: GoogleOptions) {
+export function googleRoutes({ core, executeWaitMs, count = () => undefined }: GoogleOptions) {
   return async function routes(app: FastifyInstance): Promise<void> {
     app.post<{ Body: GoogleRequest }>('/voice/google', { schema: { hide: true, body: BODY } }, async (request, reply) => {
       let ctx: TenantContext;
       try {
         ctx = await contextOf(core, request);
       } catch (error) {
-        if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) return unauthorized(reply, error);
+        if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) {
+          count(intentName(request.body), 'unauthorized');
+          return unauthorized(reply, error);
+        }
         throw error;
       }
       try {
-        return await fulfill({ core, ctx, executeWaitMs }, request.body);
+        return await fulfill({ core, ctx, executeWaitMs, count }, request.body);
       } catch (error) {
         // The link was removed (DISCONNECT) while Google still held a live access token.
         if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) return unauthorized(reply, error);

@@ -4,7 +4,7 @@ import { isGatewayError } from '../../../core/errors.js';
 import type { VoiceIntentRecord } from '../../../core/voice-accounts.js';
 import { googleOutcome, type GoogleOutcome } from '../error-codes.js';
 import { statesOf, translate } from '../traits/registry.js';
-import { exposedDevices, type ExposedDevice, type Intent, type IntentHandler } from './intent.js';
+import { audit as recordAudit, exposedDevices, type ExposedDevice, type Intent, type IntentHandler } from './intent.js';
 
 type Execution = { command: string; params?: Record<string, unknown>; challenge?: { pin?: unknown; ack?: unknown } };
 type ExecutePayload = { commands?: { devices?: { id?: unknown }[]; execution?: Execution[] }[] };
@@ -65,7 +65,7 @@ export const execute: IntentHandler = async (intent, payload) => {
   // The state after: what the device reports now, overlaid with what the commands set (its state message may still be on its way).
   const succeeded = done.filter((entry) => entry.outcome.status === 'SUCCESS').map((entry) => entry.id);
   const after = await exposedDevices(intent, succeeded);
-  await intent.core.voiceAccounts.recordIntents(intent.ctx, audit);
+  await recordAudit(intent, audit);
   return {
     commands: done.map(({ id, outcome, executed }) => {
       const device = after.get(id);

@@ -1,5 +1,5 @@
 import { statesOf } from '../traits/registry.js';
-import { exposedDevices, type IntentHandler } from './intent.js';
+import { audit, exposedDevices, type IntentHandler } from './intent.js';
 
 type QueryPayload = { devices?: { id?: unknown }[] };
 
@@ -13,6 +13,6 @@ export const query: IntentHandler = async (intent, payload) => {
     if (!device.online) return [id, { online: false, status: 'OFFLINE' }];
     return [id, { online: true, status: 'SUCCESS', ...statesOf(device.traits, device.reported, device.capabilities) }];
   }));
-  await intent.core.voiceAccounts.recordIntents(intent.ctx, [{ intent: 'QUERY', requestId: intent.requestId, outcome: 'SUCCESS' }]);
+  await audit(intent, [{ intent: 'QUERY', requestId: intent.requestId, outcome: 'SUCCESS' }]);
   return { devices };
 };

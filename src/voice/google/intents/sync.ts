@@ -1,5 +1,5 @@
 import { googleType } from '../device-types.js';
-import { exposedDevices, type IntentHandler } from './intent.js';
+import { audit, exposedDevices, type IntentHandler } from './intent.js';
 
 /** https://developers.home.google.com/cloud-to-cloud/intents/sync */
 export const sync: IntentHandler = async (intent) => {
@@ -16,6 +16,6 @@ export const sync: IntentHandler = async (intent) => {
     ...(device.room ? { roomHint: device.room } : {}),
     attributes: Object.assign({}, ...device.traits.map((trait) => trait.attributes?.(new Set(device.capabilities)) ?? {})),
   }));
-  await core.voiceAccounts.recordIntents(ctx, [{ intent: 'SYNC', requestId, outcome: 'SUCCESS' }]);
+  await audit(intent, [{ intent: 'SYNC', requestId, outcome: 'SUCCESS' }]);
   return { agentUserId, devices };
 };
