@@ -204,6 +204,12 @@ describe('Google smart home: POST /voice/google', () => {
     expect(again.status).toBe('SUCCESS');
     expect(received.lamp).toHaveLength(1);
     expect(await counted()).toBe(before + 2);
+    // The caller's context reached the core unchanged: the person, as a voice principal, on channel google.
+    const [sent] = await gw.gateway.core.db.platformQuery<{ channel: string; principal: { kind: string; id: string }; email: string }>(
+      `SELECT e.channel, e.principal, u.email FROM security_events e JOIN users u ON u.id = (e.principal->>'id')::uuid
+        WHERE e.event_type = 'COMMAND_SENT' AND e.details->>'command' = 'turn_on' ORDER BY e.created_at DESC LIMIT 1`, [],
+    );
+    expect(sent).toEqual({ channel: 'google', principal: { kind: 'voice', id: expect.any(String) }, email: 'admin@home.test' });
   });
 
   it('EXECUTE: a value out of range, a command the device has no trait for, an offline device, another tenant\'s device', async () => {
