@@ -4,10 +4,12 @@ import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1
 import { medianRuns } from './repeat.js';
 import { credentialsScenario } from './scenarios/credentials.js';
 import { deviceBatchScenario } from './scenarios/device-batch.js';
+import { startFakeApns, type FakeApns } from './push/fake-apns.js';
+import { pushScenario, type PushSizes } from './scenarios/push.js';
 import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
 
 /**
- * `npm run bench [scenario…] [--targets gatehouse,aedes,mosquitto] [--quick|--full] [--repeat N] [--json] [--profile DIR]`
+ * `npm run bench [scenario…] [--targets gatehouse,aedes,mosquitto] [--quick|--full] [--repeat N] [--json] [--profile DIR] [--push-workers N]`
  *
  * Runs the named scenarios (all by default) against Gatehouse (`gatehouse start`
  * with its embedded Postgres), bare aedes and mosquitto (when installed), side
@@ -16,12 +18,19 @@ import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Ta
  * each round so that a slow minute of the machine hits them all, and reports
  * the median run (connection storms run once: a second storm would not be cold).
  */
-const SCENARIOS = ['credentials', 'device-batch', 'qos0-ingest', 'qos1-ingest', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
+const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
 
 const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: { qos0PerPublisher: 2_000, qos1PerPublisher: 300, fanInPerPublisher: 100, latencySeconds: 1, stormDevices: 200, overloadSeconds: 2 },
   default: { qos0PerPublisher: 20_000, qos1PerPublisher: 2_000, fanInPerPublisher: 1_000, latencySeconds: 3, stormDevices: 2_000, overloadSeconds: 5 },
   full: { qos0PerPublisher: 50_000, qos1PerPublisher: 5_000, fanInPerPublisher: 2_000, latencySeconds: 5, stormDevices: 10_000, overloadSeconds: 10 },
+};
+
+/** Push: deliveries queued up front over a few tenants (one APNs credential, so one HTTP/2 connection, each). */
+const PUSH_SIZES: Record<'quick' | 'default' | 'full', PushSizes> = {
+  quick: { tenants: 2, perTenant: 250, usersPerTenant: 50 },
+  default: { tenants: 4, perTenant: 5_000, usersPerTenant: 500 },
+  full: { tenants: 8, perTenant: 25_000, usersPerTenant: 2_000 },
 };
 
 function table(results: Result[]): string {
@@ -51,20 +60,31 @@ function ratios(results: Result[]): Ratio[] {
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, full: { type: 'boolean' }, targets: { type: 'string' }, profile: { type: 'string' }, repeat: { type: 'string' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, full: { type: 'boolean' }, targets: { type: 'string' }, profile: { type: 'string' }, repeat: { type: 'string' }, 'push-workers': { type: 'string' } },
     allowPositionals: true,
   });
   const chosen = positionals.length > 0 ? positionals : [...SCENARIOS];
   const unknown = chosen.filter((name) => !SCENARIOS.includes(name as never));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
-  const sizes = SIZES[values.quick ? 'quick' : values.full ? 'full' : 'default'];
+  const size = values.quick ? 'quick' : values.full ? 'full' : 'default';
+  const sizes = SIZES[size];
+  const pushWorkers = Number(values['push-workers'] ?? 1);
+  if (!Number.isInteger(pushWorkers) || pushWorkers < 1 || pushWorkers > 16) throw new Error(`--push-workers takes 1 to 16 (PUSH_WORKERS), not ${values['push-workers']}`);
   const repeat = Number(values.repeat ?? 1);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a whole number of runs, not ${values.repeat}`);
   const wanted = (values.targets ?? 'gatehouse,aedes,mosquitto').split(',');
   const log = (line: string) => values.json || process.stderr.write(`${line}\n`);
 
   // --profile DIR: the gateway writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
-  const gatehouse = await startGatehouse({ devices: 1_000 + sizes.stormDevices, nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [] });
+  // push: the gateway's APNs sender points at the bench's fake APNs (a process of its own), started first.
+  const fakeApns: FakeApns | undefined = chosen.includes('push') ? await startFakeApns() : undefined;
+  const gatehouse = await startGatehouse({
+    devices: 1_000 + sizes.stormDevices, nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [],
+    env: fakeApns ? { ...fakeApns.env, PUSH_WORKERS: String(pushWorkers) } : {},
+  }).catch(async (error: unknown) => {
+    await fakeApns?.close();
+    throw error;
+  });
   const others: Target[] = [];
   if (wanted.includes('aedes')) others.push(await startAedes());
   if (wanted.includes('mosquitto')) {
@@ -75,7 +95,7 @@ async function main(): Promise<void> {
   // Interrupted (Ctrl-C), the targets are stopped and Gatehouse's data directory removed, as at the end of a run.
   // Once only: the generators get the same signal, so the scenario then fails and its `finally` closes too.
   let closing: Promise<unknown> | undefined;
-  const closeTargets = () => (closing ??= Promise.all(targets.map((target) => target.close())));
+  const closeTargets = () => (closing ??= Promise.all([...targets.map((target) => target.close()), fakeApns?.close()]));
   const interrupted = (signal: NodeJS.Signals) => void closeTargets().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const results: Result[] = [];
@@ -91,6 +111,10 @@ async function main(): Promise<void> {
       if (scenario === 'device-batch') {
         // 1 000 is the batch limit; --quick takes 100 (its cost is linear: argon2id per device).
         extra.deviceBatch = await deviceBatchScenario(gatehouse.db, values.quick ? 100 : 1_000);
+        continue;
+      }
+      if (scenario === 'push') {
+        extra.push = await pushScenario(gatehouse, fakeApns!, PUSH_SIZES[size], pushWorkers);
         continue;
       }
       const rounds: Result[][] = [];
@@ -115,13 +139,20 @@ async function main(): Promise<void> {
   const summary = { machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, sizes, results, ratios: ratios(results), ...extra };
   if (values.json) {
     console.log(JSON.stringify(summary));
-  } else {
+  } else if (results.length > 0) {
     console.log(table(results));
     console.log('\nGatehouse ÷ other brokers (rate; p99 at a fixed offered rate):');
     for (const r of summary.ratios) console.log(`  ${r.scenario.padEnd(22)} ${r.of.padEnd(4)} ÷ ${r.versus.padEnd(9)} ${r.ratio}`);
     for (const r of results.filter((x) => Object.keys(x.details).length > 0)) console.log(`  ${r.scenario} / ${r.target}: ${JSON.stringify(r.details)}`);
+  }
+  if (!values.json) {
     if (extra.credentials) console.log(`\ncredentials: ${JSON.stringify(extra.credentials)}`);
     if (extra.deviceBatch) console.log(`\ndevice-batch: ${JSON.stringify(extra.deviceBatch)}`);
+    if (extra.push) console.log(`\npush: ${JSON.stringify(extra.push)}`);
+  }
+  if (extra.push && !(extra.push as { ok: boolean }).ok) {
+    process.stderr.write('bench: push did not commit and deliver every notification once (ok = false)\n');
+    process.exitCode = 1;
   }
   if (results.some((r) => !r.ok)) {
     process.stderr.write('bench: some runs lost or failed messages (ok = NO)\n');

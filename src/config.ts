@@ -71,6 +71,11 @@ const schema = z.object({
   PUSH_PROVIDER_CA: z.string().min(1).optional(),
   /** Milliseconds a credential the provider refused pauses its tenant's deliveries. */
   PUSH_PAUSE_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(900_000),
+  /**
+   * Milliseconds a worker holds the deliveries it claimed: a process that dies mid-send leaves them to
+   * another worker once this runs out. Keep it longer than a send may take (an APNs request times out after 5 s).
+   */
+  PUSH_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -136,7 +141,7 @@ export type Config = {
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
   google: { executeWaitMs: number };
-  push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number };
+  push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
     tlsKey: string | undefined;
@@ -203,6 +208,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,
+      leaseMs: e.PUSH_LEASE_MS,
     },
     mqtt: {
       tlsCert: e.MQTT_TLS_CERT,

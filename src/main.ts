@@ -81,7 +81,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       core, log, metrics, publicUrl: () => publicUrl.href,
       adapterRoutes: [googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) })],
     });
-    push = startPush(core, config.push, log);
+    push = startPush(core, config.push, log, metrics.registry);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.

@@ -123,7 +123,7 @@ export async function startMosquitto(): Promise<Target> {
  * argon2 hash for all: provisioning 10 000 devices one hash at a time would
  * take minutes; each still pays its own argon2 verification at first CONNECT).
  */
-export async function startGatehouse(options: { devices: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Target & { db: Database }> {
+export async function startGatehouse(options: { devices: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Target & { db: Database; keyringFile: string; httpUrl: string }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-gw-'));
   await chmod(dataDir, 0o755);
   const [httpPort, mqttPort] = [await freePort(), await freePort()];
@@ -146,6 +146,7 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     child.stdout?.resume();
   }
   let database: OpenDatabase | undefined;
+  let keyringFile = '';
   const teardown = async () => {
     await database?.close();
     await stop(child);
@@ -154,6 +155,7 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
   try {
     await waitForReady(child, `http://127.0.0.1:${httpPort}/readyz`);
     const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    keyringFile = config.push.keyringFile;
     database = await openDatabase(config, createLogger({ logLevel: 'warn', logFormat: 'json' }, 2), { adoptOrphan: false, migrate: false });
     await seed(database.db, options.devices);
   } catch (error) {
@@ -164,6 +166,9 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
   const { db } = database;
   return {
     name: 'gatehouse', url: `mqtt://127.0.0.1:${mqttPort}`, pid: child.pid!, db,
+    /** The keyring the gateway sealed its push credentials with (made at its first start), for setting credentials beside it. */
+    keyringFile,
+    httpUrl: `http://127.0.0.1:${httpPort}`,
     device: (n) => ({ username: `bench-${n}@bench`, password: PASSWORD, topic: `devices/bench-${n}/telemetry` }),
     watcher: { username: 'app:watcher@bench', password: PASSWORD },
     otherTenant: { username: 'quiet@other', password: PASSWORD, topic: 'devices/quiet/telemetry' },

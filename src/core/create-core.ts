@@ -108,7 +108,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox),
+    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox, policy),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,

@@ -10,12 +10,18 @@ export type ClaimedDelivery = {
   notification: { id: string; type: NotificationType; critical: boolean; data: Record<string, string>; createdAt: Date };
 };
 
-/** What became of one attempt, as the queue records it. */
-export type Settlement =
+export type DepthState = 'queued' | 'leased' | 'dead';
+
+/**
+ * What became of one attempt, as the queue records it. `attempt` is the
+ * delivery's attempt count when it was claimed: the lease's fencing token.
+ */
+export type Settlement = { id: string; attempt: number } & (
   | { id: string; state: 'sent' }
   | { id: string; state: 'queued'; retryInMs: number; reason: string; countAttempt: boolean }
   | { id: string; state: 'dead' | 'dropped'; reason: string }
-  | { id: string; state: 'dropped'; reason: string; invalidateToken: { tokenId: string; reason: string } };
+  | { id: string; state: 'dropped'; reason: string; invalidateToken: { tokenId: string; reason: string } }
+);
 
 /**
  * The deliveries table as a queue, across tenants (the workers run as the
@@ -64,7 +70,13 @@ export class DeliveryQueue {
     })));
   }
 
-  /** Records a batch of attempts in one transaction: states, retry times, dead tokens. */
+  /**
+   * Records a batch of attempts in one transaction: states, retry times, dead tokens.
+   * Only where the lease is still the settler's: a worker whose lease ran out
+   * while it was sending (and whose delivery another worker took again, one
+   * attempt further) records nothing, so its late "retry" cannot queue a third
+   * copy behind the second worker's send.
+   */
   async settle(settlements: Settlement[]): Promise<void> {
     if (settlements.length === 0) return;
     const retryIn = (s: Settlement) => (s.state === 'queued' ? s.retryInMs : 0);
@@ -75,11 +87,11 @@ export class DeliveryQueue {
                 next_attempt_at = CASE WHEN s.state = 'queued' THEN now() + make_interval(secs => s.retry_ms / 1000.0) ELSE d.next_attempt_at END,
                 attempts = CASE WHEN s.state = 'queued' AND NOT s.counted THEN d.attempts - 1 ELSE d.attempts END,
                 sent_at = CASE WHEN s.state = 'sent' THEN now() ELSE d.sent_at END
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::bool[]) AS s(id, state, reason, retry_ms, counted)
-          WHERE d.id = s.id AND d.state = 'leased'`,
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::bool[], $6::int[]) AS s(id, state, reason, retry_ms, counted, attempt)
+          WHERE d.id = s.id AND d.state = 'leased' AND d.attempts = s.attempt`,
         [
           settlements.map((s) => s.id), settlements.map((s) => s.state), settlements.map((s) => ('reason' in s ? s.reason : null)),
-          settlements.map(retryIn), settlements.map((s) => (s.state === 'queued' ? s.countAttempt : true)),
+          settlements.map(retryIn), settlements.map((s) => (s.state === 'queued' ? s.countAttempt : true)), settlements.map((s) => s.attempt),
         ],
       );
       const dead = settlements.flatMap((s) => ('invalidateToken' in s ? [s.invalidateToken] : []));
@@ -93,6 +105,24 @@ export class DeliveryQueue {
         await tx.query(`UPDATE push_deliveries SET state = 'dropped', last_reason = 'token invalid' WHERE token_id = ANY($1::uuid[]) AND state = 'queued'`, [dead.map((d) => d.tokenId)]);
       }
     });
+  }
+
+  /**
+   * Deliveries waiting (queued), in flight (leased) and dead-lettered, across
+   * tenants: read at each scrape, so counted over the two partial indexes
+   * (sent and dropped rows, the bulk of a table with history, are not read;
+   * only while nearly every row is queued does the planner scan the table).
+   */
+  async depth(): Promise<Record<DepthState, number>> {
+    const rows = await this.db.platformQuery<{ state: DepthState; n: string }>(
+      `SELECT state, count(*) AS n FROM push_deliveries WHERE state IN ('queued', 'leased') GROUP BY state
+       UNION ALL
+       SELECT 'dead', count(*) FROM push_deliveries WHERE state = 'dead'`,
+      [],
+    );
+    const depth: Record<DepthState, number> = { queued: 0, leased: 0, dead: 0 };
+    for (const row of rows) depth[row.state] = Number(row.n);
+    return depth;
   }
 
   /** Stops taking a tenant's deliveries for a while (its provider credential was refused). */
@@ -109,16 +139,16 @@ export class DeliveryQueue {
 export function settlementFor(delivery: ClaimedDelivery, outcome: SendOutcome, retry: { delayMs: (attempt: number, retryAfterMs?: number) => number; maxAttempts: number }): Settlement {
   switch (outcome.result) {
     case 'sent':
-      return { id: delivery.id, state: 'sent' };
+      return { id: delivery.id, attempt: delivery.attempts, state: 'sent' };
     case 'retry':
-      if (delivery.attempts >= retry.maxAttempts) return { id: delivery.id, state: 'dead', reason: outcome.reason };
-      return { id: delivery.id, state: 'queued', retryInMs: retry.delayMs(delivery.attempts, outcome.retryAfterMs), reason: outcome.reason, countAttempt: true };
+      if (delivery.attempts >= retry.maxAttempts) return { id: delivery.id, attempt: delivery.attempts, state: 'dead', reason: outcome.reason };
+      return { id: delivery.id, attempt: delivery.attempts, state: 'queued', retryInMs: retry.delayMs(delivery.attempts, outcome.retryAfterMs), reason: outcome.reason, countAttempt: true };
     case 'invalid-token':
-      return { id: delivery.id, state: 'dropped', reason: outcome.reason, invalidateToken: { tokenId: delivery.token.id, reason: outcome.reason } };
+      return { id: delivery.id, attempt: delivery.attempts, state: 'dropped', reason: outcome.reason, invalidateToken: { tokenId: delivery.token.id, reason: outcome.reason } };
     case 'rejected':
-      return { id: delivery.id, state: 'dead', reason: outcome.reason };
+      return { id: delivery.id, attempt: delivery.attempts, state: 'dead', reason: outcome.reason };
     case 'credential-failure':
       // Not the delivery's fault: it waits, uncounted, for the lane to reopen.
-      return { id: delivery.id, state: 'queued', retryInMs: 0, reason: outcome.reason, countAttempt: false };
+      return { id: delivery.id, attempt: delivery.attempts, state: 'queued', retryInMs: 0, reason: outcome.reason, countAttempt: false };
   }
 }

@@ -1,3 +1,5 @@
+import type { NotificationType } from '../core/notifications/notification-outbox.js';
+
 /**
  * What a push sender is given and what it answers. The outbox workers hand a
  * sender a batch of (target, payload) pairs and get one SendOutcome per pair,
@@ -19,11 +21,8 @@ export type PushTarget = {
   tokenRegisteredAt: Date;
 };
 
-export const NOTIFICATION_TYPES = [
-  'device.alarm', 'device.event', 'device.offline', 'command.failed', 'command.expired',
-  'approval.requested', 'pin.locked', 'security.event',
-] as const;
-export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+// The kinds of notification are the core's (the outbox writes them); push only renders and sends them.
+export { NOTIFICATION_TYPES, type NotificationType } from '../core/notifications/notification-outbox.js';
 
 export type Notification = {
   id: string;

@@ -26,7 +26,8 @@ export type PushWorkerDeps = {
   credentialRefused: (tenantId: string, platform: Platform, reason: string) => Promise<void>;
   events: EventBus;
   log: Logger;
-  observe?: (delivery: ClaimedDelivery, outcome: SendOutcome | undefined) => void;
+  /** Each attempt's outcome and what the queue records for it (for metrics; called before the settle commits). */
+  observe?: (delivery: ClaimedDelivery, outcome: SendOutcome, settlement: Settlement) => void;
 };
 
 /** The stored notification as the payload builders read it: the outbox keeps names and ids in `data`. */
@@ -109,7 +110,7 @@ export class PushWorker {
   private async send(group: ClaimedDelivery[]): Promise<Settlement[]> {
     const { tenantId, token: { platform } } = group[0]!;
     const sender = await this.deps.senderFor(tenantId, platform);
-    if (!sender) return group.map((delivery) => ({ id: delivery.id, state: 'dropped' as const, reason: `no ${platform} push credential` }));
+    if (!sender) return group.map((delivery) => ({ id: delivery.id, attempt: delivery.attempts, state: 'dropped' as const, reason: `no ${platform} push credential` }));
     // A notification that cannot be built (too large even without its body) is a dead letter of its own, not the group's failure.
     const built = group.map((delivery) => {
       try {
@@ -135,8 +136,9 @@ export class PushWorker {
     }
     const retry = { delayMs: (attempt: number, after?: number) => retryDelayMs(this.options.retry, attempt, after), maxAttempts: this.options.retry.maxAttempts };
     return group.map((delivery, i) => {
-      this.deps.observe?.(delivery, outcomes[i]);
-      return settlementFor(delivery, outcomes[i]!, retry);
+      const settlement = settlementFor(delivery, outcomes[i]!, retry);
+      this.deps.observe?.(delivery, outcomes[i]!, settlement);
+      return settlement;
     });
   }
 }

@@ -5,20 +5,25 @@ import { ROOT } from '../support/processes.js';
 
 /** `npm run bench` end to end on one short scenario: it completes and accounts for every row. No timing is asserted. */
 describe('npm run bench (smoke)', () => {
-  it('runs QoS 0 and QoS 1 ingest against a gateway it starts itself and counts every row', async () => {
-    const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/run.js'), 'qos0-ingest', 'qos1-ingest', '--quick', '--targets', 'gatehouse', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it('runs QoS 0 and QoS 1 ingest and push against a gateway it starts itself and counts every row', async () => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/bench/run.js'), 'qos0-ingest', 'qos1-ingest', 'push', '--quick', '--targets', 'gatehouse', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code, stderr).toBe(0);
-    const { results } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { results: { scenario: string; ok: boolean; details: Record<string, number>; cpu: { targetUs: number; databaseUs: number | null } }[] };
+    const { results, push } = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      results: { scenario: string; ok: boolean; details: Record<string, number>; cpu: { targetUs: number; databaseUs: number | null } }[];
+      push: { ok: boolean; deliveries: number; committed: number; fake: { accepted: number } };
+    };
     expect(results.map((r) => r.scenario)).toEqual(['qos0-ingest', 'qos1-ingest']);
     expect(results.every((r) => r.ok)).toBe(true);
     expect(results[0]!.details.accountedFor).toBe(results[0]!.details.sent);
     expect(results[1]!.details.rowsStored).toBe(results[1]!.details.acked);
     // The embedded Postgres is found below the gateway and its work counted (not timed: only that it is there).
     for (const r of results) expect(r.cpu.databaseUs).toBeGreaterThan(0);
+    // Push: every queued delivery committed 'sent' in Postgres, and received once by the fake APNs.
+    expect(push).toMatchObject({ ok: true, committed: push.deliveries, fake: { accepted: push.deliveries } });
   }, 120_000);
 });

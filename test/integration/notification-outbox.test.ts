@@ -128,6 +128,8 @@ describe('notifications written with their cause', () => {
     const changed = { ...rules, deviceEvents: [{ kind: 'battery/#', to: { minRole: 'admin' } }] };
     expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: member.token, body: changed })).body.error.code).toBe('POLICY_DENIED');
     expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...changed, deviceEvents: [{ kind: 'a/#/b', to: { minRole: 'admin' } }] } })).body.error.code).toBe('VALIDATION_FAILED');
+    // A security event type nothing raises is refused rather than silently never told.
+    expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...changed, securityEvents: ['LOGIN_FAILED'] } })).status).toBe(400);
     expect((await call(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: changed })).status).toBe(200);
 
     const { name, client } = await onlineDevice('villa');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalEventBus } from '../../src/core/event-bus.js';
 import type { Database } from '../../src/db/database.js';
-import { DeliveryQueue } from '../../src/push/delivery-queue.js';
+import { DeliveryQueue, settlementFor } from '../../src/push/delivery-queue.js';
 import type { BuiltPayload, Notification, Platform, PushSender, SendOutcome, SendRequest } from '../../src/push/push-message.js';
 import { PushWorker, DEFAULT_WORKER_OPTIONS } from '../../src/push/push-worker.js';
 import { createTestDatabase, silentLog } from '../support/database.js';
@@ -138,6 +138,20 @@ describe('push delivery queue and worker', () => {
     const again = await queue.claim(10, 60_000);
     expect(again.map((d) => d.attempts)).toEqual([2]);
     expect(await states(orphan.tenantId)).toEqual([{ state: 'leased', attempts: 2, n: 1 }]);
+  });
+
+  it('a worker whose lease ran out while it was sending records nothing over the worker that took the delivery again', async () => {
+    await drain();
+    const slow = await tenantWith(1);
+    const [first] = await queue.claim(10, 0); // its lease is over at once: the worker is still sending when another claims
+    const [second] = await queue.claim(10, 60_000);
+    expect([first!.attempts, second!.attempts]).toEqual([1, 2]);
+    const retry = { delayMs: () => 60_000, maxAttempts: 8 };
+    // The first worker's late answer (a 429) would queue a third copy behind the second's send; it is not recorded.
+    await queue.settle([settlementFor(first!, { result: 'retry', reason: 'TooManyRequests' }, retry)]);
+    expect(await states(slow.tenantId)).toEqual([{ state: 'leased', attempts: 2, n: 1 }]);
+    await queue.settle([settlementFor(second!, { result: 'sent' }, retry)]);
+    expect(await states(slow.tenantId)).toEqual([{ state: 'sent', attempts: 2, n: 1 }]);
   });
 
   it('a notification that cannot be built is a dead letter of its own; the rest of its group is sent', async () => {

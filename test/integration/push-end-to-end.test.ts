@@ -9,6 +9,7 @@ import { call } from '../support/gateway.js';
 import { connect, until } from '../support/mqtt.js';
 import { FakeApns, type ApnsRequest } from '../support/push-fakes/fake-apns.js';
 import { fakeTls } from '../support/push-fakes/push-tls.js';
+import { metric } from '../support/metrics.js';
 import { waitFor } from '../support/processes.js';
 
 type Person = { id: string; token: string; device: string };
@@ -106,6 +107,8 @@ describe('push, end to end', () => {
   });
 
   it('a token APNs calls Unregistered is disabled, and its deliveries stop', async () => {
+    const unregistered = { provider: 'apns', result: 'invalid-token', reason: 'Unregistered' };
+    const [answeredBefore, invalidatedBefore] = [await metric(gw.base, 'gatehouse_push_sent_total', unregistered), await metric(gw.base, 'gatehouse_push_tokens_invalidated_total', { provider: 'apns' })];
     apns.answerFor(people.viewer!.device, { status: 410, reason: 'Unregistered', timestamp: Date.now() + 60_000 });
     // Viewers hear of nothing by default: make this one hear of battery events.
     const admin = await gw.user('home', `admin${++n}@home.test`, 'admin');
@@ -114,5 +117,28 @@ describe('push, end to end', () => {
     await client.publishAsync('devices/smoke-1/events/battery/low', '{}', { qos: 1 });
     await waitFor(async () => ((await call<{ active: boolean }[]>(gw.base, 'GET', '/v1/push/tokens', { token: people.viewer!.token })).body[0]?.active === false ? true : undefined), 10_000, 'the viewer\'s token disabled');
     expect(to(people.viewer!)).toHaveLength(1);
+    expect(await metric(gw.base, 'gatehouse_push_sent_total', unregistered)).toBe(answeredBefore + 1);
+    expect(await metric(gw.base, 'gatehouse_push_tokens_invalidated_total', { provider: 'apns' })).toBe(invalidatedBefore + 1);
+  });
+
+  it('/metrics counts each delivery by provider and result, times the sender, and shows the queue drained', async () => {
+    // Door events to members and up: the owner, the member and the admin who muted only alarms.
+    const admin = await gw.user('home', `admin${++n}@home.test`, 'admin');
+    const rules = (await call<Record<string, unknown>>(gw.base, 'GET', '/v1/push/rules', { token: admin.token })).body;
+    expect((await call(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...rules, deviceEvents: [{ kind: 'door/#', to: { minRole: 'member' } }] } })).status).toBe(200);
+    const sent = { provider: 'apns', result: 'sent', reason: '' };
+    const [sentBefore, callsBefore] = [await metric(gw.base, 'gatehouse_push_sent_total', sent), await metric(gw.base, 'gatehouse_push_send_seconds_count', { provider: 'apns' })];
+    const received = apns.requests.length;
+    await client.publishAsync('devices/smoke-1/events/door/open', '{}', { qos: 1 });
+    await until(() => apns.requests.length >= received + 3, 10_000, 'the door event at three phones');
+    // The counter is bumped before the settle commits; the queue is empty after it.
+    await waitFor(async () => ((await metric(gw.base, 'gatehouse_push_deliveries', { state: 'leased' })) === 0 ? true : undefined), 10_000, 'no delivery leased');
+    expect(apns.requests.length).toBe(received + 3);
+    expect(await metric(gw.base, 'gatehouse_push_sent_total', sent)).toBe(sentBefore + 3);
+    expect(await metric(gw.base, 'gatehouse_push_send_seconds_count', { provider: 'apns' })).toBeGreaterThan(callsBefore);
+    expect(await metric(gw.base, 'gatehouse_push_deliveries', { state: 'queued' })).toBe(0);
+    expect(await metric(gw.base, 'gatehouse_push_deliveries', { state: 'dead' })).toBe(0);
+    expect(await metric(gw.base, 'gatehouse_push_dead_letters_total', { provider: 'apns' })).toBe(0);
+    expect(await metric(gw.base, 'gatehouse_push_retries_total', { provider: 'apns' })).toBe(0);
   });
 });

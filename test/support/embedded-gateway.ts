@@ -18,6 +18,8 @@ export type EmbeddedGateway = {
   postmasterPid(): Promise<number>;
   /** A query on its embedded PostgreSQL, as the superuser the gateway made. */
   query<R extends pg.QueryResultRow>(text: string, params?: unknown[]): Promise<R[]>;
+  /** A connection of the test's own to its embedded PostgreSQL (to hold a transaction open); the caller ends it. */
+  connect(): Promise<pg.Client>;
   /** Stops the gateway, then any PostgreSQL still on its data (a SIGKILLed gateway leaves its server behind), then removes the data. */
   close(): Promise<void>;
 };
@@ -56,11 +58,15 @@ export async function spawnEmbeddedGateway(overrides: Record<string, string> = {
     async postmasterPid() {
       return Number((await postmaster())[0]);
     },
-    async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
+    async connect() {
       const port = Number((await postmaster())[3]);
       const { user, password } = JSON.parse(await readFile(path.join(dataDir, 'postgres-credentials.json'), 'utf8')) as { user: string; password: string };
       const client = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'gatehouse' });
       await client.connect();
+      return client;
+    },
+    async query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []) {
+      const client = await gateway.connect();
       try {
         return (await client.query<R>(text, params)).rows;
       } finally {

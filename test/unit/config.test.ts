@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ AUTH_SESSION_CACHE_MS: '60001' })).toThrow(/AUTH_SESSION_CACHE_MS/);
   });
 
+  it('takes the push lease in milliseconds, 1 000..3 600 000, 30 s unless told', () => {
+    expect(loadConfig({}).push.leaseMs).toBe(30_000);
+    expect(loadConfig({ PUSH_LEASE_MS: '2000' }).push.leaseMs).toBe(2_000);
+    expect(() => loadConfig({ PUSH_LEASE_MS: '999' })).toThrow(/PUSH_LEASE_MS/);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', HTTP_PORT: '' }).httpPort).toBe(8080);
   });

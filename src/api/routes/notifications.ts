@@ -28,6 +28,19 @@ export const notificationRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asy
     schema: { tags: ['push'], summary: 'Replace the tenant\'s notification rules (admins).', body: NotificationRules, response: { 200: NotificationRules, ...errors } },
   }, async (request) => core.notifications.setRules(contextOf(request), request.body));
 
+  app.get('/v1/push/credentials', {
+    schema: {
+      tags: ['push'], summary: 'The provider credentials the tenant\'s notifications go out with (its own, else the platform\'s), by fingerprint only (admins).',
+      response: {
+        200: Type.Array(Type.Object({
+          provider: Type.String(), source: Type.Union([Type.Literal('tenant'), Type.Literal('platform')]), fingerprint: Type.String(),
+          settings: Type.Record(Type.String(), Type.String(), { description: 'What is not secret: key id, team id and topic; project and client email.' }), createdAt: DateTime,
+        })),
+        ...errors,
+      },
+    },
+  }, async (request) => core.pushCredentials.inUse(contextOf(request)));
+
   app.get('/v1/push/dead-letters', {
     schema: {
       tags: ['push'], summary: 'Deliveries that failed for good (the provider refused them, or they ran out of attempts), newest first (admins).',

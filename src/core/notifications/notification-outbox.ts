@@ -5,8 +5,10 @@ import { topicMatches } from '../topics/topic-match.js';
 import { rulesOf, type Audience } from './notification-rules.js';
 import { heldUntil } from './quiet-hours.js';
 
-export type NotificationType =
-  | 'device.alarm' | 'device.event' | 'device.offline' | 'command.failed' | 'command.expired' | 'approval.requested' | 'pin.locked' | 'security.event';
+export const NOTIFICATION_TYPES = [
+  'device.alarm', 'device.event', 'device.offline', 'command.failed', 'command.expired', 'approval.requested', 'pin.locked', 'security.event',
+] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 /** What a person mutes: alarms, other device news, their commands, approvals, security. */
 export type NotificationCategory = 'alarm' | 'device' | 'command' | 'approval' | 'security';
 
@@ -100,7 +102,7 @@ export class NotificationOutbox {
    * `always` (a refused push credential, which they must hear of whatever the rules say).
    */
   async securityEvent(tx: Tx, tenantId: string, event: SecurityAlert, always = false): Promise<void> {
-    if (!always && !(await rulesOf(tx, tenantId)).securityEvents.includes(event.type)) return;
+    if (!always && !(await rulesOf(tx, tenantId)).securityEvents.some((type) => type === event.type)) return;
     const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = ANY($2)', [tenantId, ADMINS]);
     await this.write(tx, tenantId, rows.map((row) => row.user_id), { type: 'security.event', critical: false, data: { kind: event.type, ...event.details } });
   }

@@ -26,8 +26,11 @@ export const NotificationRules = Type.Object({
   approvalRequested: Type.Boolean(),
   /** A voice PIN locked out, to its user. */
   pinLocked: Type.Boolean(),
-  /** Security events of these types, to the tenant's admins and owners. */
-  securityEvents: Type.Array(Type.String({ pattern: '^[A-Z_]{1,64}$' }), { maxItems: 50 }),
+  /**
+   * Security events of these types, to the tenant's admins and owners. Only the types raised where they are
+   * recorded are offered (a reused refresh token, from src/auth); a type nothing raises is refused, not ignored.
+   */
+  securityEvents: Type.Array(Type.Union([Type.Literal('REFRESH_TOKEN_REUSE')]), { maxItems: 50 }),
 }, { additionalProperties: false });
 export type NotificationRules = Static<typeof NotificationRules>;
 

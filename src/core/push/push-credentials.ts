@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import { recordPlatformEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
+import type { TenantContext } from '../../auth/context.js';
 import type { NotificationOutbox } from '../notifications/notification-outbox.js';
+import type { AccessPolicy } from '../policy/access-policy.js';
 import { seal, unseal, type Keyring } from './credential-keyring.js';
 
 export type ApnsCredentialInput = { provider: 'apns'; signingKey: string; keyId: string; teamId: string; topic: string };
@@ -38,7 +40,16 @@ function parts(input: CredentialInput): { settings: Record<string, string>; secr
  * by the push workers, both as the platform.
  */
 export class PushCredentials {
-  constructor(private readonly db: Database, private readonly keyring: Keyring, private readonly outbox: NotificationOutbox) {}
+  constructor(private readonly db: Database, private readonly keyring: Keyring, private readonly outbox: NotificationOutbox, private readonly policy: AccessPolicy) {}
+
+  /** What a tenant's admins may see: per provider, the credential in use (the tenant's own, else the platform's), by fingerprint. */
+  async inUse(ctx: TenantContext): Promise<(CredentialSummary & { source: 'tenant' | 'platform' })[]> {
+    this.policy.check(ctx, 'notifications.rules.manage');
+    const rows = await this.db.withPlatform(async (tx) => (await tx.query<CredentialSummary>(
+      `SELECT DISTINCT ON (provider) id, tenant_id AS "tenantId", provider, settings, fingerprint, created_at AS "createdAt"
+         FROM push_credentials WHERE tenant_id = $1 OR tenant_id IS NULL ORDER BY provider, tenant_id NULLS LAST`, [ctx.tenantId])).rows);
+    return rows.map((row) => ({ ...row, source: row.tenantId ? 'tenant' : 'platform' }));
+  }
 
   /** The provider refused a tenant's credential: audited, and its admins told (in their history, and on any platform that still works). */
   async refused(tenantId: string, provider: 'apns' | 'fcm', reason: string): Promise<void> {

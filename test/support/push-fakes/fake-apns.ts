@@ -13,6 +13,12 @@ export type ApnsRequest = {
   providerToken: string;
   claims?: JWTPayload;
   answer: ScriptedApnsAnswer;
+  /** When the request was read (Date.now()). */
+  receivedAt: number;
+  /** Whether its answer was written: a request held until its client went away never is. */
+  answered: boolean;
+  /** Settles when its stream closes: answered, or its client went away (a killed gateway). */
+  closed: Promise<void>;
 };
 
 export type FakeApnsOptions = {
@@ -35,6 +41,14 @@ const MAX_PAYLOAD = 4096;
 export class FakeApns {
   readonly requests: ApnsRequest[] = [];
   private readonly byToken = new Map<string, ScriptedApnsAnswer>();
+  private readonly byTopic = new Map<string, ScriptedApnsAnswer>();
+  /**
+   * Set by a test: runs once a request is read and recorded, before it is
+   * answered, and the answer waits for it (a provider that holds requests, or
+   * a test that must act between the request and the answer). A request whose
+   * stream is gone by then is not answered.
+   */
+  hold?: (request: ApnsRequest) => Promise<void> | void;
   private readonly queue: ScriptedApnsAnswer[] = [];
   private server?: http2.Http2SecureServer;
   port = 0;
@@ -45,7 +59,10 @@ export class FakeApns {
 
   async start(): Promise<this> {
     this.server = http2.createSecureServer({ cert: this.options.tls.cert, key: this.options.tls.key });
-    this.server.on('session', () => this.sessions++);
+    this.server.on('session', (session) => {
+      this.sessions++;
+      session.on('error', () => undefined);
+    });
     this.server.on('stream', (stream, headers) => void this.handle(stream, headers));
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;
@@ -61,6 +78,11 @@ export class FakeApns {
     this.byToken.set(token, answer);
   }
 
+  /** Every request for this topic (an app, so a tenant's credential) gets this answer, unless its token has one. */
+  answerForTopic(topic: string, answer: ScriptedApnsAnswer): void {
+    this.byTopic.set(topic, answer);
+  }
+
   /** The next requests (any token), in order, get these answers; then the usual ones. */
   enqueue(...answers: ScriptedApnsAnswer[]): void {
     this.queue.push(...answers);
@@ -70,25 +92,36 @@ export class FakeApns {
     this.requests.length = 0;
     this.queue.length = 0;
     this.byToken.clear();
+    this.byTopic.clear();
+    this.hold = undefined;
   }
 
   private async handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): Promise<void> {
+    // A client that goes away mid-request (a killed gateway) is a case the tests make, not the fake's failure.
+    stream.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
+    const receivedAt = Date.now();
     const token = /^\/3\/device\/([^/]*)$/.exec(headers[':path'] ?? '')?.[1] ?? '';
     const authorization = String(headers.authorization ?? '');
     const providerToken = authorization.replace(/^bearer /, '');
     const verified = await this.verifyProviderToken(authorization);
-    const answer = verified.failure ?? this.checkRequest(headers, token, raw) ?? this.queue.shift() ?? this.byToken.get(token) ?? { status: 200 };
+    const answer = verified.failure ?? this.checkRequest(headers, token, raw) ?? this.queue.shift() ?? this.byToken.get(token)
+      ?? this.byTopic.get(String(headers['apns-topic'] ?? '')) ?? { status: 200 };
     let body: unknown;
     try {
       body = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : undefined;
     } catch {
       body = raw.toString('utf8');
     }
-    this.requests.push({ token, headers: plain(headers), body, providerToken, ...(verified.claims ? { claims: verified.claims } : {}), answer });
+    const request: ApnsRequest = { token, headers: plain(headers), body, providerToken, ...(verified.claims ? { claims: verified.claims } : {}), answer, receivedAt, answered: false, closed };
+    this.requests.push(request);
+    if (this.hold) await this.hold(request);
+    if (stream.destroyed || stream.closed) return;
     this.respond(stream, headers, answer);
+    request.answered = true;
   }
 
   private respond(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, answer: ScriptedApnsAnswer): void {
