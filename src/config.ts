@@ -55,6 +55,11 @@ const schema = z.object({
   VOICE_PIN_MAX_FAILURES: z.coerce.number().int().min(1).max(100).default(5),
   /** Minutes a locked voice PIN stays locked. 1..1440. */
   VOICE_PIN_LOCK_MINUTES: z.coerce.number().int().min(1).max(1440).default(15),
+  /**
+   * Milliseconds a Google EXECUTE waits for the device's result before answering PENDING. 0..8000:
+   * Google gives a fulfillment a few seconds in all (developers.home.google.com/cloud-to-cloud/integration/query-execute).
+   */
+  GOOGLE_EXECUTE_WAIT_MS: z.coerce.number().int().min(0).max(8_000).default(4_000),
   /** The keyring that seals push credentials at rest (AES-256-GCM); made with a fresh key on first start. Unset: DATA_DIR/push-credentials.key. */
   PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
   /** Push workers in this process; 0: this node sends no push (another does). */
@@ -145,6 +150,7 @@ export type Config = {
   voicePin: { maxFailures: number; lockMinutes: number };
   /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
   alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
+  google: { executeWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -214,6 +220,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
       commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
     },
+    google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,

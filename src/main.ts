@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi, type HttpApp } from './api/app.js';
+import { googleRoutes } from './voice/google/routes.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
@@ -77,10 +78,19 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         failedStateWrites.record(error);
       },
     });
-    http = await buildApi({ core, log, metrics, publicUrl: () => publicUrl.href });
-    await http.register(alexaRoutes, {
-      core, config: config.alexa, log,
-      answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+    // The Alexa plugin's closure needs the core as it is now, not the variable.
+    const voiceCore = core;
+    http = await buildApi({
+      core, log, metrics, publicUrl: () => publicUrl.href,
+      adapterRoutes: [
+        googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
+        async (app) => {
+          await app.register(alexaRoutes, {
+            core: voiceCore, config: config.alexa, log,
+            answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+          });
+        },
+      ],
     });
     push = startPush(core, config.push, log, metrics.registry);
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });

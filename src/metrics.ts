@@ -28,6 +28,12 @@ export function createMetrics() {
       labelNames: ['platform', 'directive', 'outcome'] as const,
       registers: [registry],
     }),
+    voiceIntents: new Counter({
+      name: 'gatehouse_voice_intents_total',
+      help: 'Voice platform intents served, by platform, intent (EXECUTE: per device command) and the outcome the platform was answered (SUCCESS, PENDING, OFFLINE, a Google errorCode, unauthorized).',
+      labelNames: ['platform', 'intent', 'outcome'] as const,
+      registers: [registry],
+    }),
     writeFailures: new Counter({
       name: 'gatehouse_write_failures_total',
       help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',

@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -34,6 +34,12 @@ export type ApiDependencies = {
   metrics: Metrics;
   /** The gateway's public address, asked when the OpenAPI document is built (after the listener is bound). */
   publicUrl: () => string;
+  /**
+   * Other adapters' HTTP routes (the voice webhooks), handed over by the
+   * composition root: src/api imports no adapter, and they import nothing of
+   * src/api. They run behind the same error handling, limits and metrics.
+   */
+  adapterRoutes?: readonly ((app: FastifyInstance) => Promise<void>)[];
 };
 
 /** The HTTP adapter: translates requests into calls on the core and core errors into HTTP. */
@@ -95,5 +101,6 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(approvalPolicyRoutes, { core });
   await app.register(pushTokenRoutes, { core });
   await app.register(notificationRoutes, { core });
+  for (const routes of deps.adapterRoutes ?? []) await app.register(routes);
   return app;
 }

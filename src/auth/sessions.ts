@@ -105,6 +105,11 @@ export class Sessions {
     );
   }
 
+  /** Ends a user's sessions of one channel in one tenant: a voice platform's unlink (Google DISCONNECT) ends every token it holds. */
+  async endChannel(userId: string, tenantId: string, channel: Channel): Promise<void> {
+    await this.db.withPlatform((tx) => revokeFamilies(tx, 'user_id = $1 AND tenant_id = $2 AND channel = $3', [userId, tenantId, channel]));
+  }
+
   private async pair(
     user: { id: string; isPlatformAdmin: boolean; memberships: Membership[] },
     tenantId: string | null,

@@ -22,6 +22,7 @@ import { PushCredentials } from './push/push-credentials.js';
 import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
+import { VoiceAccounts } from './voice-accounts.js';
 import { VoicePolicy } from './voice-policy.js';
 
 /** The core services every adapter stands on; adapters receive this and nothing else of the core. */
@@ -38,6 +39,8 @@ export type Core = {
   approvals: Approvals;
   /** Per tenant and voice platform: which capabilities voice may use, which need the PIN. */
   voicePolicy: VoicePolicy;
+  /** Linked voice accounts (Google's agentUserId, unlink) and the VOICE_INTENT audit of what voice asked. */
+  voiceAccounts: VoiceAccounts;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
   /** Provider credentials, sealed at rest: set by the operator, opened by the push workers. */
@@ -99,6 +102,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   return {
     db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
     voicePins: new VoicePins(db, policy, pins),
+    voiceAccounts: new VoiceAccounts(db, policy),
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events, outbox),
     telemetryReader: new TelemetryReader(db, policy),

@@ -77,14 +77,20 @@ export class VoicePolicy {
   }
 
   /**
-   * The capabilities this platform may act on in the caller's tenant (Alexa
-   * Discovery, Google SYNC): readable by anyone who may read devices, the
-   * voice account included, since it only says what the gate would allow.
+   * Every commandable capability's rule on one platform, for a voice platform's
+   * device list (Google SYNC): what the caller may read, not manage.
    */
-  async enabledFor(ctx: TenantContext, platform: VoicePlatform): Promise<Set<string>> {
+  async rulesFor(ctx: TenantContext, platform: VoicePlatform): Promise<Map<string, VoiceRule>> {
     this.policy.check(ctx, 'device.read');
     const entries = await this.db.withTenant(ctx, (tx) => this.read(tx, [platform]));
-    return new Set(entries.filter((entry) => entry.enabled).map((entry) => entry.capability));
+    return new Map(entries.map((entry) => [entry.capability, { enabled: entry.enabled, requiresPin: entry.requiresPin }]));
+  }
+
+  /**
+   * The capabilities this platform may act on in the caller's tenant (Alexa Discovery): what the gate would allow.
+   */
+  async enabledFor(ctx: TenantContext, platform: VoicePlatform): Promise<Set<string>> {
+    return new Set([...(await this.rulesFor(ctx, platform))].filter(([, rule]) => rule.enabled).map(([capability]) => capability));
   }
 
   /** The rule for one capability on one platform, inside the caller's transaction (no access check: the command gate asks). */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { recordPlatformEvent } from '../../core/audit-log.js';
 import { GatewayError, isGatewayError } from '../../core/errors.js';
+import { recordVoiceLink } from '../../core/voice-accounts.js';
 import { scopesForChannel } from '../../core/policy/capability-matrix.js';
 import type { AccessPolicy } from '../../core/policy/access-policy.js';
 import type { Database } from '../../db/database.js';
@@ -145,7 +146,12 @@ export class AuthorizationServer {
       scopes: row.scopes,
       clientId: client.clientId,
     });
-    await this.db.withPlatform((tx) => tx.query('UPDATE oauth_codes SET family_id = $2 WHERE code_hash = $1', [hashOpaqueToken(input.code!), pair.familyId]));
+    await this.db.withPlatform(async (tx) => {
+      await tx.query('UPDATE oauth_codes SET family_id = $2 WHERE code_hash = $1', [hashOpaqueToken(input.code!), pair.familyId]);
+      // The link is made here, when the platform holds tokens (seed 003 voice_accounts). Google's agentUserId is ours
+      // to choose; Alexa's userId arrives only with its directives, so the Alexa adapter records its own.
+      if (client.platform === 'google') await recordVoiceLink(tx, { platform: 'google', tenantId: row.tenant_id, userId: row.user_id });
+    });
     const { familyId: _familyId, ...tokens } = pair;
     return tokens;
   }

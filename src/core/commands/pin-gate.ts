@@ -30,7 +30,11 @@ export class PinGate {
     if (ctx.principal.kind !== 'user' && ctx.principal.kind !== 'voice') {
       throw new GatewayError('PIN_REQUIRED', `"${capability}" needs a person's voice PIN; this caller has none.`);
     }
-    if (!pin) throw new GatewayError('PIN_REQUIRED', `"${capability}" requires your voice PIN.`, { capability });
+    if (!pin) {
+      // pinSet tells a voice platform to ask for the PIN (Google pinNeeded) or to say none is set up (challengeFailedNotSetup).
+      const pinSet = await this.db.withTenant(ctx, (tx) => PinGate.exists(tx, ctx.principal.id));
+      throw new GatewayError('PIN_REQUIRED', `"${capability}" requires your voice PIN.`, { capability, pinSet });
+    }
     const outcome = await this.db.withTenant(ctx, (tx) => this.attempt(tx, ctx, ctx.principal.id, pin, { capability }));
     if (outcome.ok) return;
     if (outcome.locked) throw new GatewayError('PIN_LOCKED', 'Too many wrong PINs; try again later.', { lockedUntil: outcome.until?.toISOString() });
@@ -50,7 +54,7 @@ export class PinGate {
    */
   async attempt(tx: Tx, ctx: TenantContext, userId: string, pin: string, details: Record<string, unknown>): Promise<Outcome> {
     const row = (await tx.query<PinRow>('SELECT pin_hash, failed_attempts, locked_until FROM voice_pins WHERE user_id = $1 FOR UPDATE', [userId])).rows[0];
-    if (!row) throw new GatewayError('PIN_REQUIRED', 'Set a voice PIN first; this capability requires it.', details);
+    if (!row) throw new GatewayError('PIN_REQUIRED', 'Set a voice PIN first; this capability requires it.', { ...details, pinSet: false });
     const now = (await tx.query<{ now: Date }>('SELECT now() AS now')).rows[0]!.now;
     if (row.locked_until && row.locked_until > now) {
       throw new GatewayError('PIN_LOCKED', 'Too many wrong PINs; try again later.', { lockedUntil: row.locked_until.toISOString() });
