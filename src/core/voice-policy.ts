@@ -28,7 +28,7 @@ export function defaultRule(risk: RiskClass): VoiceRule {
   return { enabled: risk !== 'critical', requiresPin: risk !== 'normal' };
 }
 
-function riskOfCapability(capability: string): RiskClass {
+export function riskOfCapability(capability: string): RiskClass {
   // Free-form capabilities from before the catalogue are normal (resolveCommand treats them so).
   return isCapabilityName(capability) ? capabilityRisk(capability) : 'normal';
 }

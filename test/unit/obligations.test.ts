@@ -28,7 +28,7 @@ function gate(channel: Channel, risk: GateInput['risk'], extra: Partial<GateInpu
   const permission = risk === 'normal' ? 'device.command' : 'device.command.sensitive';
   const kind = channel === 'automation' ? 'app' : 'user';
   const { obligations } = policy.check(contextFor(TENANT, { channel, kind }), permission);
-  return gateFor({ channel, risk, obligations, devicePin: false, confirmed: false, voiceRule: undefined, capability: 'lock', command: 'unlock', ...extra });
+  return gateFor({ channel, risk, obligations, devicePin: false, confirmed: false, voiceRule: undefined, capability: 'lock', command: 'unlock', capabilityRisk: 'sensitive', ...extra });
 }
 
 describe('obligations: what the matrix asks is enforced', () => {
@@ -51,7 +51,10 @@ describe('obligations: what the matrix asks is enforced', () => {
 
   it('pin: sensitive on voice always needs the PIN; a normal one when the voice policy says so; any channel when the device is tightened', () => {
     expect(gate('alexa', 'sensitive', { voiceRule: { enabled: true, requiresPin: false } })).toEqual({ pin: true, approval: false });
-    expect(gate('google', 'normal', { voiceRule: { enabled: true, requiresPin: true } })).toEqual({ pin: true, approval: false });
+    expect(gate('google', 'normal', { voiceRule: { enabled: true, requiresPin: true }, capability: 'power', command: 'turn_on', capabilityRisk: 'normal' })).toEqual({ pin: true, approval: false });
+    // Locking (normal) on a lock (sensitive for its unlock): its always-on voice PIN is about unlocking; locking asks none.
+    expect(gate('alexa', 'normal', { voiceRule: { enabled: true, requiresPin: true }, command: 'lock' })).toEqual({ pin: false, approval: false });
+    expect(gate('alexa', 'normal', { voiceRule: { enabled: true, requiresPin: true }, command: 'lock', devicePin: true })).toEqual({ pin: true, approval: false });
     expect(gate('web', 'sensitive', { confirmed: true, devicePin: true })).toEqual({ pin: true, approval: false });
     // The voice rule's PIN is about voice: it does not reach web.
     expect(gate('web', 'normal', { voiceRule: { enabled: true, requiresPin: true } })).toEqual({ pin: false, approval: false });

@@ -7,7 +7,7 @@ import type { CommandMessage, CommandStatus, EventBus } from '../event-bus.js';
 import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import { gateFor, isVoiceChannel } from '../policy/obligations.js';
-import type { VoicePolicy } from '../voice-policy.js';
+import { riskOfCapability, type VoicePolicy } from '../voice-policy.js';
 import type { PinGate } from './pin-gate.js';
 
 export type { CommandStatus };
@@ -99,7 +99,7 @@ export class CommandService {
     const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
     const gate = gateFor({
       channel, risk: accepted.risk, obligations: grant.obligations, devicePin: accepted.requiresPin,
-      confirmed: request.confirm === true, voiceRule, capability: accepted.capability, command: request.name,
+      confirmed: request.confirm === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
     });
     if (gate.pin) await this.pins.verify(ctx, request.pin, request.name);
     if (options.requireOnline && !gate.approval && !online) {

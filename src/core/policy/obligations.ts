@@ -21,6 +21,8 @@ export type GateInput = {
   confirmed: boolean;
   /** On voice channels: the tenant's rule for the command's capability on that platform. */
   voiceRule: VoiceRule | undefined;
+  /** The capability's class: its riskiest command's (lock is sensitive for its unlock). */
+  capabilityRisk: RiskClass;
   capability: string;
   command: string;
 };
@@ -48,7 +50,12 @@ export function gateFor(input: GateInput): Gate {
   if (obligations.includes('confirm') && !input.confirmed) {
     throw new GatewayError('CONFIRMATION_REQUIRED', `"${command}" is a sensitive command: send it again with "confirm": true.`, { capability, command });
   }
-  const pin = obligations.includes('pin') || input.devicePin || (isVoiceChannel(channel) && Boolean(input.voiceRule?.requiresPin));
+  // The voice rule's PIN is the tenant's choice for a capability of normal commands only. For one with a
+  // sensitive command (lock, open_close, arm_disarm) it is always on and means that command, for which the
+  // matrix asks the PIN already; its normal commands (lock, close, arm) need none, as Google and Alexa expect
+  // (Alexa sends no PIN for them). A device tightened with :pin still asks on every command.
+  const voicePin = isVoiceChannel(channel) && Boolean(input.voiceRule?.requiresPin) && (risk !== 'normal' || input.capabilityRisk === 'normal');
+  const pin = obligations.includes('pin') || input.devicePin || voicePin;
   const approval = risk === 'critical' || obligations.includes('human_approval');
   return { pin, approval };
 }
