@@ -35,7 +35,8 @@ export type Settlement = { id: string; attempt: number } & (
 export class DeliveryQueue {
   constructor(private readonly db: Database) {}
 
-  async claim(perTenant: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  /** `busy`: tenants this worker is still sending for, left out so that it takes only what others have due. */
+  async claim(perTenant: number, leaseMs: number, busy: readonly string[] = []): Promise<ClaimedDelivery[]> {
     return this.db.withPlatform(async (tx) => (await tx.query<ClaimedDelivery>(
       // The tenants with anything queued, one index probe each (a loose index scan), not a scan of every queued row.
       `WITH RECURSIVE lanes(tenant_id) AS (
@@ -51,7 +52,7 @@ export class DeliveryQueue {
             WHERE d.tenant_id = lanes.tenant_id AND d.state IN ('queued', 'leased') AND d.next_attempt_at <= now()
             ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED
          ) due
-         WHERE lanes.tenant_id IS NOT NULL AND (l.paused_until IS NULL OR l.paused_until <= now())
+         WHERE lanes.tenant_id IS NOT NULL AND lanes.tenant_id <> ALL($3::uuid[]) AND (l.paused_until IS NULL OR l.paused_until <= now())
        ), leased AS (
          UPDATE push_deliveries d SET state = 'leased', attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2 / 1000.0)
            FROM picked WHERE d.id = picked.id
@@ -62,7 +63,7 @@ export class DeliveryQueue {
                                 'registeredAt', t.registered_at) AS token,
               json_build_object('id', n.id, 'type', n.type, 'critical', n.critical, 'data', n.data, 'createdAt', n.created_at) AS notification
          FROM leased JOIN push_tokens t ON t.id = leased.token_id JOIN notifications n ON n.id = leased.notification_id`,
-      [perTenant, leaseMs],
+      [perTenant, leaseMs, busy],
     )).rows.map((row) => ({
       ...row,
       token: { ...row.token, registeredAt: new Date(row.token.registeredAt) },

@@ -30,6 +30,19 @@ export type PushWorkerDeps = {
   observe?: (delivery: ClaimedDelivery, outcome: SendOutcome, settlement: Settlement) => void;
 };
 
+/** Groups in flight per worker at most: one per tenant and platform, each holding its provider's connection busy. */
+const MAX_GROUPS_IN_FLIGHT = 64;
+
+/** A claim split by tenant and platform: each group goes through one sender. */
+function groupsOf(claimed: ClaimedDelivery[]): ClaimedDelivery[][] {
+  const groups = new Map<string, ClaimedDelivery[]>();
+  for (const delivery of claimed) {
+    const key = `${delivery.tenantId}/${delivery.token.platform}`;
+    groups.set(key, [...(groups.get(key) ?? []), delivery]);
+  }
+  return [...groups.values()];
+}
+
 /** The stored notification as the payload builders read it: the outbox keeps names and ids in `data`. */
 export function notificationOf(delivery: ClaimedDelivery): Notification {
   const { data } = delivery.notification;
@@ -51,6 +64,9 @@ export class PushWorker {
   private again = false;
   private stopped = false;
   private readonly off: () => void;
+  /** Tenants with a group being sent, and the groups themselves (awaited by stop()). */
+  private readonly busy = new Set<string>();
+  private readonly sending = new Set<Promise<void>>();
 
   constructor(private readonly deps: PushWorkerDeps, private readonly options: PushWorkerOptions = DEFAULT_WORKER_OPTIONS) {
     this.off = deps.events.on('notification.queued', () => this.wake(), this);
@@ -65,6 +81,7 @@ export class PushWorker {
     this.off();
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.sending);
   }
 
   /** Runs a round now (or right after the one in progress). */
@@ -83,26 +100,42 @@ export class PushWorker {
     });
   }
 
+  /**
+   * Each tenant's group is sent and settled on its own, and the loop claims again at once for the
+   * tenants not being sent for: a tenant whose provider is slow or throttling holds back no other
+   * tenant's next share (the fairness test). A group that finishes wakes the loop for its tenant's next.
+   */
   private async loop(): Promise<void> {
     this.again = false;
     try {
-      // Full rounds mean more is due: go on until a round comes back short.
-      while (!this.stopped && (await this.round()) > 0) { /* next round */ }
+      while (!this.stopped && this.sending.size < MAX_GROUPS_IN_FLIGHT) {
+        const claimed = await this.deps.queue.claim(this.options.perTenant, this.options.leaseMs, [...this.busy]);
+        if (claimed.length === 0) break;
+        for (const group of groupsOf(claimed)) this.launch(group);
+      }
     } catch (error) {
-      this.deps.log.error({ err: error }, 'a push delivery round failed; retrying');
+      this.deps.log.error({ err: error }, 'claiming push deliveries failed; retrying');
     }
   }
 
-  /** One round: claim, send per tenant and platform, settle. The number of deliveries handled. */
+  private launch(group: ClaimedDelivery[]): void {
+    const tenantId = group[0]!.tenantId;
+    this.busy.add(tenantId);
+    const sent = this.send(group).then((settlements) => this.deps.queue.settle(settlements))
+      .catch((error: unknown) => this.deps.log.error({ err: error, tenantId }, 'a push delivery group failed; its leases will run out and it is retried'))
+      .finally(() => {
+        this.busy.delete(tenantId);
+        this.sending.delete(sent);
+        this.wake();
+      });
+    this.sending.add(sent);
+  }
+
+  /** One round, start to end: claim, send per tenant and platform, settle (tests and the bench step through it). The number handled. */
   async round(): Promise<number> {
     const claimed = await this.deps.queue.claim(this.options.perTenant, this.options.leaseMs);
     if (claimed.length === 0) return 0;
-    const groups = new Map<string, ClaimedDelivery[]>();
-    for (const delivery of claimed) {
-      const key = `${delivery.tenantId}/${delivery.token.platform}`;
-      groups.set(key, [...(groups.get(key) ?? []), delivery]);
-    }
-    const settled = await Promise.all([...groups.values()].map((group) => this.send(group)));
+    const settled = await Promise.all(groupsOf(claimed).map((group) => this.send(group)));
     await this.deps.queue.settle(settled.flat());
     return claimed.length;
   }
