@@ -69,7 +69,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
   }
 
   const intents = async (messageId: string) =>
-    (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'messageId' = $1`, [messageId]))[0]!.n;
+    (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [messageId]))[0]!.n;
 
   beforeAll(async () => {
     gw = await startBrokerGateway({ ALEXA_SMART_HOME_SECRETS: `${SKILL}=${SECRET}`, VOICE_PIN_MAX_FAILURES: '3', ALEXA_COMMAND_WAIT_MS: '5000' });
@@ -133,7 +133,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     // The linked person's context reaches the core unchanged: their tenant, the alexa channel, a voice principal.
     const audited = await core.db.platformQuery<{ event_type: string; channel: string; principal: { kind: string; id: string }; slug: string }>(
       `SELECT e.event_type, e.channel, e.principal, t.slug FROM security_events e JOIN tenants t ON t.id = e.tenant_id
-        WHERE e.event_type IN ('VOICE_INTENT', 'COMMAND_SENT') AND (e.details->>'messageId' = $1 OR e.details->>'commandId' = $2)`,
+        WHERE e.event_type IN ('VOICE_INTENT', 'COMMAND_SENT') AND (e.details->>'requestId' = $1 OR e.details->>'commandId' = $2)`,
       [turnOn.directive.header.messageId, (await core.db.platformQuery<{ id: string }>(`SELECT id FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${turnOn.directive.header.messageId}`]))[0]!.id],
     );
     const [owner] = await core.db.platformQuery<{ id: string }>(`SELECT id FROM users WHERE email = 'owner@home.test'`, []);

@@ -1,5 +1,4 @@
 import type { TenantContext } from '../../auth/context.js';
-import { recordSecurityEvent } from '../../core/audit-log.js';
 import type { Core } from '../../core/create-core.js';
 import { isGatewayError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
@@ -72,8 +71,9 @@ export async function handleDirective({ core, log, waitMs, answered }: SmartHome
 
 const outcomeOf = (event: Event) => (event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name);
 
-function audit(core: Core, ctx: TenantContext, directive: Directive['directive'], event: Event): Promise<unknown> {
-  const outcome = outcomeOf(event);
-  const details = { directive: `${directive.header.namespace}.${directive.header.name}`, endpointId: directive.endpoint?.endpointId, messageId: directive.header.messageId, outcome };
-  return core.db.withTenant(ctx, (tx) => recordSecurityEvent(tx, ctx, { type: 'VOICE_INTENT', details }));
+/** The core's VOICE_INTENT record, as Google's adapter writes it: the directive, Alexa's message id, the endpoint, the answer. */
+function audit(core: Core, ctx: TenantContext, directive: Directive['directive'], event: Event): Promise<void> {
+  const { namespace, name, messageId } = directive.header;
+  const endpointId = directive.endpoint?.endpointId;
+  return core.voiceAccounts.recordIntents(ctx, [{ intent: `${namespace}.${name}`, requestId: messageId, ...(endpointId ? { device: endpointId } : {}), outcome: outcomeOf(event) }]);
 }
