@@ -1,4 +1,5 @@
 import type { NotificationType } from '../core/notifications/notification-outbox.js';
+import type { PushEnvironment, PushPlatform as Platform } from '../core/push/push-tokens.js';
 
 /**
  * What a push sender is given and what it answers. The outbox workers hand a
@@ -6,8 +7,8 @@ import type { NotificationType } from '../core/notifications/notification-outbox
  * in the same order; every provider answer is data, never a thrown error.
  */
 
-export type Platform = 'ios' | 'android';
-export type PushEnvironment = 'sandbox' | 'production';
+// Platforms and environments are the token registry's (the core's).
+export type { PushPlatform as Platform, PushEnvironment } from '../core/push/push-tokens.js';
 
 export type PushTarget = {
   /** The outbox row; APNs `apns-id` (a UUID), so Apple's answer names the delivery. */
