@@ -3,6 +3,7 @@ import type { Core } from '../../core/create-core.js';
 import { contextOf } from '../caller.js';
 import { DeviceName } from '../schemas.js';
 import { DeviceChange, errors, NewDevices, Registered, Removal, Suspension } from './device-schemas.js';
+import { Confirm } from '../confirmation.js';
 
 const Name = Type.Object({ name: DeviceName });
 /** `{ "confirm": true }` in an optional body. */
@@ -66,7 +67,7 @@ export const deviceManagementRoutes: FastifyPluginAsyncTypebox<{ core: Core }> =
       summary: 'Remove a device (device.manage): its connections are dropped and device.removed announced. Its telemetry stays until retention removes it; '
         + '`?purge=true` (also data.purge) deletes it in the same transaction. From mobile: `?confirm=true`.',
       params: Name,
-      querystring: Type.Object({ purge: Type.Optional(Type.Boolean({ default: false })), confirm: Type.Optional(Type.Boolean()) }),
+      querystring: Type.Object({ purge: Type.Optional(Type.Boolean({ default: false })), confirm: Confirm }),
       response: { 200: Removal, ...errors },
     },
   }, async (request) => core.devices.remove(contextOf(request), request.params.name, { purge: request.query.purge, confirm: request.query.confirm }));

@@ -2,6 +2,7 @@ import { Type } from '@fastify/type-provider-typebox';
 import { CAPABILITY_NAMES, DEVICE_TYPES } from '../../core/capabilities/catalogue.js';
 import { MAX_BATCH, MAX_CERTIFICATE_CN_CHARS, MAX_DISPLAY_NAME_CHARS, MAX_NICKNAME_CHARS, MAX_NICKNAMES, MAX_ROOM_CHARS } from '../../core/devices/device-input.js';
 import { DateTime, DeviceName, NullableDateTime } from '../schemas.js';
+import { Confirm } from '../confirmation.js';
 
 // Bounds here are the core's too (device-input.ts); the core re-checks trimmed text and says which entry of a batch is wrong.
 // Null first: with coerceTypes, a string branch tried first would turn null into "".
@@ -38,7 +39,6 @@ export const DeviceDetail = Type.Intersect([Device, Type.Object({
   certificateCn: Type.Union([Type.String(), Type.Null()]),
 })]);
 
-const Confirm = Type.Optional(Type.Boolean({ description: 'Required from the mobile channel (the matrix\'s confirm obligation): true.' }));
 
 // Names are checked by the core against the catalogue (VALIDATION_FAILED naming the unknown one), not by an enum here.
 const NewDeviceFields = {
