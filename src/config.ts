@@ -130,6 +130,11 @@ const schema = z.object({
   TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(10_000),
   /** The same for a heavy tenant while a light one writes: its batches are small then, and filling a deep queue flat out (a flood's onset) crowds the others. */
   TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT: z.coerce.number().int().min(100).default(1_000),
+  // Time partitions of telemetry and device events, made ahead by the gateway; retention in days per tenant (default 90) under this ceiling.
+  TELEMETRY_PARTITION_UNIT: z.enum(['day', 'month']).default('day'),
+  TELEMETRY_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(60).default(3),
+  TELEMETRY_RETENTION_MAX_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  TELEMETRY_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(3_600_000),
 });
 
 export type Config = {
@@ -169,7 +174,8 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; heavyShareBesideLight: number; batchDelayMs: number; queueHighWater: number; queueHighWaterBesideLight: number; writers: number; bulkWriters: number };
+  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; heavyShareBesideLight: number; batchDelayMs: number; queueHighWater: number; queueHighWaterBesideLight: number; writers: number; bulkWriters: number;
+    retention: { unit: 'day' | 'month'; ahead: number; maxDays: number; intervalMs: number } };
 };
 
 export class ConfigError extends Error {
@@ -243,7 +249,8 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, heavyShareBesideLight: e.TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, queueHighWaterBesideLight: e.TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, heavyShareBesideLight: e.TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, queueHighWaterBesideLight: e.TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS,
+      retention: { unit: e.TELEMETRY_PARTITION_UNIT, ahead: e.TELEMETRY_PARTITIONS_AHEAD, maxDays: e.TELEMETRY_RETENTION_MAX_DAYS, intervalMs: e.TELEMETRY_MAINTENANCE_INTERVAL_MS } },
   };
 }
 

@@ -103,6 +103,16 @@ export const COMMANDS: Record<string, OneOffCommand> = {
       return { json: { entries }, text };
     },
   },
+  'tenant retention': {
+    usage: 'gatehouse tenant retention --tenant SLUG [--days N] [--json]',
+    options: { tenant: { type: 'string' }, days: { type: 'string' } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const days = flags.days as string | undefined;
+      const retention = days === undefined ? await core.retention.get(ctx) : await core.retention.set(ctx, Number(days));
+      return { json: retention, text: `Telemetry and device events are kept ${retention.telemetryRetentionDays} days (platform ceiling ${retention.maxDays}).` };
+    },
+  },
   'tenant approvals': {
     usage: 'gatehouse tenant approvals --tenant SLUG [--second-person on|off] [--json]',
     options: { tenant: { type: 'string' }, 'second-person': { type: 'string' } },

@@ -22,6 +22,8 @@ import { PushCredentials } from './push/push-credentials.js';
 import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
+import { RetentionSettings } from './telemetry/retention-settings.js';
+import { TelemetryRetention } from './telemetry/telemetry-retention.js';
 import { VoiceAccounts } from './voice-accounts.js';
 import { VoicePolicy } from './voice-policy.js';
 
@@ -58,6 +60,8 @@ export type Core = {
   telemetry: TelemetryWriter;
   telemetryReader: TelemetryReader;
   deviceState: DeviceStateWriter;
+  retention: RetentionSettings;
+  telemetryMaintenance: TelemetryRetention;
   /** Stops the timers and writes everything buffered (graceful shutdown). */
   stop(): Promise<void>;
 };
@@ -99,6 +103,14 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const offlineFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'announcing offline devices failed'), 60_000);
   const offlineSweep = setInterval(() => offlineWatch.sweep().catch((error: unknown) => offlineFailures.record(error)), 30_000);
   offlineSweep.unref();
+  const retention = new TelemetryRetention(db, { ...config.telemetry.retention, batchRows: 5_000, maxBatches: 200 });
+  const maintain = () => retention.maintain().then(
+    (report) => { if (report.created.length + report.dropped.length + report.deleted > 0) log.info(report, 'telemetry partitions and retention maintained'); },
+    (error: unknown) => log.error({ err: error }, 'telemetry maintenance failed; the next run tries again'));
+  // Partitions ahead exist before the first row arrives; then every interval (any node; the advisory lock lets one work).
+  await maintain();
+  const maintenance = setInterval(() => void maintain(), config.telemetry.retention.intervalMs);
+  maintenance.unref();
   return {
     db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
     voicePins: new VoicePins(db, policy, pins),
@@ -106,6 +118,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events, outbox),
     telemetryReader: new TelemetryReader(db, policy),
+    retention: new RetentionSettings(db, policy, config.telemetry.retention.maxDays),
+    telemetryMaintenance: retention,
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
     pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox, policy),
@@ -116,6 +130,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     async stop() {
       clearInterval(expiry);
       clearInterval(offlineSweep);
+      clearInterval(maintenance);
       await telemetry.flush();
       await deviceState.close();
     },
