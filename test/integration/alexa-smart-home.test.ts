@@ -81,7 +81,9 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     await core.auth.members.add(home, { email: 'owner@home.test', password: PASSWORD, role: 'owner' });
     await core.voicePins.setFor(home, { email: 'owner@home.test' }, PIN);
     const register = async (slug: string, name: string, type: string, capabilities: string[], displayName?: string) => {
-      const device = await core.devices.register(await operatorContext(core.db, slug), { name, type, displayName, room: 'Hall', capabilities: capabilities.map((c) => ({ name: c })) });
+      const device = await core.devices.register(await operatorContext(core.db, slug), {
+        name, type, displayName, room: 'Hall', capabilities: capabilities.map((c) => ({ name: c.replace(/:pin$/, ''), requiresPin: c.endsWith(':pin') })),
+      });
       ids[name] = device.id;
       return device;
     };
@@ -89,6 +91,10 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     await deviceOnline('lamp.hall', lamp, (c) => (c.name === 'turn_on' ? { on: true } : c.name === 'turn_off' ? { on: false } : { brightness: c.params.brightness }));
     const panel = await register('home', 'alarm', 'security_panel', ['arm_disarm'], 'Alarm');
     await deviceOnline('alarm', panel, (c) => ({ arm_mode: c.name === 'disarm' ? 'disarmed' : c.params.mode }));
+    for (const name of ['front-door', 'safe-door']) {
+      const lock = await register('home', name, 'lock', [name === 'safe-door' ? 'lock:pin' : 'lock']);
+      await deviceOnline(name, lock, (c) => ({ locked: c.name === 'lock', jammed: false }));
+    }
     await register('home', 'porch', 'sensor', ['temperature', 'motion']);
     await register('home', 'pump', 'switch', ['power']); // never connects
     await register('home', 'boiler', 'other', ['factory_reset']); // nothing Alexa may use
@@ -105,7 +111,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect(answer.event.header).toMatchObject({ namespace: 'Alexa.Discovery', name: 'Discover.Response' });
     const endpoints = answer.event.payload.endpoints as { endpointId: string; friendlyName: string; displayCategories: string[]; capabilities: { interface: string }[] }[];
     const byId = new Map(endpoints.map((e) => [e.endpointId, e]));
-    expect([...byId.keys()].sort()).toEqual([ids['lamp.hall'], ids.alarm, ids.porch, ids.pump].sort());
+    expect([...byId.keys()].sort()).toEqual([ids['lamp.hall'], ids.alarm, ids['front-door'], ids['safe-door'], ids.porch, ids.pump].sort());
     expect(byId.has(ids['cabin-light']!)).toBe(false);
     const interfaces = (id: string) => byId.get(id)!.capabilities.map((c) => c.interface).sort();
     expect(byId.get(ids['lamp.hall']!)).toMatchObject({ friendlyName: 'Hall lamp', displayCategories: ['LIGHT'] });
@@ -140,7 +146,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect(audited.map((e) => e.event_type).sort()).toEqual(['COMMAND_SENT', 'VOICE_INTENT', 'VOICE_INTENT']);
     for (const event of audited) expect(event).toMatchObject({ channel: 'alexa', principal: { kind: 'voice', id: owner!.id }, slug: 'home' });
     const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-    expect(metrics).toMatch(/gatehouse_voice_directives_total\{platform="alexa",directive="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_voice_intents_total\{platform="alexa",intent="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
   });
 
   it('SetBrightness, then ReportState reads the device\'s state back', async () => {
@@ -192,6 +198,46 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect((await send(disarm(PIN))).event.payload.type).toBe('TOO_MANY_FAILED_ATTEMPTS');
     const lockouts = await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'PIN_LOCKOUT' AND channel = 'alexa'`, []);
     expect(lockouts[0]!.n).toBe(1);
+  });
+
+  describe('Unlock: Alexa checked its own voice code, which stands in for the PIN only where the tenant chose so', () => {
+    const lockState = (answer: Event) => answer.context?.properties.find((p) => p.name === 'lockState')?.value;
+    const commandsOf = async (messageId: string) =>
+      (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${messageId}`]))[0]!.n;
+    const outcomeOf = async (messageId: string) =>
+      (await core.db.platformQuery<{ outcome: string }>(`SELECT details->>'outcome' AS outcome FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [messageId])).map((r) => r.outcome);
+    const setVoiceCode = async (platformVoiceCode: boolean) =>
+      core.voicePolicy.update(await operatorContext(core.db, 'home'), 'alexa', [{ capability: 'lock', enabled: true, requiresPin: true, platformVoiceCode }]);
+
+    it('by default the lock is discovered and locks, and Unlock answers INSUFFICIENT_PERMISSIONS with nothing sent', async () => {
+      await setVoiceCode(false);
+      const discovered = (await send(directive('Alexa.Discovery', 'Discover', token, undefined))).event.payload.endpoints as { endpointId: string; capabilities: { interface: string }[] }[];
+      expect(discovered.find((e) => e.endpointId === ids['front-door'])!.capabilities.map((c) => c.interface)).toContain('Alexa.LockController');
+      expect(lockState(await send(directive('Alexa.LockController', 'Lock', token, ids['front-door'])))).toBe('LOCKED');
+      const unlock = directive('Alexa.LockController', 'Unlock', token, ids['front-door']);
+      const answer = await send(unlock);
+      expect(answer.event).toMatchObject({ header: { namespace: 'Alexa', name: 'ErrorResponse' }, endpoint: { endpointId: ids['front-door'] }, payload: { type: 'INSUFFICIENT_PERMISSIONS' } });
+      expect(await commandsOf(unlock.directive.header.messageId)).toBe(0);
+      expect(await outcomeOf(unlock.directive.header.messageId)).toEqual(['INSUFFICIENT_PERMISSIONS']);
+    });
+
+    it('with platformVoiceCode on, Unlock reaches the lock and is audited as standing on Alexa\'s voice code; a device tightened with :pin still refuses', async () => {
+      await setVoiceCode(true);
+      const unlock = directive('Alexa.LockController', 'Unlock', token, ids['front-door']);
+      const answer = await send(unlock);
+      expect(answer.event.header.name).toBe('Response');
+      expect(lockState(answer)).toBe('UNLOCKED');
+      expect(await outcomeOf(unlock.directive.header.messageId)).toEqual(['Response']);
+      const sent = await core.db.platformQuery<{ details: Record<string, unknown> }>(
+        `SELECT e.details FROM security_events e JOIN commands c ON c.id::text = e.details->>'commandId' WHERE e.event_type = 'COMMAND_SENT' AND c.idempotency_key LIKE $1`,
+        [`%alexa:${unlock.directive.header.messageId}`]);
+      expect(sent.map((e) => e.details)).toEqual([expect.objectContaining({ command: 'unlock', platformVoiceCode: true, pin: false })]);
+
+      const safe = directive('Alexa.LockController', 'Unlock', token, ids['safe-door']);
+      expect((await send(safe)).event.payload.type).toBe('INSUFFICIENT_PERMISSIONS');
+      expect(await commandsOf(safe.directive.header.messageId)).toBe(0);
+      await setVoiceCode(false);
+    });
   });
 
   it('a token that is not a live Alexa token answers the credential errors; only those', async () => {

@@ -31,6 +31,9 @@ const TABLE: Partial<Record<ErrorCode, (namespace: string) => { type: string; na
   // Not in the tenant's voice policy, critical (never by voice), or a viewer's account.
   POLICY_DENIED: general('INSUFFICIENT_PERMISSIONS'),
   // The security panel has types of its own; elsewhere Alexa carries no PIN of ours (Unlock: its own voice code).
+  // An Unlock the tenant did not open to Alexa's voice code is INSUFFICIENT_PERMISSIONS: the lock is there and
+  // works (not NO_SUCH_ENDPOINT, ENDPOINT_UNREACHABLE), the directive is well formed (not INVALID_DIRECTIVE) and
+  // no device mode is at fault (NOT_SUPPORTED_IN_CURRENT_MODE): Gatehouse is not permitted to do it for Alexa.
   PIN_REQUIRED: (ns) => (ns === SECURITY_PANEL ? { namespace: SECURITY_PANEL, type: 'AUTHORIZATION_REQUIRED' } : { type: 'INSUFFICIENT_PERMISSIONS' }),
   PIN_INVALID: (ns) => (ns === SECURITY_PANEL ? { namespace: SECURITY_PANEL, type: 'UNAUTHORIZED' } : { type: 'INSUFFICIENT_PERMISSIONS' }),
   PIN_LOCKED: general('TOO_MANY_FAILED_ATTEMPTS'),

@@ -34,11 +34,11 @@ export function propertiesOf(device: DeviceStateView, reported: Record<string, u
  * Answers a Response whose properties carry the new state (`effect` over what
  * the device last reported).
  */
-export async function command(h: HandlerContext, name: string, params: Record<string, unknown>, effect: Record<string, unknown>, extra: Partial<Reply> & { pin?: string } = {}): Promise<Reply> {
+export async function command(h: HandlerContext, name: string, params: Record<string, unknown>, effect: Record<string, unknown>, extra: Partial<Reply> & { pin?: string; platformVoiceCode?: boolean } = {}): Promise<Reply> {
   const device = await endpointDevice(h);
-  const { pin, ...reply } = extra;
+  const { pin, platformVoiceCode, ...reply } = extra;
   const done = await h.core.commands.issueAndWait(h.ctx, device.name, {
-    name, params, pin, idempotencyKey: `alexa:${h.directive.header.messageId}`, ttlSeconds: Math.ceil(h.waitMs / 1000) + 1,
+    name, params, pin, platformVoiceCode, idempotencyKey: `alexa:${h.directive.header.messageId}`, ttlSeconds: Math.ceil(h.waitMs / 1000) + 1,
   }, h.waitMs);
   if (done.status !== 'succeeded') throw alexaErrorForStatus(done.status, JSON.stringify(done.result ?? null).slice(0, 200));
   return { properties: propertiesOf({ ...device, online: true }, { ...device.reported, ...effect }), ...reply };

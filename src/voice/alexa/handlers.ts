@@ -53,8 +53,9 @@ register('Alexa.ColorTemperatureController', 'SetColorTemperature', (h) => {
 });
 
 register('Alexa.LockController', 'Lock', (h) => command(h, 'lock', {}, { locked: true, jammed: false }));
-// No PIN of ours: Alexa asks its own voice code. The core's gate decides (DESIGN.md §5).
-register('Alexa.LockController', 'Unlock', (h) => command(h, 'unlock', {}, { locked: false, jammed: false }));
+// No PIN of ours: Alexa asked its own voice code (DESIGN.md §5). The core's gate lets that stand in for the PIN only
+// where the tenant's voice policy says so (platformVoiceCode); otherwise PIN_REQUIRED, answered INSUFFICIENT_PERMISSIONS.
+register('Alexa.LockController', 'Unlock', (h) => command(h, 'unlock', {}, { locked: false, jammed: false }, { platformVoiceCode: true }));
 
 register('Alexa.RangeController', 'SetRangeValue', (h) => {
   const value = clamp(number(payload(h).rangeValue, 'rangeValue'));
