@@ -13,6 +13,7 @@ export class AlexaError extends Error {
 }
 
 const SECURITY_PANEL = 'Alexa.SecurityPanelController';
+const AUTHORIZATION = 'Alexa.Authorization';
 const general = (type: string) => () => ({ type });
 
 /**
@@ -44,6 +45,11 @@ const TABLE: Partial<Record<ErrorCode, (namespace: string) => { type: string; na
 
 /** Any failure as an Alexa error; what the table does not name is ours: INTERNAL_ERROR. */
 export function alexaErrorFor(error: unknown, directive: Directive['directive']): AlexaErrorSpec {
+  // AcceptGrant has one error of its own, whatever failed (the code, LWA, storing the tokens):
+  // https://developer.amazon.com/docs/device-apis/alexa-authorization.html#acceptgrant-error-response
+  if (directive.header.namespace === AUTHORIZATION) {
+    return { namespace: AUTHORIZATION, type: 'ACCEPT_GRANT_FAILED', message: error instanceof Error ? error.message : 'AcceptGrant failed.' };
+  }
   if (error instanceof AlexaError) return { type: error.type, namespace: error.namespace, message: error.message, extra: error.extra };
   const mapped = isGatewayError(error) ? TABLE[error.code]?.(directive.header.namespace) : undefined;
   if (!mapped || !isGatewayError(error)) return { type: 'INTERNAL_ERROR', message: 'Gatehouse could not handle this directive.' };
@@ -53,7 +59,7 @@ export function alexaErrorFor(error: unknown, directive: Directive['directive'])
 /** What a finished command that did not succeed answers (the device said no, the TTL ran out, a person denied it). */
 export function alexaErrorForStatus(status: string, detail: string): AlexaError {
   if (status === 'failed') return new AlexaError('HARDWARE_MALFUNCTION', `The device reported a failure: ${detail}`);
-  if (status === 'expired') return new AlexaError('ENDPOINT_UNREACHABLE', 'The device did not answer in time.');
+  if (status === 'expired' || status === 'pending' || status === 'delivered') return new AlexaError('ENDPOINT_UNREACHABLE', 'The device did not answer in time.');
   // awaiting_approval cannot come from voice (critical commands are refused first), denied only by a person.
   return new AlexaError('INSUFFICIENT_PERMISSIONS', `The command is ${status.replace('_', ' ')}.`);
 }
