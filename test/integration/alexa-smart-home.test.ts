@@ -4,27 +4,18 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, sign } from '../../deploy/alexa-lambda/index.mjs';
 import { operatorContext } from '../../src/auth/operator.js';
-import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import type { Core } from '../../src/core/create-core.js';
 import { alexaMessageErrors } from '../support/alexa-schema.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
-import { connect, subscribe } from '../support/mqtt.js';
+import { deviceOnline as alexaDevice, directive, linkAlexa, type AlexaEvent } from '../support/alexa-smart-home.js';
 import { waitFor } from '../support/processes.js';
-import { ALEXA_REDIRECT, ALEXA_VENDOR, pkcePair, tokenRequest } from '../support/oauth.js';
 
 const SKILL = 'amzn1.ask.skill.gatehouse-test';
 const SECRET = 'f'.repeat(20) + '0123456789abcdef';
 const PASSWORD = 'correct horse battery';
 const PIN = '2468';
 
-type Event = { event: { header: Record<string, string>; endpoint?: { endpointId: string }; payload: Record<string, unknown> }; context?: { properties: { namespace: string; name: string; value: unknown; instance?: string }[] } };
-
-/** Directives exactly as Amazon documents them (sample_messages/ in alexa-samples/alexa-smarthome). */
-function directive(namespace: string, name: string, token: string, endpointId: string | undefined, payload: Record<string, unknown> = {}, instance?: string) {
-  const header = { namespace, name, payloadVersion: '3', messageId: randomUUID(), ...(endpointId ? { correlationToken: `ct-${randomUUID()}` } : {}), ...(instance ? { instance } : {}) };
-  if (!endpointId) return { directive: { header, payload: { ...payload, scope: { type: 'BearerToken', token } } } };
-  return { directive: { header, endpoint: { scope: { type: 'BearerToken', token }, endpointId, cookie: {} }, payload } };
-}
+type Event = AlexaEvent;
 
 describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → core → a real MQTT device', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
@@ -41,32 +32,9 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     return answer;
   }
 
-  /** A device that answers each command ok and reports the state the command implies. */
-  async function deviceOnline(name: string, credential: { username: string; password: string }, state: (command: { name: string; params: Record<string, unknown> }) => Record<string, unknown>) {
-    const client = await connect(gw.endpoints.tcp, { username: credential.username, password: credential.password });
-    open.push(client);
-    client.on('message', (topic, payload) => {
-      const command = JSON.parse(payload.toString()) as { name: string; params: Record<string, unknown> };
-      void client.publishAsync(`devices/${name}/state`, JSON.stringify(state(command)), { qos: 1, retain: true })
-        .then(() => client.publishAsync(`${topic}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 }));
-    });
-    expect(await subscribe(client, `devices/${name}/commands/+`, 1)).toEqual([1]);
-    return client;
-  }
-
-  async function linkAccount(email: string): Promise<string> {
-    const client = await core.auth.oauth.clients.create({ platform: 'alexa', redirectUris: platformRedirectUris('alexa', ALEXA_VENDOR) });
-    const { verifier, challenge } = pkcePair();
-    const authorize = await fetch(`${gw.base}/oauth/authorize`, {
-      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: ALEXA_REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256', email, password: PASSWORD, action: 'allow' }).toString(),
-    });
-    expect(authorize.status).toBe(302);
-    const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-    const exchanged = await tokenRequest(gw.base, { id: client.clientId, secret: client.clientSecret }, { grant_type: 'authorization_code', code, redirect_uri: ALEXA_REDIRECT, code_verifier: verifier });
-    expect(exchanged.status).toBe(200);
-    return exchanged.body.access_token as string;
-  }
+  const deviceOnline = async (name: string, credential: { username: string; password: string }, state: (command: { name: string; params: Record<string, unknown> }) => Record<string, unknown>) =>
+    open.push(await alexaDevice(gw.endpoints.tcp, name, credential, state));
+  const linkAccount = (email: string) => linkAlexa(gw.base, core, email, PASSWORD);
 
   const intents = async (messageId: string) =>
     (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [messageId]))[0]!.n;
