@@ -18,24 +18,28 @@ const COMMAND_CAUSE_MS = 10_000;
 
 const sameProperty = (a: Property, b: Property) => a.namespace === b.namespace && a.name === b.name && a.instance === b.instance;
 
+/** The properties Alexa knows that the report changed, of the interfaces Discovery announced; presence as connectivity. */
+function changedProperties({ device, report, interfaces }: Change, at: string): Property[] {
+  return [
+    ...interfacesOf(device.capabilities).flatMap((spec) => spec.properties(reportedState(device.capabilities, report.state), at)),
+    ...(report.online === undefined ? [] : [healthProperty(report.online, at)]),
+  ].filter((p) => interfaces.has(p.namespace));
+}
+
 /**
  * Alexa.ChangeReport for one device (https://developer.amazon.com/docs/device-apis/alexa-changereport.html):
  * what changed in `payload.change`, every other property in `context`, only
  * of the interfaces Discovery announced. Pure; undefined when nothing Alexa
  * knows changed (a field no capability reports).
  */
-export function changeReport({ device, report, cause, interfaces }: Change, token: string, at: string, uncertaintyInMilliseconds: number): Event | undefined {
-  const known = (p: Property) => interfaces.has(p.namespace);
-  const sample = (p: Property) => ({ ...p, uncertaintyInMilliseconds });
-  const changed = [
-    ...interfacesOf(device.capabilities).flatMap((spec) => spec.properties(reportedState(device.capabilities, report.state), at)),
-    ...(report.online === undefined ? [] : [healthProperty(report.online, at)]),
-  ].filter(known).map(sample);
+export function changeReport(change: Change, token: string, at: string, uncertaintyInMilliseconds: number): Event | undefined {
+  const { device, cause, interfaces } = change;
+  const changed = changedProperties(change, at).map((p) => ({ ...p, uncertaintyInMilliseconds }));
   if (changed.length === 0) return undefined;
   const current = [
     ...interfacesOf(device.capabilities).flatMap((spec) => spec.properties(device.reported, (device.stateUpdatedAt ?? new Date(at)).toISOString())),
     healthProperty(device.online, at),
-  ].filter((p) => known(p) && !changed.some((c) => sameProperty(c, p)));
+  ].filter((p) => interfaces.has(p.namespace) && !changed.some((c) => sameProperty(c, p)));
   return {
     event: {
       header: { namespace: 'Alexa', name: 'ChangeReport', payloadVersion: '3', messageId: randomUUID() },
@@ -114,7 +118,7 @@ export class ChangeReports {
         if (!endpoint) continue;
         const interfaces = new Set((endpoint.capabilities as { interface: string }[]).map((c) => c.interface));
         const change = { device, report: byId.get(device.id)!, cause: causes.get(device.id)!, interfaces };
-        if (changeReport(change, 'probe', new Date().toISOString(), 0)) changes.push(change);
+        if (changedProperties(change, new Date().toISOString()).length > 0) changes.push(change);
       }
     }
     return changes;
