@@ -84,6 +84,26 @@ const schema = z.object({
   ALEXA_SMART_HOME_SECRETS: z.string().regex(/^[^=,\s]+=[^,\s]{32,}(,[^=,\s]+=[^,\s]{32,})*$/, 'skillId=secret pairs, comma-separated; each secret at least 32 characters').optional(),
   /** Milliseconds a Smart Home directive waits for the device's result (Alexa gives the skill about 8 s in all). 500..7 500. */
   ALEXA_COMMAND_WAIT_MS: z.coerce.number().int().min(500).max(7_500).default(6_000),
+  /**
+   * The Login with Amazon client of each Smart Home skill (its "Alexa Skill Messaging" credentials): `skillId=clientId:clientSecret`
+   * pairs, comma-separated. AcceptGrant exchanges its code with it for the tokens that send events (ChangeReport, deferred
+   * Responses). A skill without one answers AcceptGrant with ACCEPT_GRANT_FAILED and sends no events.
+   */
+  ALEXA_LWA_CLIENTS: z.string().regex(/^[^=,:\s]+=[^=,:\s]+:[^,\s]+(,[^=,:\s]+=[^=,:\s]+:[^,\s]+)*$/, 'skillId=clientId:clientSecret pairs, comma-separated').optional(),
+  /** Login with Amazon's token endpoint (a test's fake). */
+  ALEXA_LWA_TOKEN_URL: z.string().url().default('https://api.amazon.com/auth/o2/token'),
+  /**
+   * Alexa's event gateway, in the region of the skill's users: North America https://api.amazonalexa.com/v3/events,
+   * Europe and India https://api.eu.amazonalexa.com/v3/events, Far East https://api.fe.amazonalexa.com/v3/events.
+   */
+  ALEXA_EVENT_GATEWAY_URL: z.string().url().default('https://api.amazonalexa.com/v3/events'),
+  /** Milliseconds state changes gather before they go to Alexa as ChangeReports: a device reporting every 100 ms costs one per interval. 100..60 000. */
+  ALEXA_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  /**
+   * Seconds a command may still finish after Alexa was answered DeferredResponse (the asynchronous Response then goes to the
+   * event gateway); only for people with a grant, otherwise a command lives ALEXA_COMMAND_WAIT_MS. 1..300.
+   */
+  ALEXA_DEFERRAL_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -153,8 +173,12 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
-  /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
-  alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
+  /** Smart Home skill secrets by skill id, and how long a directive waits for its device; Login with Amazon and the event gateway. */
+  alexa: {
+    skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number;
+    lwaClients: ReadonlyMap<string, { clientId: string; clientSecret: string }>; lwaTokenUrl: string; eventGatewayUrl: string;
+    reportIntervalMs: number; deferralSeconds: number;
+  };
   google: { executeWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
@@ -201,7 +225,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
         const name = issue.path.join('.');
         const given = env[name];
         // A secret is never echoed, not even a malformed one.
-        const shown = given === undefined || name.includes('SECRET') ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
+        const shown = given === undefined || name.includes('SECRET') || name === 'ALEXA_LWA_CLIENTS' ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
@@ -225,6 +249,14 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     alexa: {
       skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
       commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
+      lwaClients: new Map((e.ALEXA_LWA_CLIENTS?.split(',') ?? []).map((pair) => {
+        const [skillId, client] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+        return [skillId, { clientId: client.slice(0, client.indexOf(':')), clientSecret: client.slice(client.indexOf(':') + 1) }] as const;
+      })),
+      lwaTokenUrl: e.ALEXA_LWA_TOKEN_URL,
+      eventGatewayUrl: e.ALEXA_EVENT_GATEWAY_URL,
+      reportIntervalMs: e.ALEXA_REPORT_INTERVAL_MS,
+      deferralSeconds: e.ALEXA_DEFERRAL_SECONDS,
     },
     google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     push: {

@@ -87,7 +87,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         async (app) => {
           await app.register(alexaRoutes, {
             core: voiceCore, config: config.alexa, log,
-            answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+            answered: (directive, outcome) => metrics.voiceIntents.inc({ platform: 'alexa', intent: directive, outcome }),
           });
         },
       ],

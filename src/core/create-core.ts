@@ -16,6 +16,7 @@ import { NotificationSettings } from './notifications/notification-settings.js';
 import { DeadLetters } from './notifications/dead-letters.js';
 import { OfflineWatch } from './notifications/offline-watch.js';
 import { AccessPolicy } from './policy/access-policy.js';
+import { AlexaGrants } from './alexa-grants.js';
 import { PushTokens } from './push/push-tokens.js';
 import { loadKeyring } from './push/credential-keyring.js';
 import { PushCredentials } from './push/push-credentials.js';
@@ -45,6 +46,8 @@ export type Core = {
   voiceAccounts: VoiceAccounts;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
+  /** Alexa's permission to send events (AcceptGrant): Login with Amazon tokens per person and skill, sealed at rest. */
+  alexaGrants: AlexaGrants;
   /** Provider credentials, sealed at rest: set by the operator, opened by the push workers. */
   pushCredentials: PushCredentials;
   /** People's APNs and FCM tokens. */
@@ -100,6 +103,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
   const offlineWatch = new OfflineWatch(db, outbox);
+  // One keyring seals every secret Gatehouse keeps for a provider: push credentials and Alexa's grants.
+  const keyring = await loadKeyring(config.push.keyringFile);
   const offlineFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'announcing offline devices failed'), 60_000);
   const offlineSweep = setInterval(() => offlineWatch.sweep().catch((error: unknown) => offlineFailures.record(error)), 30_000);
   offlineSweep.unref();
@@ -122,7 +127,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryMaintenance: retention,
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox, policy),
+    pushCredentials: new PushCredentials(db, keyring, outbox, policy),
+    alexaGrants: new AlexaGrants(db, keyring, policy),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,
