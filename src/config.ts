@@ -84,6 +84,17 @@ const schema = z.object({
   ALEXA_SMART_HOME_SECRETS: z.string().regex(/^[^=,\s]+=[^,\s]{32,}(,[^=,\s]+=[^,\s]{32,})*$/, 'skillId=secret pairs, comma-separated; each secret at least 32 characters').optional(),
   /** Milliseconds a Smart Home directive waits for the device's result (Alexa gives the skill about 8 s in all). 500..7 500. */
   ALEXA_COMMAND_WAIT_MS: z.coerce.number().int().min(500).max(7_500).default(6_000),
+  /**
+   * The Alexa custom skills (POST /voice/alexa) whose requests are served: skill ids, comma-separated (one per white-label
+   * skill). The tenant comes from the linked account's token, never from the skill id. Unset: every request is refused.
+   */
+  ALEXA_SKILL_IDS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'skill ids, comma-separated').optional(),
+  /** The host (optionally host:port) a request's SignatureCertChainUrl must name. Amazon's: s3.amazonaws.com (port 443). A test's local server otherwise. */
+  ALEXA_SKILL_CERT_HOST: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port').default('s3.amazonaws.com'),
+  /** A PEM file of the root certificates a request's signing chain must lead to. Unset: Amazon's roots from Node's bundle. */
+  ALEXA_SKILL_ROOT_CA: z.string().min(1).optional(),
+  /** A PEM file of CA certificates trusted for the HTTPS download of the signing chain (a test's local server). Unset: Node's. */
+  ALEXA_SKILL_CERT_FETCH_CA: z.string().min(1).optional(),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -150,6 +161,8 @@ export type Config = {
   voicePin: { maxFailures: number; lockMinutes: number };
   /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
   alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
+  /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
+  alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
   google: { executeWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
@@ -219,6 +232,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     alexa: {
       skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
       commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
+    },
+    alexaSkill: {
+      skillIds: new Set(e.ALEXA_SKILL_IDS?.split(',') ?? []), certHost: e.ALEXA_SKILL_CERT_HOST.toLowerCase(),
+      rootCaFile: e.ALEXA_SKILL_ROOT_CA, certFetchCaFile: e.ALEXA_SKILL_CERT_FETCH_CA,
     },
     google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     push: {
