@@ -13,7 +13,8 @@ export const PROPERTIES: Readonly<Record<string, readonly string[]>> = {
 };
 
 const MAX_FACTS = 3;
-const FACT_FIELDS = new Set([...Object.values(PROPERTIES).flat(), 'mode', 'fan_speed', 'color_temperature']);
+/** Every field spoken about, in the order it is said. */
+const FACT_FIELDS = [...Object.values(PROPERTIES).flat(), 'mode', 'fan_speed', 'color_temperature'];
 
 /**
  * The device's reported state (the catalogue's fields, read by the core) as a
@@ -21,9 +22,9 @@ const FACT_FIELDS = new Set([...Object.values(PROPERTIES).flat(), 'mode', 'fan_s
  * at most MAX_FACTS, and none that says nothing (not jammed, no alarm).
  */
 export function stateFacts(locale: Locale, reported: Record<string, unknown>, property?: string): string[] {
-  const fields = (property && PROPERTIES[property]) || Object.keys(reported);
+  const fields = (property && PROPERTIES[property]) || FACT_FIELDS;
   return fields
-    .filter((field) => field in reported && FACT_FIELDS.has(field) && isSpeechKey(field))
+    .filter((field) => field in reported && isSpeechKey(field))
     .map((field) => say(locale, field as Parameters<typeof say>[1], { value: reported[field] as string | number }))
     .filter(Boolean)
     .slice(0, MAX_FACTS);
