@@ -91,7 +91,7 @@ const schema = z.object({
   ALEXA_SKILL_IDS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'skill ids, comma-separated').optional(),
   /** The host (optionally host:port) a request's SignatureCertChainUrl must name. Amazon's: s3.amazonaws.com (port 443). A test's local server otherwise. */
   ALEXA_SKILL_CERT_HOST: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port').default('s3.amazonaws.com'),
-  /** A PEM file of the root certificates a request's signing chain must lead to. Unset: Amazon's roots from Node's bundle. */
+  /** A PEM file of the root certificates a request's signing chain must lead to. Unset: Node's bundled public roots (as Amazon's SDK verifier). */
   ALEXA_SKILL_ROOT_CA: z.string().min(1).optional(),
   /** A PEM file of CA certificates trusted for the HTTPS download of the signing chain (a test's local server). Unset: Node's. */
   ALEXA_SKILL_CERT_FETCH_CA: z.string().min(1).optional(),

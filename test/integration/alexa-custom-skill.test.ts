@@ -146,6 +146,11 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
       await refusedFor('REQUEST_REPLAYED', () => post(body));
     });
 
+    it('the signing chain is fetched once and kept for the requests after', async () => {
+      for (let i = 0; i < 3; i += 1) expect((await post(launch())).status).toBe(200);
+      expect(signer.downloads('good')).toBe(1);
+    });
+
     it('a stale and a future timestamp are refused (more than 150 s either way)', async () => {
       await refusedFor('TIMESTAMP_OUT_OF_WINDOW', () => post(launch({ timestamp: new Date(Date.now() - 200_000) })));
       await refusedFor('TIMESTAMP_OUT_OF_WINDOW', () => post(launch({ timestamp: new Date(Date.now() + 200_000) })));

@@ -6,7 +6,7 @@ import type { Logger } from '../../logger.js';
 import { ReplayCache } from '../alexa/forwarder-signature.js';
 import { reasonOf } from './refusal.js';
 import { verifySkillRequest, type SeenRequests, type Verification } from './request-verifier.js';
-import { amazonRoots, parsePems, SigningChains } from './signing-chain.js';
+import { parsePems, publicRoots, SigningChains } from './signing-chain.js';
 import { createSkill, type IntentCounter } from './skill.js';
 
 export type AlexaSkillOptions = {
@@ -17,11 +17,11 @@ export type AlexaSkillOptions = {
   seen?: SeenRequests;
 };
 
-/** Verification's parts from the config: Amazon's roots and host unless a test names its own. */
+/** Verification's parts from the config: the public roots and Amazon's host unless a test names its own. */
 export function verificationFor(options: AlexaSkillOptions): Verification {
   const now = options.now ?? Date.now;
   const { config } = options;
-  const roots = config.rootCaFile ? parsePems(readFileSync(config.rootCaFile, 'utf8')) : amazonRoots();
+  const roots = config.rootCaFile ? parsePems(readFileSync(config.rootCaFile, 'utf8')) : publicRoots();
   const fetchCa = config.certFetchCaFile ? readFileSync(config.certFetchCaFile, 'utf8') : undefined;
   return { chains: new SigningChains({ roots, fetchCa, now }), certHost: config.certHost, skillIds: config.skillIds, seen: options.seen ?? new ReplayCache(), now };
 }

@@ -8,9 +8,13 @@ export const ECHO_API_SAN = 'echo-api.amazon.com';
 const MAX_CHAIN_BYTES = 64 * 1024;
 const MAX_CACHED = 16;
 
-/** Amazon's roots as Node ships them: what the echo-api chain leads to (Amazon Root CA 1 and its Starfield cross-sign). */
-export function amazonRoots(): X509Certificate[] {
-  return rootCertificates.map((pem) => new X509Certificate(pem)).filter((c) => /O=(Amazon|Starfield Technologies, Inc\.)/.test(c.subject));
+/**
+ * The default trust: Node's bundled public roots, as Amazon's own SDK verifier
+ * uses (its CA has changed over the years: Symantec, DigiCert). What pins the
+ * chain to Amazon is the SAN echo-api.amazon.com and the s3.amazonaws.com URL.
+ */
+export function publicRoots(): X509Certificate[] {
+  return rootCertificates.map((pem) => new X509Certificate(pem));
 }
 
 export function parsePems(text: string): X509Certificate[] {

@@ -45,15 +45,13 @@ export type SkillSigner = {
   urls: Record<'good' | 'noSan' | 'rogue', string>;
   /** The Signature-256 of `body` with a chain's leaf key (Amazon signs the raw body, RSA-SHA256, base64). */
   sign(body: string, chain?: 'good' | 'noSan' | 'rogue'): string;
+  /** How often a chain was downloaded. */
+  downloads(chain: 'good' | 'noSan' | 'rogue'): number;
   close(): Promise<void>;
 };
 
-/**
- * Amazon's side of custom-skill signing, locally: a root CA, an intermediate,
- * a leaf for echo-api.amazon.com, each chain served as PEM over HTTPS under
- * /echo.api/ as Amazon serves it from s3.amazonaws.com.
- */
-export async function startSkillSigner(): Promise<SkillSigner> {
+/** A root, an intermediate and three leaves: for echo-api.amazon.com, for another name, and one under another root (no sockets: unit tests use it). */
+export async function createSigningChains() {
   const root = await authority('Test Amazon Root');
   const intermediate = await authority('Test Amazon Intermediate', root);
   const rogueRoot = await authority('Someone Else');
@@ -62,22 +60,39 @@ export async function startSkillSigner(): Promise<SkillSigner> {
     noSan: await signingLeaf(intermediate, 'echo-api.example.com'),
     rogue: await signingLeaf(rogueRoot, 'echo-api.amazon.com'),
   };
-  const chains: Record<string, string> = {
-    '/echo.api/echo-api-cert.pem': leaves.good.pem + intermediate.cert.toString('pem'),
-    '/echo.api/no-san.pem': leaves.noSan.pem + intermediate.cert.toString('pem'),
-    '/echo.api/rogue.pem': leaves.rogue.pem + rogueRoot.cert.toString('pem'),
+  const chains = {
+    good: leaves.good.pem + intermediate.cert.toString('pem'),
+    noSan: leaves.noSan.pem + intermediate.cert.toString('pem'),
+    rogue: leaves.rogue.pem + rogueRoot.cert.toString('pem'),
   };
+  return { rootPem: root.cert.toString('pem'), chains, leaves };
+}
+
+const PATHS = { good: '/echo.api/echo-api-cert.pem', noSan: '/echo.api/no-san.pem', rogue: '/echo.api/rogue.pem' } as const;
+
+/**
+ * Amazon's side of custom-skill signing, locally: the chains served as PEM
+ * over HTTPS under /echo.api/ as Amazon serves them from s3.amazonaws.com,
+ * each download counted.
+ */
+export async function startSkillSigner(): Promise<SkillSigner> {
+  const { rootPem, chains, leaves } = await createSigningChains();
+  const byPath = new Map(Object.entries(PATHS).map(([chain, path]) => [path as string, chains[chain as keyof typeof PATHS]]));
   const tlsCa = await createDevCa();
   const tls = await issueCertificate(tlsCa, { server: ['127.0.0.1'] });
+  const downloads = new Map<string, number>();
   const server: Server = createServer({ cert: tls.cert, key: tls.key }, (request, response) => {
-    const chain = chains[request.url ?? ''];
+    const chain = byPath.get(request.url ?? '');
+    downloads.set(request.url ?? '', (downloads.get(request.url ?? '') ?? 0) + 1);
     response.writeHead(chain ? 200 : 404, { 'content-type': 'application/x-pem-file' }).end(chain ?? '');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = (chain: keyof typeof PATHS) => `https://${host}${PATHS[chain]}`;
   return {
-    rootPem: root.cert.toString('pem'), fetchCaPem: tlsCa.cert, host,
-    urls: { good: `https://${host}/echo.api/echo-api-cert.pem`, noSan: `https://${host}/echo.api/no-san.pem`, rogue: `https://${host}/echo.api/rogue.pem` },
+    rootPem, fetchCaPem: tlsCa.cert, host,
+    urls: { good: url('good'), noSan: url('noSan'), rogue: url('rogue') },
+    downloads: (chain) => downloads.get(PATHS[chain]) ?? 0,
     sign: (body, chain = 'good') => sign('RSA-SHA256', Buffer.from(body), leaves[chain].key).toString('base64'),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
