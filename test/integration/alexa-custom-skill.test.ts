@@ -37,6 +37,7 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
   let signer: SkillSigner;
   let dir: string;
   const tokens: Record<string, string> = {};
+  const users: Record<string, string> = {};
   const received: Record<string, Received[]> = {};
   const devices: Record<string, MqttClient> = {};
 
@@ -95,8 +96,8 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     await gw.tenant('cabin');
     const home = await operatorContext(core.db, 'home');
     const cabin = await operatorContext(core.db, 'cabin');
-    await core.auth.members.add(home, { email: 'owner@home.test', password: PASSWORD, role: 'owner' });
-    await core.auth.members.add(home, { email: 'admin@home.test', password: PASSWORD, role: 'admin' });
+    users.owner = (await core.auth.members.add(home, { email: 'owner@home.test', password: PASSWORD, role: 'owner' })).id;
+    users.admin = (await core.auth.members.add(home, { email: 'admin@home.test', password: PASSWORD, role: 'admin' })).id;
     await core.auth.members.add(cabin, { email: 'owner@cabin.test', password: PASSWORD, role: 'owner' });
     await core.voicePins.setFor(home, { email: 'owner@home.test' }, PIN);
     await core.voicePins.setFor(home, { email: 'admin@home.test' }, LOCK_PIN);
@@ -182,8 +183,9 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     });
   });
 
-  it('no token, or a dead one, gets the LinkAccount card', async () => {
-    for (const token of [undefined, 'not-a-token', tokens.owner!.slice(0, -4) + 'AAAA']) {
+  it('no token, a dead one, or one not issued to Alexa gets the LinkAccount card', async () => {
+    const web = await call<{ access_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email: 'owner@home.test', password: PASSWORD, tenant: 'home' } });
+    for (const token of [undefined, 'not-a-token', tokens.owner!.slice(0, -4) + 'AAAA', web.body.access_token]) {
       const answer = await ask('LaunchRequest', { token });
       expect(answer.response.card).toEqual({ type: 'LinkAccount' });
       expect(spoken(answer)).toMatch(/link your Gatehouse account/);
@@ -222,11 +224,14 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     expect(spoken(await intent('RecentEventsIntent', tokens.owner!, { device: 'pump' }))).toBe('Nothing has happened at Pump lately.');
   });
 
-  it('runs a normal capability: the device receives the command and the answer confirms', async () => {
-    const answer = await intent('RunCapabilityIntent', tokens.owner!, { device: 'pump', command: { value: 'turn on', id: 'turn_on' } });
+  it('runs a normal capability: the device receives the command and the answer confirms; the caller reaches the core unchanged', async () => {
+    const requestId = `amzn1.echo-api.request.pump-${Date.now()}`;
+    const answer = await intent('RunCapabilityIntent', tokens.owner!, { device: 'pump', command: { value: 'turn on', id: 'turn_on' } }, { requestId });
     expect(spoken(answer)).toBe('Done: Pump, turn on.');
     expect(answer.response.shouldEndSession).toBe(true);
     expect(await commandsAt('pump')).toContain('turn_on');
+    const [issued] = await core.db.platformQuery<{ issued_by: Record<string, string>; status: string }>(`SELECT issued_by, status FROM commands WHERE idempotency_key LIKE '%:alexa-skill:' || $1`, [requestId]);
+    expect(issued).toMatchObject({ status: 'succeeded', issued_by: { id: users.owner, channel: 'alexa' } });
   });
 
   it('a PIN-gated command elicits the PIN, a wrong one re-asks, the right one runs; no PIN is ever echoed', async () => {
@@ -259,6 +264,8 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     const http = await call(gw.base, 'POST', '/v1/devices/gate/commands', { token: login.body.access_token, body: { name: 'open', confirm: true, pin: LOCK_PIN } });
     expect(http.status).toBe(423);
     expect(http.body.error).toMatchObject({ code: 'PIN_LOCKED' });
+    const lockouts = await core.db.platformQuery<{ channel: string }>(`SELECT channel FROM security_events WHERE event_type = 'PIN_LOCKOUT' AND user_id = $1`, [users.admin]);
+    expect(lockouts).toEqual([{ channel: 'alexa' }]);
     expect(await commandsAt('gate')).toEqual([]);
   });
 

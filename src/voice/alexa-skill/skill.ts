@@ -42,7 +42,7 @@ function render(builder: ResponseBuilder, locale: Locale, answer: Answer): Respo
   if (answer.say) builder.speak(line(answer.say));
   if (answer.reprompt) builder.reprompt(line(answer.reprompt));
   if (answer.elicit) builder.addElicitSlotDirective(answer.elicit.slot, answer.elicit.intent);
-  else if (!answer.reprompt) builder.withShouldEndSession(true);
+  else if (answer.say && !answer.reprompt) builder.withShouldEndSession(true);
   return builder.getResponse();
 }
 
