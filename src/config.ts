@@ -104,6 +104,17 @@ const schema = z.object({
    * event gateway); only for people with a grant, otherwise a command lives ALEXA_COMMAND_WAIT_MS. 1..300.
    */
   ALEXA_DEFERRAL_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  /**
+   * The Alexa custom skills (POST /voice/alexa) whose requests are served: skill ids, comma-separated (one per white-label
+   * skill). The tenant comes from the linked account's token, never from the skill id. Unset: every request is refused.
+   */
+  ALEXA_SKILL_IDS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'skill ids, comma-separated').optional(),
+  /** The host (optionally host:port) a request's SignatureCertChainUrl must name. Amazon's: s3.amazonaws.com (port 443). A test's local server otherwise. */
+  ALEXA_SKILL_CERT_HOST: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port').default('s3.amazonaws.com'),
+  /** A PEM file of the root certificates a request's signing chain must lead to. Unset: Node's bundled public roots (as Amazon's SDK verifier). */
+  ALEXA_SKILL_ROOT_CA: z.string().min(1).optional(),
+  /** A PEM file of CA certificates trusted for the HTTPS download of the signing chain (a test's local server). Unset: Node's. */
+  ALEXA_SKILL_CERT_FETCH_CA: z.string().min(1).optional(),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -179,6 +190,8 @@ export type Config = {
     lwaClients: ReadonlyMap<string, { clientId: string; clientSecret: string }>; lwaTokenUrl: string; eventGatewayUrl: string;
     reportIntervalMs: number; deferralSeconds: number;
   };
+  /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
+  alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
   google: { executeWaitMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
@@ -257,6 +270,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       eventGatewayUrl: e.ALEXA_EVENT_GATEWAY_URL,
       reportIntervalMs: e.ALEXA_REPORT_INTERVAL_MS,
       deferralSeconds: e.ALEXA_DEFERRAL_SECONDS,
+    },
+    alexaSkill: {
+      skillIds: new Set(e.ALEXA_SKILL_IDS?.split(',') ?? []), certHost: e.ALEXA_SKILL_CERT_HOST.toLowerCase(),
+      rootCaFile: e.ALEXA_SKILL_ROOT_CA, certFetchCaFile: e.ALEXA_SKILL_CERT_FETCH_CA,
     },
     google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     push: {

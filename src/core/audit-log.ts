@@ -30,6 +30,7 @@ export type SecurityEventType =
   | 'SESSION_REVOKED'
   | 'COMMAND_SENT'
   | 'VOICE_INTENT'
+  | 'VOICE_REQUEST_REFUSED'
   | 'PIN_FAILED'
   | 'PIN_LOCKOUT'
   | 'VOICE_PIN_SET'

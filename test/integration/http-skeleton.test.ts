@@ -53,7 +53,7 @@ describe('HTTP skeleton against a real gateway', () => {
       '/v1/invitations', '/v1/invitations/{id}',
       '/v1/me', '/v1/me/password', '/v1/me/voice-pin', '/v1/members', '/v1/members/{userId}', '/v1/members/{userId}/voice-pin',
       '/v1/me/notification-preferences', '/v1/notifications', '/v1/push/credentials', '/v1/push/dead-letters', '/v1/push/dead-letters/{id}/retry', '/v1/push/rules', '/v1/push/tokens', '/v1/push/tokens/{token}', '/v1/security-events', '/v1/tenants',
-      '/v1/users/{userId}/suspension', '/v1/voice/policy', '/voice/alexa/smart-home',
+      '/v1/users/{userId}/suspension', '/v1/voice/policy', '/voice/alexa', '/voice/alexa/smart-home',
     ].sort());
     for (const [url, operations] of Object.entries(spec.paths)) {
       for (const method of Object.keys(operations)) {
