@@ -32,7 +32,7 @@ function gate(channel: Channel, risk: GateInput['risk'], extra: Partial<GateInpu
   const permission = risk === 'normal' ? 'device.command' : 'device.command.sensitive';
   const kind = channel === 'automation' ? 'app' : 'user';
   const { obligations } = policy.check(contextFor(TENANT, { channel, kind }), permission);
-  return gateFor({ channel, risk, obligations, devicePin: false, confirmed: false, platformVoiceCode: false, voiceRule: undefined, capability: 'lock', command: 'unlock', capabilityRisk: 'sensitive', ...extra });
+  return gateFor({ channel, risk, catalogueRisk: risk, obligations, devicePin: false, confirmed: false, platformVoiceCode: false, voiceRule: undefined, capability: 'lock', command: 'unlock', capabilityRisk: 'sensitive', ...extra });
 }
 
 describe('obligations: what the matrix asks is enforced', () => {
@@ -88,6 +88,12 @@ describe('obligations: what the matrix asks is enforced', () => {
     for (const channel of ['alexa', 'google'] as const) {
       expect(refusal(() => gate(channel, 'critical', { voiceRule: rule(true, true) })), channel).toBe('POLICY_DENIED');
     }
+  });
+
+  it('a command the tenant raised to critical (an approval on this device) may be asked for by voice and waits for a person; one critical by the catalogue may not', () => {
+    const power = { capability: 'power', command: 'turn_on', capabilityRisk: 'normal' as const, voiceRule: rule(true, false) };
+    expect(gate('google', 'critical', { ...power, catalogueRisk: 'normal' })).toMatchObject({ approval: true });
+    expect(refusal(() => gate('google', 'critical', { ...power, catalogueRisk: 'critical' }))).toBe('POLICY_DENIED');
   });
 
   it('voice policy defaults from the catalogue: normal on, sensitive on with PIN, critical off', () => {

@@ -100,7 +100,7 @@ export class CommandService {
     const channel = ctx.channel;
     const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
     const gate = gateFor({
-      channel, risk: accepted.risk, obligations: grant.obligations, devicePin: accepted.requiresPin,
+      channel, risk: accepted.risk, catalogueRisk: accepted.catalogueRisk, obligations: grant.obligations, devicePin: accepted.requiresPin,
       confirmed: request.confirm === true, platformVoiceCode: request.platformVoiceCode === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
     });
     if (gate.pin) await this.pins.verify(ctx, request.pin, request.name);

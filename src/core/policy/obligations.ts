@@ -18,6 +18,8 @@ export type GateInput = {
   channel: Channel;
   /** The command's effective risk (catalogue class raised by the device's tightening). */
   risk: RiskClass;
+  /** The catalogue's class for the command, before any tightening. */
+  catalogueRisk: RiskClass;
   /** What the matrix cell of the permission asked for returned. */
   obligations: readonly Obligation[];
   /** The device's tightening: the PIN on every channel. */
@@ -42,11 +44,14 @@ export type Gate = { pin: boolean; approval: boolean; platformVoiceCode: boolean
  * service does what it answers): `whitelist` (the tenant's voice policy),
  * `confirm` (CONFIRMATION_REQUIRED without an explicit flag), `pin` (the
  * caller's voice PIN), `human_approval` (and every critical command: persisted
- * awaiting approval, not sent). Critical commands never go through voice.
+ * awaiting approval, not sent). Commands critical by the catalogue never go
+ * through voice; one a tenant raised to critical may be asked for by voice.
  */
 export function gateFor(input: GateInput): Gate {
   const { channel, risk, obligations, capability, command } = input;
-  if (risk === 'critical' && isVoiceChannel(channel)) {
+  // Critical by the catalogue (factory reset, firmware): never by voice. Critical because the tenant asked for an
+  // approval on this device: voice may ask, and a person approves out of band (Google PENDING, Alexa "approval sent").
+  if (input.catalogueRisk === 'critical' && isVoiceChannel(channel)) {
     throw new GatewayError('POLICY_DENIED', `"${command}" needs a person's approval and is never available through a voice assistant.`, { capability, command, channel });
   }
   if (obligations.includes('whitelist') || isVoiceChannel(channel)) {
