@@ -101,12 +101,13 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     await core.auth.members.add(cabin, { email: 'owner@cabin.test', password: PASSWORD, role: 'owner' });
     await core.voicePins.setFor(home, { email: 'owner@home.test' }, PIN);
     await core.voicePins.setFor(home, { email: 'admin@home.test' }, LOCK_PIN);
-    const register = (ctx: typeof home, name: string, type: string, capabilities: { name: string; requiresPin?: boolean }[], displayName?: string) =>
+    const register = (ctx: typeof home, name: string, type: string, capabilities: { name: string; requiresPin?: boolean; requiresApproval?: boolean }[], displayName?: string) =>
       core.devices.register(ctx, { name, type, displayName, capabilities });
     await online('pump', await register(home, 'pump', 'switch', [{ name: 'power' }, { name: 'restart' }], 'Pump'));
     await online('garage', await register(home, 'garage', 'garage', [{ name: 'open_close' }, { name: 'restart' }], 'Garage'));
     await online('gate', await register(home, 'gate', 'garage', [{ name: 'open_close', requiresPin: true }, { name: 'restart' }], 'Gate'));
     await online('safe', await register(home, 'safe', 'other', [{ name: 'factory_reset' }, { name: 'restart' }], 'Safe'));
+    await online('heater', await register(home, 'heater', 'switch', [{ name: 'power', requiresApproval: true }, { name: 'restart' }], 'Heater'));
     const greenhouse = await register(home, 'greenhouse', 'sensor', [{ name: 'temperature' }, { name: 'humidity' }], 'Greenhouse');
     const sensor = await connect(gw.endpoints.tcp, { username: greenhouse.username, password: greenhouse.password });
     await sensor.publishAsync('devices/greenhouse/state', JSON.stringify({ temperature: 21.5, humidity: 60 }), { qos: 1, retain: true });
@@ -197,10 +198,10 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     const before = await metric(gw.base, 'gatehouse_voice_intents_total', { platform: 'alexa', intent: 'ListDevicesIntent', outcome: 'LISTED' });
     const requestId = `amzn1.echo-api.request.list-${Date.now()}`;
     const english = spoken(await intent('ListDevicesIntent', tokens.owner!, {}, { requestId }));
-    expect(english).toMatch(/^You have 5 devices: /);
-    for (const name of ['Pump', 'Garage', 'Gate', 'Safe', 'Greenhouse']) expect(english).toContain(name);
+    expect(english).toMatch(/^You have 6 devices: /);
+    for (const name of ['Pump', 'Garage', 'Gate', 'Safe', 'Heater', 'Greenhouse']) expect(english).toContain(name);
     expect(english).not.toContain('Cabin');
-    expect(spoken(await intent('ListDevicesIntent', tokens.owner!, {}, { locale: 'de-DE' }))).toMatch(/^Du hast 5 Geräte: .* und /);
+    expect(spoken(await intent('ListDevicesIntent', tokens.owner!, {}, { locale: 'de-DE' }))).toMatch(/^Du hast 6 Geräte: .* und /);
     expect(spoken(await intent('ListDevicesIntent', tokens.cabin!))).toBe('You have one device: Cabin light.');
     const audited = await core.db.platformQuery<{ details: Record<string, unknown>; channel: string }>(`SELECT details, channel FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [requestId]);
     expect(audited).toEqual([{ channel: 'alexa', details: { intent: 'ListDevicesIntent', requestId, outcome: 'LISTED' } }]);
@@ -273,6 +274,14 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     const answer = await intent('RunCapabilityIntent', tokens.owner!, { device: 'safe', command: { value: 'factory reset', id: 'factory_reset' } });
     expect(spoken(answer)).toBe('Gatehouse doesn\'t allow factory reset on Safe by voice.');
     expect(await commandsAt('safe')).toEqual([]);
+  });
+
+  it('a command the tenant put under approval on this device is asked for by voice: the request is sent, and nothing runs until a person approves', async () => {
+    const answer = await intent('RunCapabilityIntent', tokens.owner!, { device: 'heater', command: { value: 'turn on', id: 'turn_on' }, pin: PIN });
+    expect(spoken(answer)).toBe('Turn on on Heater needs a person\'s approval. I\'ve sent the request.');
+    expect(await commandsAt('heater')).toEqual([]);
+    const waiting = await core.db.platformQuery<{ status: string }>("SELECT c.status FROM commands c JOIN devices d ON d.id = c.device_id WHERE d.name = 'heater' AND c.name = 'turn_on'", []);
+    expect(waiting).toEqual([{ status: 'awaiting_approval' }]);
   });
 
   it('help, stop and fallback', async () => {

@@ -6,6 +6,9 @@ export type Locale = 'en-US' | 'de-DE';
 export type P = Record<string, string | number>;
 type Lines = Record<string, (p: P) => string>;
 
+/** A sentence that starts with a command's name ("turn on") starts with a capital. */
+const initial = (text: string | number) => `${String(text).charAt(0).toUpperCase()}${String(text).slice(1)}`;
+
 const EN = {
   welcome: () => 'Gatehouse here. Ask what your devices are, or tell me what to do.',
   help: () => 'You can say: list my devices, is the garage open, what happened at the front door, or turn on the pump.',
@@ -27,7 +30,7 @@ const EN = {
   minutesAgo: (p) => `${p.what} ${p.n} minutes ago`, hoursAgo: (p) => `${p.what} ${p.n} hours ago`, daysAgo: (p) => `${p.what} ${p.n} days ago`,
   unknownCommand: (p) => `I don't know how to ${p.command}.`,
   done: (p) => `Done: ${p.device}, ${p.command}.`,
-  approvalSent: (p) => `${p.command} on ${p.device} needs a person's approval. I've sent the request.`,
+  approvalSent: (p) => `${initial(p.command!)} on ${p.device} needs a person's approval. I've sent the request.`,
   askPin: () => 'That needs your voice PIN. What is it?',
   wrongPin: () => 'That PIN didn\'t match. Please say it again.',
   pinLocked: () => 'Too many wrong PINs. Commands that need your PIN are locked for a while.',
@@ -36,7 +39,7 @@ const EN = {
   offline: (p) => `${p.device} is offline, so nothing was sent.`,
   tooSlow: (p) => `${p.device} didn't answer in time.`,
   deviceFailed: (p) => `${p.device} reported a problem with that.`,
-  denied: (p) => `${p.command} on ${p.device} was denied.`,
+  denied: (p) => `${initial(p.command!)} on ${p.device} was denied.`,
   tooMany: () => 'Too many requests. Try again in a moment.',
   trouble: () => 'Gatehouse is having trouble right now. Please try again later.',
   // Facts about a device's state, joined into one sentence.
@@ -75,7 +78,7 @@ const DE: Record<SpeechKey, (p: P) => string> = {
   minutesAgo: (p) => `${p.what} vor ${p.n} Minuten`, hoursAgo: (p) => `${p.what} vor ${p.n} Stunden`, daysAgo: (p) => `${p.what} vor ${p.n} Tagen`,
   unknownCommand: (p) => `Ich weiß nicht, wie ich ${p.command} soll.`,
   done: (p) => `Erledigt: ${p.device}, ${p.command}.`,
-  approvalSent: (p) => `${p.command} bei ${p.device} muss eine Person freigeben. Ich habe die Anfrage geschickt.`,
+  approvalSent: (p) => `${initial(p.command!)} bei ${p.device} muss eine Person freigeben. Ich habe die Anfrage geschickt.`,
   askPin: () => 'Dafür brauche ich deine Sprach-PIN. Wie lautet sie?',
   wrongPin: () => 'Die PIN stimmt nicht. Bitte sag sie noch einmal.',
   pinLocked: () => 'Zu viele falsche PINs. Befehle mit PIN sind eine Weile gesperrt.',
@@ -84,7 +87,7 @@ const DE: Record<SpeechKey, (p: P) => string> = {
   offline: (p) => `${p.device} ist offline, es wurde nichts gesendet.`,
   tooSlow: (p) => `${p.device} hat nicht rechtzeitig geantwortet.`,
   deviceFailed: (p) => `${p.device} hat einen Fehler gemeldet.`,
-  denied: (p) => `${p.command} bei ${p.device} wurde abgelehnt.`,
+  denied: (p) => `${initial(p.command!)} bei ${p.device} wurde abgelehnt.`,
   tooMany: () => 'Zu viele Anfragen. Versuch es gleich noch einmal.',
   trouble: () => 'Gatehouse hat gerade ein Problem. Bitte versuch es später noch einmal.',
   on: (p) => (p.value ? 'an' : 'aus'), brightness: (p) => `Helligkeit ${p.value} Prozent`,
