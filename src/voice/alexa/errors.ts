@@ -60,6 +60,7 @@ export function alexaErrorFor(error: unknown, directive: Directive['directive'])
 export function alexaErrorForStatus(status: string, detail: string): AlexaError {
   if (status === 'failed') return new AlexaError('HARDWARE_MALFUNCTION', `The device reported a failure: ${detail}`);
   if (status === 'expired' || status === 'pending' || status === 'delivered') return new AlexaError('ENDPOINT_UNREACHABLE', 'The device did not answer in time.');
-  // awaiting_approval cannot come from voice (critical commands are refused first), denied only by a person.
+  // awaiting_approval: the tenant put this device's command under approval; the request went to the approvers' phones
+  // and Smart Home has no "pending" answer, so Alexa hears that it was not done. denied: a person said no.
   return new AlexaError('INSUFFICIENT_PERMISSIONS', `The command is ${status.replace('_', ' ')}.`);
 }
