@@ -6,6 +6,7 @@ import { ChangeReports } from './alexa/change-reports.js';
 import { EventGrants } from './alexa/event-grants.js';
 import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
 import { handleDirective } from './alexa/smart-home.js';
+import { keepBodiesRaw, rawBody } from './raw-body.js';
 
 export type AlexaRouteOptions = {
   core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void;
@@ -31,8 +32,7 @@ export async function alexaRoutes(app: FastifyInstance, { core, config, log, ans
     app.addHook('onClose', () => reports.close());
     changeReports?.(reports);
   }
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  keepBodiesRaw(app);
   // Documented, not validated by schema: the signature is checked before anything in the request is read.
   const schema = {
     summary: 'Alexa Smart Home directive, relayed by deploy/alexa-lambda',
@@ -40,7 +40,7 @@ export async function alexaRoutes(app: FastifyInstance, { core, config, log, ans
     tags: ['voice'],
   };
   app.post('/voice/alexa/smart-home', { schema }, async (request) => {
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const raw = rawBody(request);
     const skillId = verifyForwarded(request.headers, raw, config.skillSecrets, replays);
     let body: unknown;
     try {

@@ -8,6 +8,7 @@ import { reasonOf } from './refusal.js';
 import { verifySkillRequest, type SeenRequests, type Verification } from './request-verifier.js';
 import { parsePems, publicRoots, SigningChains } from './signing-chain.js';
 import { createSkill, type IntentCounter } from './skill.js';
+import { keepBodiesRaw, rawBody } from '../raw-body.js';
 
 export type AlexaSkillOptions = {
   core: Core; log: Logger; config: Config['alexaSkill']; waitMs: number; count: IntentCounter;
@@ -35,15 +36,14 @@ export function verificationFor(options: AlexaSkillOptions): Verification {
 export async function alexaSkillRoutes(app: FastifyInstance, options: AlexaSkillOptions): Promise<void> {
   const verification = verificationFor(options);
   const skill = createSkill(options);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  keepBodiesRaw(app);
   const schema = {
     summary: 'Alexa custom skill request',
     description: 'Signed by Amazon (SignatureCertChainUrl, Signature-256). Answers 200 with the skill\'s response; 400 SKILL_REQUEST_REFUSED when verification fails.',
     tags: ['voice'],
   };
   app.post('/voice/alexa', { schema }, async (request) => {
-    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const raw = rawBody(request);
     try {
       const envelope = await verifySkillRequest(verification, request.headers, raw);
       return await skill(envelope);
