@@ -1,6 +1,4 @@
 import os from 'node:os';
-import { LocalEventBus } from '../../src/core/event-bus.js';
-import { NotificationOutbox } from '../../src/core/notifications/notification-outbox.js';
 import { loadKeyring } from '../../src/core/push/credential-keyring.js';
 import { AccessPolicy } from '../../src/core/policy/access-policy.js';
 import { PushCredentials } from '../../src/core/push/push-credentials.js';
@@ -59,7 +57,7 @@ const round = (value: number, places = 2) => Math.round(value * 10 ** places) / 
  */
 export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: PushSizes, workers: number): Promise<PushResult> {
   const { db } = gateway;
-  const credentials = new PushCredentials(db, await loadKeyring(gateway.keyringFile), new NotificationOutbox(new LocalEventBus()), new AccessPolicy(db));
+  const credentials = new PushCredentials(db, await loadKeyring(gateway.keyringFile), new AccessPolicy(db));
   const run = Date.now().toString(36);
   const tenantIds: string[] = [];
   for (let t = 0; t < sizes.tenants; t++) {
