@@ -85,17 +85,18 @@ export class DeliveryQueue {
     if (settlements.length === 0) return;
     const retryIn = (s: Settlement) => (s.state === 'queued' ? s.retryInMs : 0);
     await this.db.withPlatform(async (tx) => {
-      // `d.id = ANY($1)` repeats the join's key so that the rows are found by primary key, the batch's size known:
-      // planned from the statistics of state = 'leased' alone (stale, near 0 after a burst is queued), the join was a
-      // nested loop re-reading the unnest per row (~180 ms for 400 rows in EXPLAIN ANALYZE; this plan takes ~5 ms).
+      // The rows are found by primary key (`d.id = ANY($1)` repeats the join's key: the batch's size is known)
+      // and fenced by the lease id alone, which only a leased row has (a CHECK): planned from the statistics of
+      // state = 'leased' (stale, near 0 after a burst is queued), the join was a nested loop re-reading the unnest
+      // per row (~180 ms for 400 rows in EXPLAIN ANALYZE).
       await tx.query(
         `UPDATE push_deliveries d
-            SET state = s.state, last_reason = s.reason,
+            SET state = s.state, last_reason = s.reason, lease_id = NULL,
                 next_attempt_at = CASE WHEN s.state = 'queued' THEN now() + make_interval(secs => s.retry_ms / 1000.0) ELSE d.next_attempt_at END,
                 attempts = CASE WHEN s.state = 'queued' AND NOT s.counted THEN d.attempts - 1 ELSE d.attempts END,
                 sent_at = CASE WHEN s.state = 'sent' THEN now() ELSE d.sent_at END
            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::float8[], $5::bool[], $6::uuid[]) AS s(id, state, reason, retry_ms, counted, lease)
-          WHERE d.id = ANY($1::uuid[]) AND d.id = s.id AND d.lease_id = s.lease AND d.state = 'leased'`,
+          WHERE d.id = ANY($1::uuid[]) AND d.id = s.id AND d.lease_id = s.lease`,
         [
           settlements.map((s) => s.id), settlements.map((s) => s.state), settlements.map((s) => ('reason' in s ? s.reason : null)),
           settlements.map(retryIn), settlements.map((s) => (s.state === 'queued' ? s.countAttempt : true)), settlements.map((s) => s.lease),

@@ -52,7 +52,7 @@ describe('push delivery queue and worker', () => {
   const states = (tenantId: string) => db.platformQuery<{ state: string; attempts: number; n: number }>(
     'SELECT state, attempts, count(*)::int AS n FROM push_deliveries WHERE tenant_id = $1 GROUP BY 1, 2 ORDER BY 1, 2', [tenantId]);
   /** Empties the queue of earlier tests' leftovers, so each test sees its own tenants only. */
-  const drain = () => db.platformQuery(`UPDATE push_deliveries SET state = 'dropped' WHERE state IN ('queued', 'leased')`, []);
+  const drain = () => db.platformQuery(`UPDATE push_deliveries SET state = 'dropped', lease_id = NULL WHERE state IN ('queued', 'leased')`, []);
   function worker(answer: (token: string) => SendOutcome, options: Partial<typeof DEFAULT_WORKER_OPTIONS> = {}, build: (n: Notification) => BuiltPayload = payload) {
     const sender = new ScriptedSender(answer);
     const refused: string[] = [];
