@@ -23,12 +23,15 @@ export type SecurityEvent = {
   sourceIp?: string;
 };
 
+/** An event as it was recorded, with the channel it came through. */
+export type RecordedSecurityEvent = SecurityEvent & { channel?: string };
+
 /**
  * Events of a tenant recorded in a transaction: whoever joins this point (the
- * notification outbox, wired in the composition) writes in that transaction,
+ * notification outbox, wired in create-core.ts) writes in that transaction,
  * so that what follows from an event commits exactly when the event does.
  */
-export const SECURITY_EVENTS_RECORDED: JoinPoint<{ tenantId: string; events: readonly SecurityEvent[] }> = { name: 'security events recorded' };
+export const SECURITY_EVENTS_RECORDED: JoinPoint<{ tenantId: string; events: readonly RecordedSecurityEvent[] }> = { name: 'security events recorded' };
 
 const INSERT = `INSERT INTO security_events (tenant_id, event_type, channel, principal, user_id, device_id, source_ip, details)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
@@ -44,7 +47,7 @@ export async function recordSecurityEvent(tx: Tx, ctx: TenantContext, event: Sec
     event.deviceId ?? (ctx.principal.kind === 'device' ? ctx.principal.id : null),
     event.sourceIp ?? null, JSON.stringify(event.details ?? {}),
   ]);
-  await tx.joined(SECURITY_EVENTS_RECORDED, { tenantId: ctx.tenantId, events: [{ ...event, ...(userId ? { userId } : {}) }] });
+  await tx.joined(SECURITY_EVENTS_RECORDED, { tenantId: ctx.tenantId, events: [{ ...event, channel: ctx.channel, ...(userId ? { userId } : {}) }] });
 }
 
 /**
@@ -66,11 +69,11 @@ export async function recordSecurityEvents(tx: Tx, ctx: TenantContext, events: r
       events.map((e) => JSON.stringify(e.details ?? {})),
     ],
   );
-  await tx.joined(SECURITY_EVENTS_RECORDED, { tenantId: ctx.tenantId, events });
+  await tx.joined(SECURITY_EVENTS_RECORDED, { tenantId: ctx.tenantId, events: events.map((event) => ({ ...event, channel: ctx.channel })) });
 }
 
 /** An event before any TenantContext exists (a failed login); tenantId null when no tenant owns it. */
-export async function recordPlatformEvent(tx: Tx, tenantId: string | null, event: SecurityEvent & { channel?: string }): Promise<void> {
+export async function recordPlatformEvent(tx: Tx, tenantId: string | null, event: RecordedSecurityEvent): Promise<void> {
   await tx.query(INSERT, [
     tenantId, event.type, event.channel ?? null, null, event.userId ?? null, event.deviceId ?? null,
     event.sourceIp ?? null, JSON.stringify(event.details ?? {}),

@@ -1,6 +1,6 @@
 import type { Tx } from '../../db/database.js';
 import { ROLES, roleRank } from '../../auth/context.js';
-import type { SecurityEvent, SecurityEventType } from '../audit-log.js';
+import type { RecordedSecurityEvent, SecurityEventType } from '../audit-log.js';
 import type { EventBus } from '../event-bus.js';
 import { topicMatches } from '../topics/topic-match.js';
 import { rulesOf, type Audience } from './notification-rules.js';
@@ -99,7 +99,7 @@ export class NotificationOutbox {
    * Security events just recorded in this transaction (joined to the audit log, audit-log.ts), to the
    * tenant's admins and owners: each whose type the tenant's rules name, or that they hear of always.
    */
-  async securityEventsRecorded(tx: Tx, recorded: { tenantId: string; events: readonly (SecurityEvent & { channel?: string })[] }): Promise<void> {
+  async securityEventsRecorded(tx: Tx, recorded: { tenantId: string; events: readonly RecordedSecurityEvent[] }): Promise<void> {
     const { tenantId } = recorded;
     const named = new Set<string>((await rulesOf(tx, tenantId)).securityEvents);
     const told = recorded.events.filter((event) => named.has(event.type) || ALWAYS_TOLD.has(event.type));
@@ -160,7 +160,7 @@ const MAX_DETAIL_LENGTH = 200;
  * What a security alert carries: the event's type, whom it concerns and its plain details, as strings (FCM
  * data), few and short (they travel in the payload, whose 4 096 bytes the body gives way to, not the data).
  */
-function alertData(event: SecurityEvent & { channel?: string }): Record<string, string> {
+function alertData(event: RecordedSecurityEvent): Record<string, string> {
   const details = Object.entries(event.details ?? {})
     .filter(([key, value]) => !RESERVED.has(key) && ['string', 'number', 'boolean'].includes(typeof value))
     .slice(0, MAX_DETAILS)
