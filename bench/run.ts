@@ -4,8 +4,8 @@ import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1
 import { medianRuns } from './repeat.js';
 import { credentialsScenario } from './scenarios/credentials.js';
 import { deviceBatchScenario } from './scenarios/device-batch.js';
-import { startFakeApns, type FakeApns } from './push/fake-apns.js';
-import { pushScenario, type PushSizes } from './scenarios/push.js';
+import { startBenchProviders, type BenchProviders } from './push/bench-providers.js';
+import { pushScenario, type PushResult, type PushSizes } from './scenarios/push.js';
 import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
 
 /**
@@ -26,7 +26,7 @@ const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
   full: { qos0PerPublisher: 50_000, qos1PerPublisher: 5_000, fanInPerPublisher: 2_000, latencySeconds: 5, stormDevices: 10_000, overloadSeconds: 10 },
 };
 
-/** Push: deliveries queued up front over a few tenants (one APNs credential, so one HTTP/2 connection, each). */
+/** Push: deliveries queued up front over a few tenants, each with its own credential, once to the fake APNs and once to the fake FCM. */
 const PUSH_SIZES: Record<'quick' | 'default' | 'full', PushSizes> = {
   quick: { tenants: 2, perTenant: 250, usersPerTenant: 50 },
   default: { tenants: 4, perTenant: 5_000, usersPerTenant: 500 },
@@ -76,13 +76,13 @@ async function main(): Promise<void> {
   const log = (line: string) => values.json || process.stderr.write(`${line}\n`);
 
   // --profile DIR: the gateway writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
-  // push: the gateway's APNs sender points at the bench's fake APNs (a process of its own), started first.
-  const fakeApns: FakeApns | undefined = chosen.includes('push') ? await startFakeApns() : undefined;
+  // push: the gateway's senders point at the bench's fake APNs and FCM (processes of their own), started first.
+  const providers: BenchProviders | undefined = chosen.includes('push') ? await startBenchProviders() : undefined;
   const gatehouse = await startGatehouse({
     devices: 1_000 + sizes.stormDevices, nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [],
-    env: fakeApns ? { ...fakeApns.env, PUSH_WORKERS: String(pushWorkers) } : {},
+    env: providers ? { ...providers.env, PUSH_WORKERS: String(pushWorkers) } : {},
   }).catch(async (error: unknown) => {
-    await fakeApns?.close();
+    await providers?.close();
     throw error;
   });
   const others: Target[] = [];
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   // Interrupted (Ctrl-C), the targets are stopped and Gatehouse's data directory removed, as at the end of a run.
   // Once only: the generators get the same signal, so the scenario then fails and its `finally` closes too.
   let closing: Promise<unknown> | undefined;
-  const closeTargets = () => (closing ??= Promise.all([...targets.map((target) => target.close()), fakeApns?.close()]));
+  const closeTargets = () => (closing ??= Promise.all([...targets.map((target) => target.close()), providers?.close()]));
   const interrupted = (signal: NodeJS.Signals) => void closeTargets().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   const results: Result[] = [];
@@ -114,7 +114,9 @@ async function main(): Promise<void> {
         continue;
       }
       if (scenario === 'push') {
-        extra.push = await pushScenario(gatehouse, fakeApns!, PUSH_SIZES[size], pushWorkers);
+        const push: PushResult[] = [];
+        for (const provider of [providers!.apns, providers!.fcm]) push.push(await pushScenario(gatehouse, provider, PUSH_SIZES[size], pushWorkers));
+        extra.push = push;
         continue;
       }
       const rounds: Result[][] = [];
@@ -148,9 +150,9 @@ async function main(): Promise<void> {
   if (!values.json) {
     if (extra.credentials) console.log(`\ncredentials: ${JSON.stringify(extra.credentials)}`);
     if (extra.deviceBatch) console.log(`\ndevice-batch: ${JSON.stringify(extra.deviceBatch)}`);
-    if (extra.push) console.log(`\npush: ${JSON.stringify(extra.push)}`);
+    for (const push of (extra.push as PushResult[] | undefined) ?? []) console.log(`\npush (${push.provider}): ${JSON.stringify(push)}`);
   }
-  if (extra.push && !(extra.push as { ok: boolean }).ok) {
+  if (extra.push && !(extra.push as PushResult[]).every((push) => push.ok)) {
     process.stderr.write('bench: push did not commit and deliver every notification once (ok = false)\n');
     process.exitCode = 1;
   }

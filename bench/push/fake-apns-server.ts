@@ -2,24 +2,23 @@ import { createPublicKey } from 'node:crypto';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { decodeProtectedHeader, jwtVerify } from 'jose';
-import type { FakeApnsReport, FakeApnsSpec } from './fake-apns.js';
+import type { ApnsArrival, FakeApnsSpec } from './fake-apns.js';
+import { runFake } from './fake-process.js';
 
 /**
- * APNs for the push bench, in a process of its own so that its CPU is
- * counted apart from the gateway's: HTTP/2 over TLS, `POST /3/device/<token>`
- * with the headers Apple requires and an ES256 provider token (kid, iss, iat
- * under an hour), answered 200. Each distinct provider token is verified once:
- * a sender reuses one for ~55 minutes, and a signature check per request would
- * measure the fake (test/support/push-fakes/fake-apns.ts checks every one).
+ * APNs for the push bench and the fairness test, in a process of its own so
+ * that its CPU is counted apart from the gateway's and its work is not done on
+ * the test's event loop: HTTP/2 over TLS, `POST /3/device/<token>` with the
+ * headers Apple requires and an ES256 provider token (kid, iss, iat under an
+ * hour), answered 200 or as scripted for the topic. Each distinct provider
+ * token is verified once: a sender reuses one for ~55 minutes, and a signature
+ * check per request would measure the fake (test/support/push-fakes/fake-apns.ts
+ * checks every one).
  * https://developer.apple.com/documentation/usernotifications/sending-notification-requests-to-apns
  */
-async function main(): Promise<void> {
-  let input = '';
-  for await (const chunk of process.stdin) input += String(chunk);
-  const spec = JSON.parse(input) as FakeApnsSpec;
+runFake<FakeApnsSpec, ApnsArrival>(async (spec, report, notify) => {
   const keys = new Map(Object.entries(spec.keys).map(([kid, pem]) => [kid, createPublicKey(pem)]));
   const verified = new Map<string, Promise<boolean>>();
-  const report: FakeApnsReport = { requests: 0, accepted: 0, refused: {}, sessions: 0, firstAt: null, lastAt: null };
 
   const verify = (jwt: string): Promise<boolean> => {
     let result = verified.get(jwt);
@@ -36,39 +35,47 @@ async function main(): Promise<void> {
     return result;
   };
 
-  const refuse = (stream: http2.ServerHttp2Stream, status: number, reason: string) => {
-    report.refused[reason] = (report.refused[reason] ?? 0) + 1;
-    stream.respond({ ':status': status, 'content-type': 'application/json' });
-    stream.end(JSON.stringify({ reason }));
-  };
-
   const server = http2.createSecureServer({ cert: spec.cert, key: spec.key });
   server.on('session', () => report.sessions++);
   server.on('stream', (stream, headers) => {
-    let bytes = 0;
-    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => void (async () => {
+      const receivedAt = Date.now();
       report.requests++;
-      report.firstAt ??= Date.now();
+      report.firstAt ??= receivedAt;
+      const body = Buffer.concat(chunks);
+      const topic = String(headers['apns-topic'] ?? '');
+      const token = /^\/3\/device\/([0-9a-f]+)$/.exec(headers[':path'] ?? '')?.[1];
       const authorization = String(headers.authorization ?? '');
-      if (!authorization.startsWith('bearer ') || !(await verify(authorization.slice(7)))) return refuse(stream, 403, 'InvalidProviderToken');
-      if (headers[':method'] !== 'POST' || !/^\/3\/device\/[0-9a-f]+$/.test(headers[':path'] ?? '')) return refuse(stream, 400, 'BadDeviceToken');
-      if (!headers['apns-topic']) return refuse(stream, 400, 'MissingTopic');
-      if (headers['apns-push-type'] !== 'alert') return refuse(stream, 400, 'InvalidPushType');
-      if (bytes === 0 || bytes > 4096) return refuse(stream, bytes === 0 ? 400 : 413, bytes === 0 ? 'PayloadEmpty' : 'PayloadTooLarge');
-      report.accepted++;
-      report.lastAt = Date.now();
-      stream.respond({ ':status': 200, 'apns-id': String(headers['apns-id'] ?? '') }, { endStream: true });
+      const answer: { status: number; reason?: string; retryAfter?: string } = !authorization.startsWith('bearer ') || !(await verify(authorization.slice(7))) ? { status: 403, reason: 'InvalidProviderToken' }
+        : headers[':method'] !== 'POST' || !token ? { status: 400, reason: 'BadDeviceToken' }
+          : !topic ? { status: 400, reason: 'MissingTopic' }
+            : headers['apns-push-type'] !== 'alert' ? { status: 400, reason: 'InvalidPushType' }
+              : body.length === 0 ? { status: 400, reason: 'PayloadEmpty' }
+                : body.length > 4096 ? { status: 413, reason: 'PayloadTooLarge' }
+                  : spec.answers?.[topic] ?? { status: 200 };
+      if (answer.status === 200) {
+        report.accepted++;
+        report.lastAt = receivedAt;
+        stream.respond({ ':status': 200, 'apns-id': String(headers['apns-id'] ?? '') }, { endStream: true });
+      } else {
+        report.refused[answer.reason!] = (report.refused[answer.reason!] ?? 0) + 1;
+        stream.respond({ ':status': answer.status, 'content-type': 'application/json', ...(answer.retryAfter ? { 'retry-after': answer.retryAfter } : {}) });
+        stream.end(JSON.stringify({ reason: answer.reason }));
+      }
+      if (spec.notify) notify({ topic, token: token ?? '', status: answer.status, receivedAt, kind: kindOf(body) });
     })());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  process.on('message', (message) => {
-    if (message === 'report') process.send!(report);
-  });
-  process.send!({ port: (server.address() as AddressInfo).port });
-}
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
+  return (server.address() as AddressInfo).port;
 });
+
+/** The event kind a Gatehouse payload carries (the fairness test tells its alarms apart by it). */
+function kindOf(body: Buffer): string | undefined {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { gatehouse?: { kind?: string } }).gatehouse?.kind;
+  } catch {
+    return undefined;
+  }
+}

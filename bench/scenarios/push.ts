@@ -1,19 +1,19 @@
 import os from 'node:os';
-import { LocalEventBus } from '../../src/core/event-bus.js';
-import { NotificationOutbox } from '../../src/core/notifications/notification-outbox.js';
 import { loadKeyring } from '../../src/core/push/credential-keyring.js';
 import { AccessPolicy } from '../../src/core/policy/access-policy.js';
 import { PushCredentials } from '../../src/core/push/push-credentials.js';
 import { createTenant } from '../../src/core/tenants.js';
 import type { Database } from '../../src/db/database.js';
 import { DEFAULT_WORKER_OPTIONS } from '../../src/push/push-worker.js';
-import type { FakeApns, FakeApnsReport } from '../push/fake-apns.js';
+import type { BenchProvider } from '../push/bench-providers.js';
+import type { FakeReport } from '../push/fake-process.js';
 import { cpuSeconds, descendantsCpuSeconds, machineBusySeconds } from '../targets/process-stats.js';
 
 export type PushSizes = { tenants: number; perTenant: number; usersPerTenant: number };
 
 export type PushResult = {
   scenario: 'push';
+  provider: 'apns' | 'fcm';
   deliveries: number;
   tenants: number;
   workers: number;
@@ -28,7 +28,8 @@ export type PushResult = {
   sender: { calls: number; meanMs: number };
   /** Rows in state 'sent' counted in Postgres at the end. */
   committed: number;
-  fake: Pick<FakeApnsReport, 'requests' | 'accepted' | 'refused' | 'sessions'>;
+  /** `sessions`: HTTP/2 connections to APNs, TLS connections to FCM (HTTP/1.1, one request at a time on each). */
+  fake: Pick<FakeReport, 'requests' | 'accepted' | 'refused' | 'sessions'>;
   /** CPU per delivery in µs, and each side's busy cores over the run. */
   cpu: { gatewayUs: number; postgresUs: number; fakeUs: number; gatewayCores: number; postgresCores: number; fakeCores: number; busyCores: number };
   saturated: 'gateway' | 'postgres' | 'fake' | 'machine' | 'neither';
@@ -37,45 +38,46 @@ export type PushResult = {
 
 type Gateway = { db: Database; pid: number; keyringFile: string; httpUrl: string };
 
-/** The gateway's sender calls so far (gatehouse_push_send_seconds for APNs): how many, and their seconds summed. */
-async function senderCalls(gateway: Gateway): Promise<{ calls: number; seconds: number }> {
+/** The gateway's sender calls so far for a provider (gatehouse_push_send_seconds): how many, and their seconds summed. */
+async function senderCalls(gateway: Gateway, provider: BenchProvider['provider']): Promise<{ calls: number; seconds: number }> {
   const text = await (await fetch(`${gateway.httpUrl}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^${name}\\{provider="apns"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  const value = (name: string) => Number(new RegExp(`^${name}\\{provider="${provider}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
   return { calls: value('gatehouse_push_send_seconds_count'), seconds: value('gatehouse_push_send_seconds_sum') };
 }
 
 const round = (value: number, places = 2) => Math.round(value * 10 ** places) / 10 ** places;
 
 /**
- * Push throughput from the outbox to a provider: `tenants` tenants with an
- * APNs credential each (one HTTP/2 connection each), `usersPerTenant` people
- * with one iPhone each, `perTenant` alarm notifications and their deliveries
+ * Push throughput from the outbox to a provider: `tenants` tenants with a
+ * credential of their own for it (APNs: one HTTP/2 connection each; FCM: up to
+ * 32 HTTP/1.1 connections each), `usersPerTenant` people with one phone each
+ * (iPhones for APNs, Android for FCM), `perTenant` alarm notifications and their deliveries
  * written up front with SQL, as the outbox writes them, behind a paused lane.
  * The lanes open at once; the gateway's workers (`PUSH_WORKERS`) find the
- * deliveries at their next poll, claim, build, send to the bench's fake APNs
- * (its own process) and settle. Timed from the first claim to the moment
+ * deliveries at their next poll, claim, build, send to the bench's fake
+ * provider (its own process) and settle. Timed from the first claim to the moment
  * none is queued or leased; every delivery must be committed 'sent' and
  * accepted by the fake.
  */
-export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: PushSizes, workers: number): Promise<PushResult> {
+export async function pushScenario(gateway: Gateway, fake: BenchProvider, sizes: PushSizes, workers: number): Promise<PushResult> {
   const { db } = gateway;
-  const credentials = new PushCredentials(db, await loadKeyring(gateway.keyringFile), new NotificationOutbox(new LocalEventBus()), new AccessPolicy(db));
-  const run = Date.now().toString(36);
+  const credentials = new PushCredentials(db, await loadKeyring(gateway.keyringFile), new AccessPolicy(db));
+  const run = `${fake.provider}-${Date.now().toString(36)}`;
   const tenantIds: string[] = [];
   for (let t = 0; t < sizes.tenants; t++) {
     const tenant = await createTenant(db, { slug: `bench-push-${run}-${t}` });
     tenantIds.push(tenant.id);
     await db.withPlatform((tx) => tx.query(`INSERT INTO push_lanes (tenant_id, paused_until, pause_reason) VALUES ($1, 'infinity', 'bench: not yet')`, [tenant.id]));
-    await credentials.set(tenant.id, { provider: 'apns', ...fake.credential, topic: 'com.bench.app' });
-    await queueDeliveries(db, tenant.id, `${run}-${t}`, sizes);
+    await credentials.set(tenant.id, fake.credential);
+    await queueDeliveries(db, tenant.id, `${run}-${t}`, sizes, fake.platform);
   }
   const deliveries = sizes.tenants * sizes.perTenant;
-  const callsBefore = await senderCalls(gateway);
+  const callsBefore = await senderCalls(gateway, fake.provider);
   const before = { fake: await fake.report(), gateway: cpuSeconds(gateway.pid), postgres: descendantsCpuSeconds(gateway.pid), fakeCpu: cpuSeconds(fake.pid), machine: machineBusySeconds(), at: Date.now() };
   await db.withPlatform((tx) => tx.query('DELETE FROM push_lanes WHERE tenant_id = ANY($1)', [tenantIds]));
   const end = await drained(db, tenantIds);
   const after = { fake: await fake.report(), gateway: cpuSeconds(gateway.pid), postgres: descendantsCpuSeconds(gateway.pid), fakeCpu: cpuSeconds(fake.pid), machine: machineBusySeconds() };
-  const callsAfter = await senderCalls(gateway);
+  const callsAfter = await senderCalls(gateway, fake.provider);
   const calls = callsAfter.calls - callsBefore.calls;
   const [counted] = await db.platformQuery<{ sent: string; first_claim: number }>(
     // A claim leases a delivery until now() + leaseMs (next_attempt_at), which a 'sent' settle leaves as it was: the first claim's time is the earliest lease minus leaseMs.
@@ -94,7 +96,7 @@ export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: Push
   const refused = Object.fromEntries(Object.entries(after.fake.refused).map(([reason, n]) => [reason, n - (before.fake.refused[reason] ?? 0)]).filter(([, n]) => Number(n) > 0));
   const perDelivery = (seconds: number) => round((seconds / deliveries) * 1e6, 1);
   return {
-    scenario: 'push', deliveries, tenants: sizes.tenants, workers, rate: Math.round(committed / wall), ms: Math.round(wall * 1000),
+    scenario: 'push', provider: fake.provider, deliveries, tenants: sizes.tenants, workers, rate: Math.round(committed / wall), ms: Math.round(wall * 1000),
     sender: { calls, meanMs: round(((callsAfter.seconds - callsBefore.seconds) / Math.max(calls, 1)) * 1000, 1) }, committed,
     fake: { requests: after.fake.requests - before.fake.requests, accepted, refused, sessions: after.fake.sessions - before.fake.sessions },
     cpu: {
@@ -107,8 +109,8 @@ export async function pushScenario(gateway: Gateway, fake: FakeApns, sizes: Push
   };
 }
 
-/** One tenant's people, their iPhones, and `perTenant` alarms, one notification and one delivery each, round-robin over the phones. */
-async function queueDeliveries(db: Database, tenantId: string, tag: string, sizes: PushSizes): Promise<void> {
+/** One tenant's people, their phones, and `perTenant` alarms, one notification and one delivery each, round-robin over the phones. */
+async function queueDeliveries(db: Database, tenantId: string, tag: string, sizes: PushSizes, platform: BenchProvider['platform']): Promise<void> {
   await db.withPlatform(async (tx) => {
     const { rows: users } = await tx.query<{ id: string }>(
       `INSERT INTO users (email, password_hash) SELECT 'push-' || $1 || '-' || n || '@bench.test', 'not-a-login' FROM generate_series(1, $2) AS n RETURNING id`,
@@ -118,9 +120,9 @@ async function queueDeliveries(db: Database, tenantId: string, tag: string, size
     await tx.query(`INSERT INTO memberships (tenant_id, user_id, role) SELECT $1, id, 'member' FROM unnest($2::uuid[]) AS u(id)`, [tenantId, userIds]);
     await tx.query(
       `INSERT INTO push_tokens (tenant_id, user_id, platform, environment, token, app_id, locale)
-       SELECT $1, id, 'ios', 'production', encode(sha256(convert_to(id::text, 'UTF8')), 'hex'), 'com.bench.app', CASE WHEN k % 2 = 0 THEN 'en' ELSE 'de-AT' END
+       SELECT $1, id, $3, 'production', encode(sha256(convert_to(id::text, 'UTF8')), 'hex'), 'com.bench.app', CASE WHEN k % 2 = 0 THEN 'en' ELSE 'de-AT' END
          FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, k)`,
-      [tenantId, userIds],
+      [tenantId, userIds, platform],
     );
     await tx.query(
       `WITH phones AS (

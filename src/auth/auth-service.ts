@@ -1,7 +1,6 @@
 import { recordPlatformEvent } from '../core/audit-log.js';
 import type { EventBus } from '../core/event-bus.js';
 import type { AccessPolicy } from '../core/policy/access-policy.js';
-import type { RaiseSecurityAlert } from '../core/notifications/notification-outbox.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { AccessTokens } from './access-tokens.js';
@@ -27,8 +26,6 @@ export type AuthOptions = {
   invitationTtlHours: number;
   /** The core's bus: role changes and revoked app credentials are announced on it. */
   events: EventBus;
-  /** Security events the tenant's notification rules name reach its admins (a reused refresh token). */
-  raiseAlert?: RaiseSecurityAlert;
   log: Logger;
 };
 
@@ -44,7 +41,7 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: Au
   await keys.init();
   const tokens = new AccessTokens(keys, options.issuer);
   const logins = new PasswordLogin(db, limiter);
-  const sessions = new Sessions(db, tokens, options.raiseAlert);
+  const sessions = new Sessions(db, tokens);
   const requests = new RequestAuthenticator(db, tokens, options.sessionCacheMs);
   const credentials = new CredentialVerifier(db, limiter);
   // A role that changed bites on this node's next request, not after the cache's few seconds.

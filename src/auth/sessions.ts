@@ -3,7 +3,6 @@ import { recordPlatformEvent } from '../core/audit-log.js';
 import { GatewayError } from '../core/errors.js';
 import { scopesForChannel } from '../core/policy/capability-matrix.js';
 import type { Database, Tx } from '../db/database.js';
-import type { RaiseSecurityAlert } from '../core/notifications/notification-outbox.js';
 import { ACCESS_TOKEN_TTL_SECONDS, type AccessClaims, type AccessTokens, type Membership } from './access-tokens.js';
 import type { Channel } from './context.js';
 import type { AuthenticatedUser } from './password-login.js';
@@ -46,7 +45,7 @@ export function chooseTenant(user: Pick<AuthenticatedUser, 'memberships' | 'isPl
  * session cuts off its access tokens within seconds (SessionState).
  */
 export class Sessions {
-  constructor(private readonly db: Database, private readonly tokens: AccessTokens, private readonly raiseAlert?: RaiseSecurityAlert) {}
+  constructor(private readonly db: Database, private readonly tokens: AccessTokens) {}
 
   async start(grant: SessionGrant): Promise<TokenPair & { familyId: string }> {
     const familyId = randomUUID();
@@ -71,7 +70,6 @@ export class Sessions {
         // A used token presented again: it was stolen, or the client is replaying. Either way the family is burned.
         await revokeFamilies(tx, 'family_id = $1', [row.family_id]);
         await recordPlatformEvent(tx, row.tenant_id, { type: 'REFRESH_TOKEN_REUSE', userId: row.user_id, channel: row.channel, details: { familyId: row.family_id } });
-        if (row.tenant_id) await this.raiseAlert?.(tx, row.tenant_id, { type: 'REFRESH_TOKEN_REUSE', details: { userId: row.user_id, channel: row.channel } });
         return { error: new GatewayError('TOKEN_REVOKED', 'This refresh token was already used; the session is revoked.') };
       }
       if (row.expires_at.getTime() <= Date.now()) return { error: new GatewayError('TOKEN_EXPIRED', 'The refresh token has expired.') };

@@ -11,6 +11,7 @@ import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus } from './event-bus.js';
+import { SECURITY_EVENTS_RECORDED } from './audit-log.js';
 import { NotificationOutbox } from './notifications/notification-outbox.js';
 import { NotificationSettings } from './notifications/notification-settings.js';
 import { DeadLetters } from './notifications/dead-letters.js';
@@ -83,6 +84,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
   const policy = new AccessPolicy(db);
   const outbox = new NotificationOutbox(events);
+  db.join(SECURITY_EVENTS_RECORDED, (tx, recorded) => outbox.securityEventsRecorded(tx, recorded));
   const pins = new PinGate(db, events, outbox, config.voicePin);
   const voicePolicy = new VoicePolicy(db, policy);
   const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox);
@@ -127,12 +129,12 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryMaintenance: retention,
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, keyring, outbox, policy),
+    pushCredentials: new PushCredentials(db, keyring, policy),
     alexaGrants: new AlexaGrants(db, keyring, policy),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,
-    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log, raiseAlert: (tx, tenantId, alert) => outbox.securityEvent(tx, tenantId, alert) }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
       clearInterval(expiry);
       clearInterval(offlineSweep);

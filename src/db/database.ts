@@ -5,12 +5,22 @@ import { isConnectionFailure } from './pg-errors.js';
 import { isTenantScope, type TenantScope } from './tenant-scope.js';
 
 /**
- * What a repository may do inside a transaction: run queries, and ask for
+ * What a repository may do inside a transaction: run queries, ask for
  * something to happen once the transaction has committed (an event that
  * announces what it wrote: a listener that reads the row must find it, and
- * nothing is announced for a transaction that rolled back).
+ * nothing is announced for a transaction that rolled back), and let the
+ * writes joined to one of its own run in the same transaction (`joined`).
  */
-export type Tx = Queryable & { afterCommit(callback: () => void): void };
+export type Tx = Queryable & { afterCommit(callback: () => void): void; joined<E>(point: JoinPoint<E>, event: E): Promise<void> };
+
+/**
+ * A kind of write that others may join in its transaction, named by the
+ * module that makes it (the audit log's recorded events, joined by the
+ * notification outbox), without that module knowing who joins. Joiners are
+ * registered per Database (`join`), so each gateway has its own.
+ */
+export type JoinPoint<E> = { readonly name: string; readonly carries?: E };
+export type Joiner<E> = (tx: Tx, event: E) => Promise<void>;
 
 /** Anything that runs queries: a transaction, a client, a pool. */
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -29,7 +39,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  *   any tenant is known) and platform administration (tenants) use them.
  */
 export class Database {
+  private readonly joiners = new Map<JoinPoint<unknown>, Joiner<never>[]>();
+
   constructor(readonly pool: pg.Pool) {}
+
+  /** Runs `joiner` inside every transaction that makes a write of this kind, after the write and before the commit. */
+  join<E>(point: JoinPoint<E>, joiner: Joiner<E>): void {
+    this.joiners.set(point, [...(this.joiners.get(point) ?? []), joiner]);
+  }
 
   async withTenant<T>(ctx: TenantContext, fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (!isTenantContext(ctx)) throw new GatewayError('TENANT_REQUIRED', 'No tenant context: refusing to touch tenant data.');
@@ -119,7 +136,13 @@ export class Database {
     const committed: (() => void)[] = [];
     try {
       await client.query(begin);
-      const tx: Tx = { query: client.query.bind(client) as Tx['query'], afterCommit: (callback) => void committed.push(callback) };
+      const tx: Tx = {
+        query: client.query.bind(client) as Tx['query'],
+        afterCommit: (callback) => void committed.push(callback),
+        joined: async <E>(point: JoinPoint<E>, event: E) => {
+          for (const joiner of (this.joiners.get(point) ?? []) as Joiner<E>[]) await joiner(tx, event);
+        },
+      };
       const result = await fn(tx);
       await client.query('COMMIT');
       committed.forEach((callback) => callback());

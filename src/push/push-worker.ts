@@ -143,7 +143,7 @@ export class PushWorker {
   private async send(group: ClaimedDelivery[]): Promise<Settlement[]> {
     const { tenantId, token: { platform } } = group[0]!;
     const sender = await this.deps.senderFor(tenantId, platform);
-    if (!sender) return group.map((delivery) => ({ id: delivery.id, attempt: delivery.attempts, state: 'dropped' as const, reason: `no ${platform} push credential` }));
+    if (!sender) return group.map((delivery) => ({ id: delivery.id, lease: delivery.lease, state: 'dropped' as const, reason: `no ${platform} push credential` }));
     // A notification that cannot be built (too large even without its body) is a dead letter of its own, not the group's failure.
     const built = group.map((delivery) => {
       try {

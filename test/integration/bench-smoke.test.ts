@@ -15,7 +15,7 @@ describe('npm run bench (smoke)', () => {
     expect(code, stderr).toBe(0);
     const { results, push } = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
       results: { scenario: string; ok: boolean; details: Record<string, number>; cpu: { targetUs: number; databaseUs: number | null } }[];
-      push: { ok: boolean; deliveries: number; committed: number; fake: { accepted: number } };
+      push: { provider: string; ok: boolean; deliveries: number; committed: number; fake: { accepted: number } }[];
     };
     expect(results.map((r) => r.scenario)).toEqual(['qos0-ingest', 'qos1-ingest']);
     expect(results.every((r) => r.ok)).toBe(true);
@@ -23,7 +23,8 @@ describe('npm run bench (smoke)', () => {
     expect(results[1]!.details.rowsStored).toBe(results[1]!.details.acked);
     // The embedded Postgres is found below the gateway and its work counted (not timed: only that it is there).
     for (const r of results) expect(r.cpu.databaseUs).toBeGreaterThan(0);
-    // Push: every queued delivery committed 'sent' in Postgres, and received once by the fake APNs.
-    expect(push).toMatchObject({ ok: true, committed: push.deliveries, fake: { accepted: push.deliveries } });
+    // Push: every queued delivery committed 'sent' in Postgres, and received once by the fake APNs, then by the fake FCM.
+    expect(push.map((run) => run.provider)).toEqual(['apns', 'fcm']);
+    for (const run of push) expect(run).toMatchObject({ ok: true, committed: run.deliveries, fake: { accepted: run.deliveries } });
   }, 120_000);
 });

@@ -128,8 +128,8 @@ describe('notifications written with their cause', () => {
     const changed = { ...rules, deviceEvents: [{ kind: 'battery/#', to: { minRole: 'admin' } }] };
     expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: member.token, body: changed })).body.error.code).toBe('POLICY_DENIED');
     expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...changed, deviceEvents: [{ kind: 'a/#/b', to: { minRole: 'admin' } }] } })).body.error.code).toBe('VALIDATION_FAILED');
-    // A security event type nothing raises is refused rather than silently never told.
-    expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...changed, securityEvents: ['LOGIN_FAILED'] } })).status).toBe(400);
+    // A security event type the audit log does not know is refused rather than silently never told.
+    expect((await call<ErrorBody>(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: { ...changed, securityEvents: ['NOT_AN_EVENT'] } })).status).toBe(400);
     expect((await call(gw.base, 'PUT', '/v1/push/rules', { token: admin.token, body: changed })).status).toBe(200);
 
     const { name, client } = await onlineDevice('villa');
@@ -166,6 +166,35 @@ describe('notifications written with their cause', () => {
     const told = (await history(admin)).filter((item) => item.type === 'security.event' && item.data.kind === 'REFRESH_TOKEN_REUSE');
     expect(told).toEqual([expect.objectContaining({ category: 'security', data: expect.objectContaining({ channel: 'web' }) })]);
     expect((await history(victim)).filter((item) => item.type === 'security.event')).toEqual([]);
+  });
+
+  it('a security event of any type a rule names is told to the admins in its own transaction; a type no rule names is not', async () => {
+    await gw.tenant('manor');
+    const [owner, admin, member] = [await person('manor', 'owner'), await person('manor', 'admin'), await person('manor', 'member')];
+    const rules = (await call<Record<string, unknown>>(gw.base, 'GET', '/v1/push/rules', { token: owner.token })).body;
+    expect((await call(gw.base, 'PUT', '/v1/push/rules', { token: owner.token, body: { ...rules, securityEvents: ['APPROVAL_POLICY_CHANGED'] } })).status).toBe(200);
+    const alerts = async (who: Person) => (await history(who)).filter((item) => item.type === 'security.event');
+
+    // Recorded but named by no rule: a new device (DEVICE_CREATED). The named event after it is the marker.
+    const device = await gw.device('manor', `gate-${++n}`);
+    const [recorded] = await gw.gateway.core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'DEVICE_CREATED' AND device_id = $1`, [device.id]);
+    expect(recorded!.n).toBe(1);
+    expect((await call(gw.base, 'PUT', '/v1/approvals/policy', { token: owner.token, body: { secondPerson: true } })).status).toBe(200);
+
+    for (const who of [owner, admin]) {
+      expect(await alerts(who)).toEqual([expect.objectContaining({ category: 'security', critical: false, data: expect.objectContaining({ kind: 'APPROVAL_POLICY_CHANGED', userId: owner.id }) })]);
+    }
+    expect(await alerts(member)).toEqual([]);
+    // Written with the event, with a delivery to each admin's phone.
+    const [told] = await alerts(admin);
+    expect(await deliveriesOf(told!.id)).toEqual([{ state: 'queued', held: false }]);
+
+    // A refused push credential is told whatever the rules name: the admins must fix it.
+    const [{ id: manor }] = await gw.gateway.core.db.platformQuery<{ id: string }>(`SELECT id FROM tenants WHERE slug = 'manor'`, []) as [{ id: string }];
+    await gw.gateway.core.pushCredentials.refused(manor, 'apns', 'InvalidProviderToken');
+    expect((await alerts(admin)).map((item) => item.data)).toEqual([
+      expect.objectContaining({ kind: 'PUSH_CREDENTIAL_REFUSED', provider: 'apns', reason: 'InvalidProviderToken' }), expect.objectContaining({ kind: 'APPROVAL_POLICY_CHANGED' }),
+    ]);
   });
 
   it('a device offline for longer than the rule allows is announced once per absence', async () => {

@@ -52,7 +52,7 @@ describe('push delivery queue and worker', () => {
   const states = (tenantId: string) => db.platformQuery<{ state: string; attempts: number; n: number }>(
     'SELECT state, attempts, count(*)::int AS n FROM push_deliveries WHERE tenant_id = $1 GROUP BY 1, 2 ORDER BY 1, 2', [tenantId]);
   /** Empties the queue of earlier tests' leftovers, so each test sees its own tenants only. */
-  const drain = () => db.platformQuery(`UPDATE push_deliveries SET state = 'dropped' WHERE state IN ('queued', 'leased')`, []);
+  const drain = () => db.platformQuery(`UPDATE push_deliveries SET state = 'dropped', lease_id = NULL WHERE state IN ('queued', 'leased')`, []);
   function worker(answer: (token: string) => SendOutcome, options: Partial<typeof DEFAULT_WORKER_OPTIONS> = {}, build: (n: Notification) => BuiltPayload = payload) {
     const sender = new ScriptedSender(answer);
     const refused: string[] = [];
@@ -152,6 +152,26 @@ describe('push delivery queue and worker', () => {
     expect(await states(slow.tenantId)).toEqual([{ state: 'leased', attempts: 2, n: 1 }]);
     await queue.settle([settlementFor(second!, { result: 'sent' }, retry)]);
     expect(await states(slow.tenantId)).toEqual([{ state: 'sent', attempts: 2, n: 1 }]);
+  });
+
+  it('a stale claim cannot settle even when the delivery\'s attempt count has come round to its own again', async () => {
+    await drain();
+    const stale = await tenantWith(1);
+    const retry = { delayMs: () => 60_000, maxAttempts: 2 };
+    const [first] = await queue.claim(10, 0); // lease over at once: this worker is still sending when the next claims
+    const [second] = await queue.claim(10, 0);
+    await queue.settle([settlementFor(second!, { result: 'retry', reason: 'InternalServerError' }, retry)]);
+    expect(await states(stale.tenantId)).toEqual([{ state: 'dead', attempts: 2, n: 1 }]);
+    // An admin sends the dead letter again: the count starts over, and the next claim is attempt 1, as the stale one was.
+    await db.platformQuery(`UPDATE push_deliveries SET state = 'queued', attempts = 0, next_attempt_at = now() WHERE tenant_id = $1`, [stale.tenantId]);
+    const [third] = await queue.claim(10, 60_000);
+    expect([first!.attempts, third!.attempts]).toEqual([1, 1]);
+    expect(new Set([first!.lease, second!.lease, third!.lease]).size).toBe(3);
+
+    await queue.settle([settlementFor(first!, { result: 'retry', reason: 'TooManyRequests' }, retry)]);
+    expect(await states(stale.tenantId)).toEqual([{ state: 'leased', attempts: 1, n: 1 }]);
+    await queue.settle([settlementFor(third!, { result: 'sent' }, retry)]);
+    expect(await states(stale.tenantId)).toEqual([{ state: 'sent', attempts: 1, n: 1 }]);
   });
 
   it('a notification that cannot be built is a dead letter of its own; the rest of its group is sent', async () => {

@@ -4,12 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeApns, type ApnsArrival } from '../../bench/push/fake-apns.js';
+import type { FakeProcess } from '../../bench/push/fake-process.js';
 import { DEFAULT_WORKER_OPTIONS } from '../../src/push/push-worker.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
 import { connect } from '../support/mqtt.js';
 import { waitFor } from '../support/processes.js';
-import { FakeApns, type ApnsRequest } from '../support/push-fakes/fake-apns.js';
 import { fakeTls } from '../support/push-fakes/push-tls.js';
 
 const TEAM = 'TEAM000001';
@@ -44,7 +45,10 @@ const median = (samples: Sample[]) => percentile(samples, 0.5);
  * Fairness between tenants on one gateway (one push worker): tenant "loud"
  * has its own APNs credential, and the fake answers every request for its app
  * 429 TooManyRequests with a Retry-After; tenant "quiet" has its own and is
- * answered 200. Quiet's alarms are measured from the device's PUBACK (the
+ * answered 200. The fake APNs is the bench's, in a process of its own: run in
+ * the test's process, answering loud's requests there would add its own work
+ * to quiet's latency. It tells the test of each request over IPC, in the
+ * order it answered them. Quiet's alarms are measured from the device's PUBACK (the
  * event and its notification are committed) to their arrival at the fake,
  * once alone and once while loud's burst of 10 000 is being worked through.
  * What is asserted is what the lanes promise, not a time: every quiet alarm
@@ -59,7 +63,9 @@ const median = (samples: Sample[]) => percentile(samples, 0.5);
  */
 describe('push fairness: one tenant\'s throttled burst does not delay another', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
-  let apns: FakeApns;
+  let apns: FakeProcess;
+  /** Every request the fake answered, in its order, as far as the test has heard. */
+  const log: ApnsArrival[] = [];
   let dir: string;
   let sensor: MqttClient;
   let loudTenant: { id: string };
@@ -78,9 +84,13 @@ describe('push fairness: one tenant\'s throttled burst does not delay another', 
     return tenant;
   }
 
-  /** Who waits for which of quiet's alarms at the fake (the fake calls its hold hook as each request arrives). */
+  /** Who waits for which of quiet's alarms at the fake: resolved with its place in the log. */
   const arrivals = new Map<string, (index: number) => void>();
-  const kindOf = (request: ApnsRequest) => (request.body as { gatehouse?: { kind?: string } }).gatehouse?.kind;
+  const arrived = (arrival: ApnsArrival) => {
+    log.push(arrival);
+    if (arrival.token === QUIET.phone && arrival.kind) arrivals.get(arrival.kind)?.(log.length - 1);
+  };
+  const loudAtFake = () => log.filter((arrival) => arrival.topic === LOUD.topic).length;
 
   /**
    * Quiet's alarms in LANES lanes, each one after the other: an alarm is published (QoS 1: its event
@@ -88,25 +98,26 @@ describe('push fairness: one tenant\'s throttled burst does not delay another', 
    * has it, so each latency is the gateway's, not a queue of quiet's own making (LANES is far below
    * quiet's share of a round). The latency runs from the publish to the fake: an upper bound of
    * committed-to-received. The fake's request log gives how many of loud's requests arrived between
-   * the PUBACK and the alarm (none if the alarm beat its PUBACK to the test).
+   * the PUBACK and the alarm (none if the alarm beat its PUBACK to the test); the log reaches the test
+   * a little late, so what it holds past the PUBACK is told apart by the fake's clock (the machine's).
    */
   async function quietAlarms(label: string): Promise<Sample[]> {
     const samples: Sample[] = [];
     await Promise.all(Array.from({ length: LANES }, async () => {
       for (let i = 0; i < SAMPLES / LANES; i++) {
         const kind = `alarm/${label}-${++n}`;
-        const arrived = new Promise<number>((resolve) => arrivals.set(kind, resolve));
+        const arrival = new Promise<number>((resolve) => arrivals.set(kind, resolve));
         const publishedAt = Date.now();
         await sensor.publishAsync(`devices/siren/events/${kind}`, '{}', { qos: 1 });
         // Committed: from here on, a first-in-first-out queue would put it behind all of loud's backlog.
-        const committed = apns.requests.length;
-        const at = await within(arrived, 30_000, `quiet's ${kind} at the fake`);
+        const [committed, committedAt] = [log.length, Date.now()];
+        const at = await within(arrival, 30_000, `quiet's ${kind} at the fake`);
         arrivals.delete(kind);
-        const request = apns.requests[at]!;
-        expect(request.answer.status).toBe(200);
+        const request = log[at]!;
+        expect(request.status).toBe(200);
         samples.push({
           latencyMs: request.receivedAt - publishedAt,
-          loudBetween: apns.requests.slice(committed, at).filter((other) => other.headers['apns-topic'] === LOUD.topic).length,
+          loudBetween: log.slice(committed, at).filter((other) => other.receivedAt >= committedAt && other.topic === LOUD.topic).length,
         });
       }
     }));
@@ -123,13 +134,13 @@ describe('push fairness: one tenant\'s throttled burst does not delay another', 
     await writeFile(path.join(dir, 'ca.pem'), tls.ca);
     const loudKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     const quietKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    apns = await new FakeApns({ tls, teamId: TEAM, keys: { [LOUD.keyId]: loudKey.publicKey, [QUIET.keyId]: quietKey.publicKey } }).start();
-    // Loud's provider throttles it for ten minutes: nothing of its burst is due again during the test.
-    apns.answerForTopic(LOUD.topic, { status: 429, reason: 'TooManyRequests', retryAfter: '600' });
-    apns.hold = (request) => {
-      const kind = request.token === QUIET.phone ? kindOf(request) : undefined;
-      if (kind) arrivals.get(kind)?.(apns.requests.lastIndexOf(request));
-    };
+    const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
+    apns = await startFakeApns({
+      cert: tls.cert, key: tls.key, teamId: TEAM, keys: { [LOUD.keyId]: spki(loudKey.publicKey), [QUIET.keyId]: spki(quietKey.publicKey) },
+      // Loud's provider throttles it for ten minutes: nothing of its burst is due again during the test.
+      answers: { [LOUD.topic]: { status: 429, reason: 'TooManyRequests', retryAfter: '600' } },
+      notify: true,
+    }, arrived);
     gw = await startBrokerGateway({
       PUSH_WORKERS: '1', PUSH_APNS_ENDPOINT: `127.0.0.1:${apns.port}`, PUSH_PROVIDER_CA: path.join(dir, 'ca.pem'), PUSH_CREDENTIAL_KEYRING: path.join(dir, 'push.key'),
     });
@@ -142,7 +153,7 @@ describe('push fairness: one tenant\'s throttled burst does not delay another', 
   afterAll(async () => {
     await sensor?.endAsync(true);
     await gw?.close();
-    await apns?.stop();
+    await apns?.close();
     await rm(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -159,16 +170,15 @@ describe('push fairness: one tenant\'s throttled burst does not delay another', 
        INSERT INTO push_deliveries (tenant_id, notification_id, token_id) SELECT $1, id, $3 FROM made`,
       [loudTenant.id, owner!.user_id, loudToken, BURST]);
     gw.gateway.core.events.emit('notification.queued', { tenantId: loudTenant.id, deliveries: BURST });
-    await waitFor(async () => (apns.requests.some((request) => request.headers['apns-topic'] === LOUD.topic) ? true : undefined), 30_000, 'loud\'s burst reaching the fake');
+    await waitFor(async () => (loudAtFake() > 0 ? true : undefined), 30_000, 'loud\'s burst reaching the fake');
 
     const loaded = await quietAlarms('loaded');
     const loudWhenDone = await loudStates();
-    const loudAtFake = apns.requests.filter((request) => request.headers['apns-topic'] === LOUD.topic).length;
     console.log(
       `push fairness: quiet's p99 (publish to fake APNs, ${SAMPLES} alarms in ${LANES} lanes) alone ${p99(alone)} ms (median ${median(alone)}), `
       + `during loud's throttled burst of ${BURST} ${p99(loaded)} ms (median ${median(loaded)}); `
       + `at most ${Math.max(...loaded.map((sample) => sample.loudBetween))} of loud's requests between a quiet commit and its arrival; `
-      + `loud's requests at the fake so far ${loudAtFake}; loud's deliveries then ${JSON.stringify(loudWhenDone)}`,
+      + `loud's requests at the fake so far ${loudAtFake()}; loud's deliveries then ${JSON.stringify(loudWhenDone)}`,
     );
 
     // Every one of quiet's alarms arrived while loud's burst was still queued (none of it sent, none dropped),

@@ -22,10 +22,10 @@ describe('push metrics', () => {
     const registry = new Registry();
     let depth = { queued: 3, leased: 1, dead: 0 };
     const metrics = new PushMetrics(registry, async () => depth, () => undefined);
-    metrics.observe(delivery('ios'), { result: 'retry', reason: 'TooManyRequests' }, { id: 'a', attempt: 1, state: 'queued', retryInMs: 10, reason: 'TooManyRequests', countAttempt: true });
-    metrics.observe(delivery('ios'), { result: 'retry', reason: 'TooManyRequests' }, { id: 'b', attempt: 1, state: 'dead', reason: 'TooManyRequests' });
-    metrics.observe(delivery('android'), { result: 'invalid-token', reason: 'UNREGISTERED' }, { id: 'c', attempt: 1, state: 'dropped', reason: 'UNREGISTERED', invalidateToken: { tokenId: 't', reason: 'UNREGISTERED' } });
-    metrics.observe(delivery('ios'), { result: 'credential-failure', reason: 'InvalidProviderToken' }, { id: 'd', attempt: 1, state: 'queued', retryInMs: 0, reason: 'InvalidProviderToken', countAttempt: false });
+    metrics.observe(delivery('ios'), { result: 'retry', reason: 'TooManyRequests' }, { id: 'a', lease: 'l', state: 'queued', retryInMs: 10, reason: 'TooManyRequests', countAttempt: true });
+    metrics.observe(delivery('ios'), { result: 'retry', reason: 'TooManyRequests' }, { id: 'b', lease: 'l', state: 'dead', reason: 'TooManyRequests' });
+    metrics.observe(delivery('android'), { result: 'invalid-token', reason: 'UNREGISTERED' }, { id: 'c', lease: 'l', state: 'dropped', reason: 'UNREGISTERED', invalidateToken: { tokenId: 't', reason: 'UNREGISTERED' } });
+    metrics.observe(delivery('ios'), { result: 'credential-failure', reason: 'InvalidProviderToken' }, { id: 'd', lease: 'l', state: 'queued', retryInMs: 0, reason: 'InvalidProviderToken', countAttempt: false });
     let text = await registry.metrics();
     expect(sampleValue(text, 'gatehouse_push_sent_total', { provider: 'apns', result: 'retry', reason: 'TooManyRequests' })).toBe(2);
     expect(sampleValue(text, 'gatehouse_push_retries_total', { provider: 'apns' })).toBe(1);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SECURITY_EVENT_TYPES } from '../../src/core/audit-log.js';
 import { hasCode } from '../../src/core/errors.js';
 import { APNS_MAX_PAYLOAD_BYTES, buildApnsPayload } from '../../src/push/payloads/apns-payload.js';
 import { buildPayload } from '../../src/push/payloads/build-payload.js';
@@ -53,6 +54,14 @@ describe('APNs payloads', () => {
   it('says what happened, with the device and command', () => {
     expect(apns(notification('command.failed')).json.aps.alert.body).toBe('factory_reset on front-door failed.');
     expect(apns(notification('device.alarm'), 'de').json.aps.alert.body).toBe('front-door hat Alarm ausgelöst (smoke).');
+  });
+
+  it('says a security event\'s type in words, any type the audit log records', () => {
+    const alert = (kind: string, locale: string) => apns(notification('security.event', { kind, deviceName: undefined, commandId: undefined }), locale).json.aps.alert.body;
+    expect(alert('PIN_LOCKOUT', 'en')).toBe('Security event: voice PIN locked.');
+    expect(alert('VOICE_POLICY_CHANGED', 'de')).toBe('Sicherheitsereignis: Sprachrichtlinie geändert.');
+    for (const type of SECURITY_EVENT_TYPES) expect(alert(type, 'en')).not.toContain(type);
+    expect(alert('SOME_RETIRED_TYPE', 'en')).toBe('Security event: some retired type.');
   });
 
   it('is mutable, threaded per device, and carries the deep link', () => {

@@ -1,5 +1,6 @@
 import type { Tx } from '../../db/database.js';
 import { ROLES, roleRank } from '../../auth/context.js';
+import type { RecordedSecurityEvent, SecurityEventType } from '../audit-log.js';
 import type { EventBus } from '../event-bus.js';
 import { topicMatches } from '../topics/topic-match.js';
 import { rulesOf, type Audience } from './notification-rules.js';
@@ -17,15 +18,12 @@ export const CATEGORY_OF: Record<NotificationType, NotificationCategory> = {
   'approval.requested': 'approval', 'pin.locked': 'security', 'security.event': 'security',
 };
 
-/** A security event as a notification carries it: strings only (FCM data). */
-export type SecurityAlert = { type: string; details: Record<string, string> };
-/** How src/auth raises one inside its own transaction (a reused refresh token), without knowing the outbox. */
-export type RaiseSecurityAlert = (tx: Tx, tenantId: string, event: SecurityAlert) => Promise<void>;
-
 type Draft = { type: NotificationType; critical: boolean; deviceId?: string; commandId?: string; data: Record<string, string> };
 type RecipientRow = { user_id: string; muted: string[] | null; quiet_start: number | null; quiet_end: number | null; timezone: string | null; token_id: string | null; token_timezone: string | null };
 
 const ADMINS = ['admin', 'owner'];
+/** Security events admins hear of whatever their rules say: a refused provider credential stops their tenant's push. */
+const ALWAYS_TOLD: ReadonlySet<SecurityEventType> = new Set(['PUSH_CREDENTIAL_REFUSED']);
 
 /**
  * The transactional outbox (seed 004): a cause and its notifications commit
@@ -98,13 +96,16 @@ export class NotificationOutbox {
   }
 
   /**
-   * A security event, to the tenant's admins and owners: if its type is one the tenant's rules name, or
-   * `always` (a refused push credential, which they must hear of whatever the rules say).
+   * Security events just recorded in this transaction (joined to the audit log, audit-log.ts), to the
+   * tenant's admins and owners: each whose type the tenant's rules name, or that they hear of always.
    */
-  async securityEvent(tx: Tx, tenantId: string, event: SecurityAlert, always = false): Promise<void> {
-    if (!always && !(await rulesOf(tx, tenantId)).securityEvents.some((type) => type === event.type)) return;
+  async securityEventsRecorded(tx: Tx, recorded: { tenantId: string; events: readonly RecordedSecurityEvent[] }): Promise<void> {
+    const { tenantId } = recorded;
+    const named = new Set<string>((await rulesOf(tx, tenantId)).securityEvents);
+    const told = recorded.events.filter((event) => named.has(event.type) || ALWAYS_TOLD.has(event.type));
+    if (told.length === 0) return;
     const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND role = ANY($2)', [tenantId, ADMINS]);
-    await this.write(tx, tenantId, rows.map((row) => row.user_id), { type: 'security.event', critical: false, data: { kind: event.type, ...event.details } });
+    for (const event of told) await this.write(tx, tenantId, rows.map((row) => row.user_id), { type: 'security.event', critical: false, data: alertData(event) });
   }
 
   private async write(tx: Tx, tenantId: string, userIds: string[], draft: Draft): Promise<void> {
@@ -148,6 +149,27 @@ export class NotificationOutbox {
     );
     tx.afterCommit(() => this.events.emit('notification.queued', { tenantId, deliveries: deliveries.length }));
   }
+}
+
+/** Keys the payload builders read as the notification's own (its device, command, kind): an event's details do not set them. */
+const RESERVED = new Set(['kind', 'device', 'command', 'commandId']);
+const MAX_DETAILS = 8;
+const MAX_DETAIL_LENGTH = 200;
+
+/**
+ * What a security alert carries: the event's type, whom it concerns and its plain details, as strings (FCM
+ * data), few and short (they travel in the payload, whose 4 096 bytes the body gives way to, not the data).
+ */
+function alertData(event: RecordedSecurityEvent): Record<string, string> {
+  const details = Object.entries(event.details ?? {})
+    .filter(([key, value]) => !RESERVED.has(key) && ['string', 'number', 'boolean'].includes(typeof value))
+    .slice(0, MAX_DETAILS)
+    .map(([key, value]) => [key, String(value).slice(0, MAX_DETAIL_LENGTH)]);
+  return {
+    ...Object.fromEntries(details),
+    ...(event.userId ? { userId: event.userId } : {}), ...(event.deviceId ? { deviceId: event.deviceId } : {}), ...(event.channel ? { channel: event.channel } : {}),
+    kind: event.type,
+  };
 }
 
 async function deviceOf(tx: Tx, tenantId: string, deviceId: string): Promise<{ name: string; ownerUserId: string | null } | undefined> {

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import type { Tx } from '../../db/database.js';
+import { SECURITY_EVENT_TYPES } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import { isValidTopicFilter } from '../topic-filter.js';
 
@@ -27,10 +28,10 @@ export const NotificationRules = Type.Object({
   /** A voice PIN locked out, to its user. */
   pinLocked: Type.Boolean(),
   /**
-   * Security events of these types, to the tenant's admins and owners. Only the types raised where they are
-   * recorded are offered (a reused refresh token, from src/auth); a type nothing raises is refused, not ignored.
+   * Security events of these types, to the tenant's admins and owners, written in the transaction that records
+   * the event: any type of the audit log (audit-log.ts); a name that is none of them is refused, not ignored.
    */
-  securityEvents: Type.Array(Type.Union([Type.Literal('REFRESH_TOKEN_REUSE')]), { maxItems: 50 }),
+  securityEvents: Type.Array(Type.Enum(SECURITY_EVENT_TYPES), { maxItems: 50 }),
 }, { additionalProperties: false });
 export type NotificationRules = Static<typeof NotificationRules>;
 

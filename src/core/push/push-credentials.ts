@@ -3,7 +3,6 @@ import type { Database } from '../../db/database.js';
 import { recordPlatformEvent } from '../audit-log.js';
 import { GatewayError } from '../errors.js';
 import type { TenantContext } from '../../auth/context.js';
-import type { NotificationOutbox } from '../notifications/notification-outbox.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import { seal, unseal, type Keyring } from './credential-keyring.js';
 
@@ -40,7 +39,7 @@ function parts(input: CredentialInput): { settings: Record<string, string>; secr
  * by the push workers, both as the platform.
  */
 export class PushCredentials {
-  constructor(private readonly db: Database, private readonly keyring: Keyring, private readonly outbox: NotificationOutbox, private readonly policy: AccessPolicy) {}
+  constructor(private readonly db: Database, private readonly keyring: Keyring, private readonly policy: AccessPolicy) {}
 
   /** What a tenant's admins may see: per provider, the credential in use (the tenant's own, else the platform's), by fingerprint. */
   async inUse(ctx: TenantContext): Promise<(CredentialSummary & { source: 'tenant' | 'platform' })[]> {
@@ -51,12 +50,12 @@ export class PushCredentials {
     return rows.map((row) => ({ ...row, source: row.tenantId ? 'tenant' : 'platform' }));
   }
 
-  /** The provider refused a tenant's credential: audited, and its admins told (in their history, and on any platform that still works). */
+  /**
+   * The provider refused a tenant's credential: audited, and so its admins are told (the outbox tells them of
+   * this event whatever their rules say: in their history, and on any platform that still works).
+   */
   async refused(tenantId: string, provider: 'apns' | 'fcm', reason: string): Promise<void> {
-    await this.db.withPlatform(async (tx) => {
-      await recordPlatformEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } });
-      await this.outbox.securityEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } }, true);
-    });
+    await this.db.withPlatform((tx) => recordPlatformEvent(tx, tenantId, { type: 'PUSH_CREDENTIAL_REFUSED', details: { provider, reason } }));
   }
 
   /** Sets (replaces) a tenant's credential for its provider; `tenantId` null: the platform-wide default. */

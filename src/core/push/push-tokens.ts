@@ -60,7 +60,7 @@ export class PushTokens {
       const moved = previous !== undefined && (previous.tenant_id !== ctx.tenantId || previous.user_id !== userId);
       if (moved) {
         // What was queued for the previous user must not reach the new one.
-        await tx.query(`UPDATE push_deliveries SET state = 'dropped', last_reason = 'token moved' WHERE token_id = $1 AND state IN ('queued', 'leased')`, [token.id]);
+        await tx.query(`UPDATE push_deliveries SET state = 'dropped', last_reason = 'token moved', lease_id = NULL WHERE token_id = $1 AND state IN ('queued', 'leased')`, [token.id]);
         const sameTenant = previous.tenant_id === ctx.tenantId;
         await recordSecurityEvent(tx, ctx, { type: 'PUSH_TOKEN_MOVED', details: { tokenId: token.id, platform: input.platform, ...(sameTenant ? { fromUser: previous.user_id } : { fromAnotherTenant: true }) } });
         if (!sameTenant) {

@@ -1,4 +1,5 @@
 import type { Notification } from '../push-message.js';
+import { securityEventWords } from './security-event-words.js';
 import type { ActionLabels, Templates } from './template.js';
 
 const device = (n: Notification) => n.deviceName ?? 'Ein Gerät';
@@ -13,7 +14,7 @@ export const DE: Templates = {
   'command.expired': (n) => ({ title: 'Befehl abgelaufen', body: `${command(n)}${on(n)} wurde nicht rechtzeitig ausgeführt.` }),
   'approval.requested': (n) => ({ title: 'Freigabe erforderlich', body: `${command(n)}${on(n)} wartet auf deine Freigabe.` }),
   'pin.locked': () => ({ title: 'Sprach-PIN gesperrt', body: 'Zu viele falsche Sprach-PINs: Sprachbefehle, die deine PIN brauchen, sind vorübergehend gesperrt.' }),
-  'security.event': (n) => ({ title: 'Sicherheitswarnung', body: `Sicherheitsereignis: ${n.kind ?? 'unbekannt'}.` }),
+  'security.event': (n) => ({ title: 'Sicherheitswarnung', body: `Sicherheitsereignis: ${securityEventWords(n.kind, 'de')}.` }),
 };
 
 export const DE_ACTIONS: ActionLabels = { approve: 'Freigeben', deny: 'Ablehnen' };

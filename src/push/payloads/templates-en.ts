@@ -1,4 +1,5 @@
 import type { Notification } from '../push-message.js';
+import { securityEventWords } from './security-event-words.js';
 import type { ActionLabels, Templates } from './template.js';
 
 const device = (n: Notification) => n.deviceName ?? 'A device';
@@ -13,7 +14,7 @@ export const EN: Templates = {
   'command.expired': (n) => ({ title: 'Command expired', body: `${command(n)}${on(n)} was not carried out in time.` }),
   'approval.requested': (n) => ({ title: 'Approval needed', body: `${command(n)}${on(n)} waits for your approval.` }),
   'pin.locked': () => ({ title: 'Voice PIN locked', body: 'Too many wrong voice PINs: voice commands that need your PIN are locked for a while.' }),
-  'security.event': (n) => ({ title: 'Security alert', body: `Security event: ${n.kind ?? 'unknown'}.` }),
+  'security.event': (n) => ({ title: 'Security alert', body: `Security event: ${securityEventWords(n.kind, 'en')}.` }),
 };
 
 export const EN_ACTIONS: ActionLabels = { approve: 'Approve', deny: 'Deny' };
