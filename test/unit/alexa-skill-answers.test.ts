@@ -16,7 +16,7 @@ const about = { device: 'gate', spoken: 'Gate', command: 'open', said: 'open' };
 describe('what the skill says, as data', () => {
   it('a command waiting for a person\'s approval says the request was sent', () => {
     const answer = answerForStatus('awaiting_approval', about);
-    expect(say('en-US', answer.say!, answer.params)).toBe('open on Gate needs a person\'s approval. I\'ve sent the request.');
+    expect(say('en-US', answer.say!, answer.params)).toBe('Open on Gate needs a person\'s approval. I\'ve sent the request.');
     expect(answer.outcome).toBe('AWAITING_APPROVAL');
   });
 
