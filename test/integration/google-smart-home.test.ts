@@ -287,6 +287,43 @@ describe('Google smart home: POST /voice/google', () => {
     ]);
   });
 
+  it('ackNeeded for a capability the tenant marks for acknowledgement: nothing is sent until Google returns challenge.ack', async () => {
+    const core = gw.gateway.core;
+    const operator = await operatorContext(core.db, 'home');
+    const setpoint = (celsius: number, challenge?: { ack?: boolean; pin?: string }) => execute(tokens['owner@home.test']!.access, 'thermo', {
+      command: 'action.devices.commands.ThermostatTemperatureSetpoint', params: { thermostatTemperatureSetpoint: celsius }, ...(challenge ? { challenge } : {}),
+    });
+    await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false, requiresAck: true }]);
+    try {
+      const before = received.thermo!.length;
+      expect(await setpoint(22)).toEqual({ ids: ['thermo'], status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type: 'ackNeeded' } });
+      expect(await setpoint(22, { ack: true })).toEqual({ ids: ['thermo'], status: 'SUCCESS', states: expect.objectContaining({ online: true, thermostatTemperatureSetpoint: 22 }) });
+      // The acknowledged command is the marker: the first request sent nothing before it.
+      expect(received.thermo!.slice(before)).toEqual([expect.objectContaining({ name: 'set_setpoint', params: { celsius: 22 } })]);
+    } finally {
+      await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false }]);
+    }
+  });
+
+  it('PIN and ack on one capability: ack first (the core\'s order), then the PIN, whose answer stands for the ack too', async () => {
+    const core = gw.gateway.core;
+    const operator = await operatorContext(core.db, 'home');
+    const setpoint = (challenge?: { ack?: boolean; pin?: string }) => execute(tokens['owner@home.test']!.access, 'thermo', {
+      command: 'action.devices.commands.ThermostatTemperatureSetpoint', params: { thermostatTemperatureSetpoint: 23 }, ...(challenge ? { challenge } : {}),
+    });
+    await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: true, requiresAck: true }]);
+    try {
+      const before = received.thermo!.length;
+      expect((await setpoint()).challengeNeeded).toEqual({ type: 'ackNeeded' });
+      expect((await setpoint({ ack: true })).challengeNeeded).toEqual({ type: 'pinNeeded' });
+      expect((await setpoint({ pin: '1111' })).challengeNeeded).toEqual({ type: 'challengeFailedPinNeeded' });
+      expect(await setpoint({ pin: '2468' })).toEqual({ ids: ['thermo'], status: 'SUCCESS', states: expect.objectContaining({ thermostatTemperatureSetpoint: 23 }) });
+      expect(received.thermo!.slice(before).map((command) => command.name)).toEqual(['set_setpoint']);
+    } finally {
+      await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false }]);
+    }
+  });
+
   it('DISCONNECT forgets the link and ends Google\'s tokens: the access token gets 401, the refresh token invalid_grant', async () => {
     const { access, refresh } = await link('farmer@barn.test');
     const before = (await sync(access)).payload.agentUserId;
