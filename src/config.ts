@@ -60,6 +60,15 @@ const schema = z.object({
    * Google gives a fulfillment a few seconds in all (developers.home.google.com/cloud-to-cloud/integration/query-execute).
    */
   GOOGLE_EXECUTE_WAIT_MS: z.coerce.number().int().min(0).max(8_000).default(4_000),
+  /** Home Graph's API (report state, request sync): Google's by default; an egress proxy's or a test's fake. */
+  GOOGLE_HOMEGRAPH_URL: z.string().url('must be an absolute URL like https://homegraph.googleapis.com').default('https://homegraph.googleapis.com'),
+  /** A PEM file of CA certificates to trust for Home Graph and its token endpoint instead of Node's (a proxy's, a fake's). */
+  GOOGLE_HOMEGRAPH_CA: z.string().min(1).optional(),
+  /**
+   * Milliseconds state and presence changes gather before they go to Home Graph (one call per tenant and linked account
+   * per interval, however often devices report); a failed call is retried from this long, doubling to 5 minutes. 50..60 000.
+   */
+  GOOGLE_REPORT_STATE_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   /** The keyring that seals push credentials at rest (AES-256-GCM); made with a fresh key on first start. Unset: DATA_DIR/push-credentials.key. */
   PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
   /** Push workers in this process; 0: this node sends no push (another does). */
@@ -150,7 +159,7 @@ export type Config = {
   voicePin: { maxFailures: number; lockMinutes: number };
   /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
   alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
-  google: { executeWaitMs: number };
+  google: { executeWaitMs: number; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -220,7 +229,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
       commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
     },
-    google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
+    google: {
+      executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS,
+      homeGraph: { baseUrl: e.GOOGLE_HOMEGRAPH_URL.replace(/\/$/, ''), caFile: e.GOOGLE_HOMEGRAPH_CA, intervalMs: e.GOOGLE_REPORT_STATE_INTERVAL_MS },
+    },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,

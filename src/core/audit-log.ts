@@ -41,7 +41,8 @@ export type SecurityEventType =
   | 'NOTIFICATION_RULES_CHANGED'
   | 'PUSH_DEAD_LETTER_RETRIED'
   | 'PUSH_CREDENTIAL_REFUSED'
-  | 'PUSH_CREDENTIAL_SET';
+  | 'PUSH_CREDENTIAL_SET'
+  | 'VOICE_CREDENTIAL_SET';
 
 export type SecurityEvent = {
   type: SecurityEventType;

@@ -23,6 +23,7 @@ import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
 import { VoiceAccounts } from './voice-accounts.js';
+import { VoiceCredentials } from './voice-credentials.js';
 import { VoicePolicy } from './voice-policy.js';
 
 /** The core services every adapter stands on; adapters receive this and nothing else of the core. */
@@ -41,6 +42,8 @@ export type Core = {
   voicePolicy: VoicePolicy;
   /** Linked voice accounts (Google's agentUserId, unlink) and the VOICE_INTENT audit of what voice asked. */
   voiceAccounts: VoiceAccounts;
+  /** Google service accounts for Home Graph, sealed at rest: set by the operator, opened by the reporter. */
+  voiceCredentials: VoiceCredentials;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
   /** Provider credentials, sealed at rest: set by the operator, opened by the push workers. */
@@ -96,6 +99,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
   const offlineWatch = new OfflineWatch(db, outbox);
+  const keyring = await loadKeyring(config.push.keyringFile);
   const offlineFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'announcing offline devices failed'), 60_000);
   const offlineSweep = setInterval(() => offlineWatch.sweep().catch((error: unknown) => offlineFailures.record(error)), 30_000);
   offlineSweep.unref();
@@ -108,7 +112,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     telemetryReader: new TelemetryReader(db, policy),
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox, policy),
+    pushCredentials: new PushCredentials(db, keyring, outbox, policy),
+    voiceCredentials: new VoiceCredentials(db, keyring),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,

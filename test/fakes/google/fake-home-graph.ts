@@ -1,0 +1,108 @@
+import type { KeyObject } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Ajv } from 'ajv';
+import { FakeGoogleOAuth, reply } from '../../support/fake-google-oauth.js';
+
+export type ReportedState = { requestId: string; agentUserId: string; states: Record<string, Record<string, unknown>> };
+
+/**
+ * Home Graph's two calls as Google documents them
+ * (https://developers.home.google.com/reference/home-graph/rest/v1/devices):
+ * `reportStateAndNotification` with requestId, agentUserId and
+ * payload.devices.states; `requestSync` with agentUserId (and async).
+ */
+const BODIES = {
+  reportStateAndNotification: {
+    type: 'object', additionalProperties: false, required: ['requestId', 'agentUserId', 'payload'],
+    properties: {
+      requestId: { type: 'string', minLength: 1 }, eventId: { type: 'string' }, followUpToken: { type: 'string' },
+      agentUserId: { type: 'string', minLength: 1 },
+      payload: {
+        type: 'object', additionalProperties: false, required: ['devices'],
+        properties: {
+          devices: {
+            type: 'object', additionalProperties: false, minProperties: 1,
+            properties: {
+              states: { type: 'object', minProperties: 1, additionalProperties: { type: 'object', properties: { online: { type: 'boolean' } } } },
+              notifications: { type: 'object' },
+            },
+          },
+        },
+      },
+    },
+  },
+  requestSync: {
+    type: 'object', additionalProperties: false, required: ['agentUserId'],
+    properties: { agentUserId: { type: 'string', minLength: 1 }, async: { type: 'boolean' } },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validators = { reportStateAndNotification: ajv.compile(BODIES.reportStateAndNotification), requestSync: ajv.compile(BODIES.requestSync) };
+
+/** Home Graph over HTTPS behind Google's OAuth2 token endpoint (at `/token`), with a switch to be down. */
+export class FakeHomeGraph {
+  readonly reports: ReportedState[] = [];
+  readonly syncs: string[] = [];
+  /** Bodies that did not match Google's shape: a test expects none. */
+  readonly rejected: string[] = [];
+  /** Calls answered 503 while down. */
+  failures = 0;
+  down = false;
+  readonly oauth: FakeGoogleOAuth;
+  private server?: https.Server;
+  port = 0;
+
+  constructor(private readonly options: { tls: { cert: string; key: string }; clientEmail: string; publicKey: KeyObject }) {
+    // google-auth-library signs for Google's own token URL whatever token_uri says (Google checks that audience).
+    this.oauth = new FakeGoogleOAuth({ clientEmail: options.clientEmail, publicKey: options.publicKey, audience: 'https://oauth2.googleapis.com/token', scope: 'https://www.googleapis.com/auth/homegraph' });
+  }
+
+  get tokenUri(): string {
+    return `https://127.0.0.1:${this.port}/token`;
+  }
+
+  get baseUrl(): string {
+    return `https://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = https.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (req.method === 'POST' && req.url === '/token') return this.oauth.token(text, res);
+    const call = /^\/v1\/devices:(reportStateAndNotification|requestSync)$/.exec(req.url ?? '')?.[1] as keyof typeof validators | undefined;
+    if (req.method !== 'POST' || !call) return reply(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });
+    if (!this.oauth.accepts(req.headers.authorization)) return reply(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+    if (this.down) {
+      this.failures++;
+      return reply(res, 503, { error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } });
+    }
+    const body = JSON.parse(text) as Record<string, unknown>;
+    if (!validators[call](body)) {
+      this.rejected.push(`${call}: ${ajv.errorsText(validators[call].errors)}`);
+      return reply(res, 400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } });
+    }
+    if (call === 'requestSync') {
+      this.syncs.push(body.agentUserId as string);
+      return reply(res, 200, {});
+    }
+    const { requestId, agentUserId, payload } = body as unknown as { requestId: string; agentUserId: string; payload: { devices: { states: ReportedState['states'] } } };
+    this.reports.push({ requestId, agentUserId, states: payload.devices.states });
+    reply(res, 200, { requestId });
+  }
+}
