@@ -60,6 +60,10 @@ const schema = z.object({
    * Google gives a fulfillment a few seconds in all (developers.home.google.com/cloud-to-cloud/integration/query-execute).
    */
   GOOGLE_EXECUTE_WAIT_MS: z.coerce.number().int().min(0).max(8_000).default(4_000),
+  /** The Actions project id: the audience of the google-assistant-signature of POST /voice/google/conversation. Unset: every request is refused (403). */
+  GOOGLE_CONVERSATION_PROJECT_ID: z.string().min(1).optional(),
+  /** The keys that signature is checked with: Google's by default; a test's JWKS. */
+  GOOGLE_CONVERSATION_JWKS_URL: z.string().url('must be an absolute URL').default('https://www.googleapis.com/oauth2/v3/certs'),
   /** Home Graph's API (report state, request sync): Google's by default; an egress proxy's or a test's fake. */
   GOOGLE_HOMEGRAPH_URL: z.string().url('must be an absolute URL like https://homegraph.googleapis.com').default('https://homegraph.googleapis.com'),
   /** A PEM file of CA certificates to trust for Home Graph and its token endpoint instead of Node's (a proxy's, a fake's). */
@@ -159,7 +163,7 @@ export type Config = {
   voicePin: { maxFailures: number; lockMinutes: number };
   /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
   alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
-  google: { executeWaitMs: number; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
+  google: { executeWaitMs: number; conversation: { projectId?: string; jwksUrl: string }; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -231,6 +235,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     },
     google: {
       executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS,
+      conversation: { projectId: e.GOOGLE_CONVERSATION_PROJECT_ID, jwksUrl: e.GOOGLE_CONVERSATION_JWKS_URL },
       homeGraph: { baseUrl: e.GOOGLE_HOMEGRAPH_URL.replace(/\/$/, ''), caFile: e.GOOGLE_HOMEGRAPH_CA, intervalMs: e.GOOGLE_REPORT_STATE_INTERVAL_MS },
     },
     push: {

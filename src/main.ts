@@ -86,7 +86,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     http = await buildApi({
       core, log, metrics, publicUrl: () => publicUrl.href,
       adapterRoutes: [
-        googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
+        googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, conversation: config.google.conversation, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
         async (app) => {
           await app.register(alexaRoutes, {
             core: voiceCore, config: config.alexa, log,
