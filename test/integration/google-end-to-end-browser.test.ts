@@ -1,13 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import { GOOGLE_PROJECT, GOOGLE_REDIRECT } from '../fakes/google/account-link.js';
-import { FakeHomeGraph } from '../fakes/google/fake-home-graph.js';
+import { setUpHomeGraph, type FakeHomeGraph, type HomeGraphSetup } from '../fakes/google/fake-home-graph.js';
 import { assertGoogleShape, googleRequests, type Intent } from '../fakes/google/smart-home.js';
 import { answeringDevice, type AnsweringDevice } from '../support/answering-device.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
@@ -15,10 +11,8 @@ import { launchChromium } from '../support/chromium.js';
 import { call } from '../support/gateway.js';
 import { authorizeUrl, pkcePair, tokenRequest } from '../support/oauth.js';
 import { waitFor } from '../support/processes.js';
-import { fakeTls } from '../support/push-fakes/push-tls.js';
 
 const PASSWORD = 'correct horse battery';
-const EMAIL = `home-graph@${GOOGLE_PROJECT}.iam.gserviceaccount.com`;
 
 /**
  * The whole path as a person and Google take it: linking in a real browser,
@@ -27,28 +21,20 @@ const EMAIL = `home-graph@${GOOGLE_PROJECT}.iam.gserviceaccount.com`;
  */
 describe('Google Home end to end: Chromium linking → SYNC → EXECUTE on a real device → Home Graph', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
+  let setup: HomeGraphSetup;
   let graph: FakeHomeGraph;
   let browser: Browser;
-  let dir: string;
   let client: { id: string; secret: string };
   let lamp: AnsweringDevice;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'google-e2e-'));
-    const tls = await fakeTls();
-    await writeFile(path.join(dir, 'ca.pem'), tls.ca);
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    graph = await new FakeHomeGraph({ tls, clientEmail: EMAIL, publicKey: rsa.publicKey }).start();
-    gw = await startBrokerGateway({
-      GOOGLE_HOMEGRAPH_URL: graph.baseUrl, GOOGLE_HOMEGRAPH_CA: path.join(dir, 'ca.pem'), GOOGLE_REPORT_STATE_INTERVAL_MS: '100',
-      PUSH_CREDENTIAL_KEYRING: path.join(dir, 'keyring.json'),
-    });
+    setup = await setUpHomeGraph();
+    graph = setup.graph;
+    gw = await startBrokerGateway(setup.env);
     const core = gw.gateway.core;
     await gw.tenant('home');
     // The platform-wide service account: one Actions project serves every tenant.
-    await core.voiceCredentials.set(null, {
-      project_id: GOOGLE_PROJECT, client_email: EMAIL, private_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), token_uri: graph.tokenUri,
-    });
+    await core.voiceCredentials.set(null, setup.serviceAccount);
     const operator = await operatorContext(core.db, 'home');
     await core.auth.members.add(operator, { email: 'owner@home.test', password: PASSWORD, role: 'owner' });
     const made = await core.devices.register(operator, { name: 'lamp', type: 'light', displayName: 'Desk lamp', capabilities: [{ name: 'power' }, { name: 'brightness' }] });
@@ -61,8 +47,7 @@ describe('Google Home end to end: Chromium linking → SYNC → EXECUTE on a rea
     await browser?.close();
     await lamp?.client.endAsync(true).catch(() => undefined);
     await gw?.close();
-    await graph?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   async function fulfill<T>(intent: Intent, token: string, body: object): Promise<T> {

@@ -1,21 +1,15 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import { GOOGLE_PROJECT, linkGoogle } from '../fakes/google/account-link.js';
-import { FakeHomeGraph } from '../fakes/google/fake-home-graph.js';
+import { setUpHomeGraph, type FakeHomeGraph, type HomeGraphSetup } from '../fakes/google/fake-home-graph.js';
 import { assertGoogleShape, googleRequests } from '../fakes/google/smart-home.js';
 import { answeringDevice, type AnsweringDevice } from '../support/answering-device.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
 import { waitFor } from '../support/processes.js';
-import { fakeTls } from '../support/push-fakes/push-tls.js';
 
 const PASSWORD = 'correct horse battery';
-const EMAIL = `home-graph@${GOOGLE_PROJECT}.iam.gserviceaccount.com`;
 
 /**
  * Home Graph through the real gateway: the tenant's service account (sealed
@@ -25,8 +19,8 @@ const EMAIL = `home-graph@${GOOGLE_PROJECT}.iam.gserviceaccount.com`;
  */
 describe('Google Home Graph: report state and request sync', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
+  let setup: HomeGraphSetup;
   let graph: FakeHomeGraph;
-  let dir: string;
   let agentUserId: string;
   let token: string;
   let barnToken: string;
@@ -44,21 +38,13 @@ describe('Google Home Graph: report state and request sync', () => {
     .find((report) => report.states[device] && Object.entries(expected).every(([field, value]) => JSON.stringify(report.states[device]![field]) === JSON.stringify(value))), 10_000, `Home Graph to hear ${device} ${JSON.stringify(expected)}`);
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'home-graph-'));
-    const tls = await fakeTls();
-    await writeFile(path.join(dir, 'ca.pem'), tls.ca);
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    graph = await new FakeHomeGraph({ tls, clientEmail: EMAIL, publicKey: rsa.publicKey }).start();
-    gw = await startBrokerGateway({
-      GOOGLE_HOMEGRAPH_URL: graph.baseUrl, GOOGLE_HOMEGRAPH_CA: path.join(dir, 'ca.pem'), GOOGLE_REPORT_STATE_INTERVAL_MS: '100',
-      GOOGLE_EXECUTE_WAIT_MS: '1000', PUSH_CREDENTIAL_KEYRING: path.join(dir, 'keyring.json'),
-    });
+    setup = await setUpHomeGraph();
+    graph = setup.graph;
+    gw = await startBrokerGateway({ ...setup.env, GOOGLE_EXECUTE_WAIT_MS: '1000' });
     const core = gw.gateway.core;
     const home = await gw.tenant('home');
     await gw.tenant('barn');
-    await core.voiceCredentials.set(home.id, {
-      project_id: GOOGLE_PROJECT, client_email: EMAIL, private_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), private_key_id: 'key-1', token_uri: graph.tokenUri,
-    });
+    await core.voiceCredentials.set(home.id, setup.serviceAccount);
     for (const [slug, email] of [['home', 'owner@home.test'], ['barn', 'farmer@barn.test']] as const) {
       await core.auth.members.add(await operatorContext(core.db, slug), { email, password: PASSWORD, role: 'owner' });
     }
@@ -77,8 +63,7 @@ describe('Google Home Graph: report state and request sync', () => {
   afterAll(async () => {
     await Promise.all(Object.values(devices).map((device) => device.client.endAsync(true).catch(() => undefined)));
     await gw?.close();
-    await graph?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await setup?.close();
   });
 
   it('SYNC says willReportState where the tenant has a service account, not where it has none', async () => {

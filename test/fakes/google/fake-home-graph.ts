@@ -1,9 +1,15 @@
-import type { KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Ajv } from 'ajv';
+import type { ServiceAccount } from '../../../src/core/push/push-credentials.js';
 import { FakeGoogleOAuth, reply } from '../../support/fake-google-oauth.js';
+import { fakeTls } from '../../support/push-fakes/push-tls.js';
+import { GOOGLE_PROJECT } from './account-link.js';
 
 export type ReportedState = { requestId: string; agentUserId: string; states: Record<string, Record<string, unknown>> };
 
@@ -105,4 +111,37 @@ export class FakeHomeGraph {
     this.reports.push({ requestId, agentUserId, states: payload.devices.states });
     reply(res, 200, { requestId });
   }
+}
+
+export type HomeGraphSetup = {
+  graph: FakeHomeGraph;
+  /** The gateway's environment: Home Graph at the fake, its CA trusted, reports every 100 ms, a keyring of the test's own. */
+  env: Record<string, string>;
+  /** A service account whose key the fake's token endpoint accepts. */
+  serviceAccount: ServiceAccount;
+  close(): Promise<void>;
+};
+
+/** A fake Home Graph with everything a gateway needs to report to it. */
+export async function setUpHomeGraph(): Promise<HomeGraphSetup> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'home-graph-'));
+  const tls = await fakeTls();
+  await writeFile(path.join(dir, 'ca.pem'), tls.ca);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const clientEmail = `home-graph@${GOOGLE_PROJECT}.iam.gserviceaccount.com`;
+  const graph = await new FakeHomeGraph({ tls, clientEmail, publicKey: rsa.publicKey }).start();
+  return {
+    graph,
+    env: {
+      GOOGLE_HOMEGRAPH_URL: graph.baseUrl, GOOGLE_HOMEGRAPH_CA: path.join(dir, 'ca.pem'), GOOGLE_REPORT_STATE_INTERVAL_MS: '100',
+      PUSH_CREDENTIAL_KEYRING: path.join(dir, 'keyring.json'),
+    },
+    serviceAccount: {
+      project_id: GOOGLE_PROJECT, client_email: clientEmail, private_key: rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), private_key_id: 'key-1', token_uri: graph.tokenUri,
+    },
+    async close() {
+      await graph.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

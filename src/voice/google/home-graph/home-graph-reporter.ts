@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { TenantContext } from '../../../auth/context.js';
 import type { Config } from '../../../config.js';
 import type { Core } from '../../../core/create-core.js';
+import { LocalEventBus } from '../../../core/event-bus.js';
 import type { OpenedVoiceCredential } from '../../../core/voice-credentials.js';
 import type { RetryPolicy } from '../../../push/backoff.js';
 import { StateReportQueue, type StateReport } from '../../state-reports.js';
 import { exposedDevices } from '../intents/intent.js';
 import { statesOf } from '../traits/registry.js';
 import { HomeGraphClient, type HomeGraphEndpoint } from './home-graph-client.js';
-import { SyncRequests } from './sync-requests.js';
 
 export type HomeGraphOptions = {
   core: Core;
@@ -29,7 +29,8 @@ export type HomeGraphOptions = {
  */
 export class HomeGraphReporter {
   private readonly reports: StateReportQueue;
-  private readonly syncs: SyncRequests;
+  private readonly syncs: StateReportQueue;
+  private readonly syncBus = new LocalEventBus();
   private readonly clients = new Map<string, HomeGraphClient>();
 
   constructor(private readonly options: HomeGraphOptions) {
@@ -37,12 +38,20 @@ export class HomeGraphReporter {
     this.reports = new StateReportQueue(core.events, (tenantId, reports) => this.report(tenantId, reports), {
       intervalMs, retry, maxPending: 100_000, onError: (tenantId, error) => onError('reportState', tenantId, error),
     });
-    this.syncs = new SyncRequests(core.events, (tenantId) => this.requestSync(tenantId), { intervalMs, retry, onError: (tenantId, error) => onError('requestSync', tenantId, error) });
+    // The same queue for device-list changes: a tenant's many registrations are one requestSync, retried with backoff.
+    // Fed here rather than from its own bus, which carries no state events.
+    this.syncs = new StateReportQueue(this.syncBus, (tenantId) => this.requestSync(tenantId), {
+      intervalMs, retry, maxPending: 100_000, onError: (tenantId, error) => onError('requestSync', tenantId, error),
+    });
+    for (const event of ['device.registered', 'device.updated', 'device.removed'] as const) {
+      core.events.on(event, ({ tenantId, deviceId }) => this.syncs.merge(tenantId, { deviceId, state: {} }), this);
+    }
   }
 
   async close(): Promise<void> {
+    this.options.core.events.removeOwner(this);
     await this.reports.close(this.options.core.events);
-    await this.syncs.close(this.options.core.events);
+    await this.syncs.close(this.syncBus);
   }
 
   /** The same states QUERY answers, read now (the queue only says which devices changed), for each linked account. */
