@@ -1,5 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { jwtVerify, type JWTPayload } from 'jose';
 
 export type FakeGoogleOAuthOptions = {
@@ -63,4 +65,32 @@ export class FakeGoogleOAuth {
 export function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/** A Google API fake over HTTPS on a random loopback port: each request's body read, then `route`d. */
+export abstract class HttpsFake {
+  private server?: https.Server;
+  port = 0;
+
+  constructor(private readonly tls: { cert: string; key: string }) {}
+
+  protected abstract route(req: IncomingMessage, body: string, res: ServerResponse): void | Promise<void>;
+
+  async start(): Promise<this> {
+    this.server = https.createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => void this.read(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  private async read(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    await this.route(req, Buffer.concat(chunks).toString('utf8'), res);
+  }
 }

@@ -3,11 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { Ajv } from 'ajv';
 import type { ServiceAccount } from '../../../src/core/push/push-credentials.js';
-import { FakeGoogleOAuth, reply } from '../../support/fake-google-oauth.js';
+import { FakeGoogleOAuth, HttpsFake, reply } from '../../support/fake-google-oauth.js';
 import { fakeTls } from '../../support/push-fakes/push-tls.js';
 import { GOOGLE_PROJECT } from './account-link.js';
 
@@ -49,7 +47,7 @@ const ajv = new Ajv({ allErrors: true, strict: true });
 const validators = { reportStateAndNotification: ajv.compile(BODIES.reportStateAndNotification), requestSync: ajv.compile(BODIES.requestSync) };
 
 /** Home Graph over HTTPS behind Google's OAuth2 token endpoint (at `/token`), with a switch to be down. */
-export class FakeHomeGraph {
+export class FakeHomeGraph extends HttpsFake {
   readonly reports: ReportedState[] = [];
   readonly syncs: string[] = [];
   /** Bodies that did not match Google's shape: a test expects none. */
@@ -58,10 +56,9 @@ export class FakeHomeGraph {
   failures = 0;
   down = false;
   readonly oauth: FakeGoogleOAuth;
-  private server?: https.Server;
-  port = 0;
 
   constructor(private readonly options: { tls: { cert: string; key: string }; clientEmail: string; publicKey: KeyObject }) {
+    super(options.tls);
     // google-auth-library signs for Google's own token URL whatever token_uri says (Google checks that audience).
     this.oauth = new FakeGoogleOAuth({ clientEmail: options.clientEmail, publicKey: options.publicKey, audience: 'https://oauth2.googleapis.com/token', scope: 'https://www.googleapis.com/auth/homegraph' });
   }
@@ -74,22 +71,7 @@ export class FakeHomeGraph {
     return `https://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<this> {
-    this.server = https.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async route(req: IncomingMessage, text: string, res: ServerResponse): Promise<void> {
     if (req.method === 'POST' && req.url === '/token') return this.oauth.token(text, res);
     const call = /^\/v1\/devices:(reportStateAndNotification|requestSync)$/.exec(req.url ?? '')?.[1] as keyof typeof validators | undefined;
     if (req.method !== 'POST' || !call) return reply(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });

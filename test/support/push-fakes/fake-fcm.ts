@@ -1,9 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { JWTPayload } from 'jose';
-import { FakeGoogleOAuth, reply } from '../fake-google-oauth.js';
+import { FakeGoogleOAuth, HttpsFake, reply } from '../fake-google-oauth.js';
 
 /** An FCM v1 error on demand: the HTTP status, the FcmError errorCode and the canonical status. */
 export type ScriptedFcmAnswer = { status: number; errorCode?: string; canonical?: string; message?: string; retryAfter?: string };
@@ -31,15 +29,14 @@ const CANONICAL: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUT
  * `POST /v1/projects/<id>/messages:send` answers `{ name }` or the real error
  * body (`{ error: { code, message, status, details: [FcmError] } }`).
  */
-export class FakeFcm {
+export class FakeFcm extends HttpsFake {
   readonly requests: FcmRequest[] = [];
   private readonly oauth: FakeGoogleOAuth;
   private readonly byToken = new Map<string, ScriptedFcmAnswer>();
   private readonly queue: ScriptedFcmAnswer[] = [];
-  private server?: https.Server;
-  port = 0;
 
   constructor(private readonly options: FakeFcmOptions) {
+    super(options.tls);
     this.oauth = new FakeGoogleOAuth({ clientEmail: options.clientEmail, publicKey: options.publicKey, audience: options.tokenUri, scope: 'https://www.googleapis.com/auth/firebase.messaging' });
   }
 
@@ -49,18 +46,6 @@ export class FakeFcm {
 
   set tokenAnswer(answer: { status: number; error: string } | undefined) {
     this.oauth.tokenAnswer = answer;
-  }
-
-  async start(): Promise<this> {
-    this.server = https.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
   answerFor(token: string, answer: ScriptedFcmAnswer): void {
@@ -84,10 +69,7 @@ export class FakeFcm {
     this.oauth.revokeAccessTokens();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+  protected async route(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
     if (req.method === 'POST' && req.url === this.options.tokenPath) return this.oauth.token(body, res);
     const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(req.url ?? '');
     if (req.method === 'POST' && send) return this.send(send[1]!, req, body, res);
