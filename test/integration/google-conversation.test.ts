@@ -120,6 +120,25 @@ describe('Google conversation webhook: POST /voice/google/conversation', () => {
     expect(devices['front-door']!.received.map((command) => command.name)).toEqual(['unlock']);
   });
 
+  it('a capability marked for acknowledgement asks "are you sure?" first; no cancels, yes runs it', async () => {
+    const core = gw.gateway.core;
+    const operator = await operatorContext(core.db, 'home');
+    await core.voicePolicy.update(operator, 'google', [{ capability: 'power', enabled: true, requiresPin: false, requiresAck: true }]);
+    try {
+      const before = devices.lamp!.received.length;
+      const asked = await say('run_command', 'owner@home.test', { params: { device: 'Desk lamp', command: 'turn on' } });
+      expect(speech(asked)).toBe('Are you sure you want to do that to Desk lamp?');
+      expect(asked.scene?.next?.name).toBe('AskConfirm');
+      const answer = (confirm: string) => say('run_command', 'owner@home.test', { scene: 'AskConfirm', slots: { confirm }, session: asked.session.params! });
+      expect(speech(await answer('no'))).toBe('Cancelled.');
+      expect(speech(await answer('yes'))).toBe('Done. Desk lamp: turn on.');
+      // The yes is the marker: neither the question nor the no sent anything before it.
+      expect(devices.lamp!.received.slice(before).map((command) => command.name)).toEqual(['turn_on']);
+    } finally {
+      await core.voicePolicy.update(operator, 'google', [{ capability: 'power', enabled: true, requiresPin: false }]);
+    }
+  });
+
   it(`${MAX_FAILURES} wrong PINs end the conversation, and the right one is refused while locked`, async () => {
     const sessionId = `lock-${Date.now()}`;
     let session = (await say('run_command', 'admin@home.test', { sessionId, params: { device: 'front door', command: 'unlock' } })).session.params!;

@@ -11,6 +11,8 @@ export type ConversationHandler = (turn: Turn) => Promise<void>;
 
 /** The Actions Builder scene that collects the `pin` slot and calls run_command again. */
 export const PIN_SCENE = 'AskPin';
+/** The scene that asks "are you sure?" (slot `confirm`, yes or no) where the tenant asks Google for an acknowledgement. */
+export const CONFIRM_SCENE = 'AskConfirm';
 const END = 'actions.scene.END_CONVERSATION';
 
 type Params = Record<string, { resolved?: unknown; original?: unknown } | undefined>;
@@ -35,7 +37,11 @@ const REFUSALS: Partial<Record<ErrorCode, (turn: Turn, name: string, details: Re
   COMMAND_TIMEOUT: (_turn, name) => `I sent it, but ${name} has not answered yet.`,
   POLICY_DENIED: () => 'I cannot do that by voice.',
   VALIDATION_FAILED: () => 'That device cannot do that.',
-  CONFIRMATION_REQUIRED: () => 'That needs a confirmation. Use the Google Home app.',
+  CONFIRMATION_REQUIRED: ({ conv }, name, details) => {
+    if (details.ack !== true) return 'That needs a confirmation I cannot take by voice.';
+    conv.scene.next = { name: CONFIRM_SCENE };
+    return `Are you sure you want to do that to ${name}?`;
+  },
   PIN_REQUIRED: ({ conv }, _name, details) => {
     if (details.pinSet === false) return 'Set a voice PIN in the Gatehouse app first.';
     conv.scene.next = { name: PIN_SCENE };
@@ -77,16 +83,19 @@ export const HANDLERS: Readonly<Record<string, ConversationHandler>> = {
     const command = (param(conv, 'command') ?? pending?.command)?.toLowerCase().trim().replace(/\s+/g, '_');
     if (!device || !command) return void (conv.add('I do not know that device.'), turn.outcome('deviceNotFound'));
     const pin = param(conv, 'pin');
+    // Yes to "are you sure?", or a PIN (asked after it: the session keeps only the last answer), acknowledges.
+    const confirm = param(conv, 'confirm')?.toLowerCase() === 'yes' || pin !== undefined;
+    if (param(conv, 'confirm')?.toLowerCase() === 'no') return void (delete session(conv).pending, conv.add('Cancelled.'), turn.outcome('CANCELLED', device.name, command));
     const name = spokenName(device);
     try {
-      const done = await core.commands.issueAndWait(ctx, device.name, { name: command, params: {}, pin }, waitMs);
+      const done = await core.commands.issueAndWait(ctx, device.name, { name: command, params: {}, pin, confirm }, waitMs);
       delete session(conv).pending;
       conv.add(done.status === 'succeeded' ? `Done. ${name}: ${command.replace(/_/g, ' ')}.` : done.status === 'awaiting_approval' ? 'That needs approval. I have asked for it.' : `${name} could not do that.`);
       turn.outcome(done.status === 'succeeded' ? 'SUCCESS' : done.status === 'awaiting_approval' ? 'PENDING' : 'ERROR', device.name, command, pin !== undefined);
     } catch (error) {
       const say = isGatewayError(error) ? REFUSALS[error.code] : undefined;
       if (!say || !isGatewayError(error)) throw error;
-      if (error.code === 'PIN_REQUIRED' || error.code === 'PIN_INVALID') session(conv).pending = { device: device.name, command };
+      if (['PIN_REQUIRED', 'PIN_INVALID', 'CONFIRMATION_REQUIRED'].includes(error.code)) session(conv).pending = { device: device.name, command };
       conv.add(say(turn, name, error.details));
       turn.outcome(error.code, device.name, command, pin !== undefined);
     }
