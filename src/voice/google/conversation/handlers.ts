@@ -3,7 +3,7 @@ import type { TenantContext } from '../../../auth/context.js';
 import type { Core } from '../../../core/create-core.js';
 import { isGatewayError, type ErrorCode } from '../../../core/errors.js';
 import { exposedDevices, type ExposedDevice } from '../intents/intent.js';
-import { listSentence, spokenName, stateSentence } from './speech.js';
+import { commandSentence, listSentence, spokenName, stateSentence } from './speech.js';
 
 /** One webhook turn: the person's context (from user.params.bearerToken), the conversation, and what it answered for the audit. */
 export type Turn = { core: Core; ctx: TenantContext; conv: ConversationV3; waitMs: number; outcome: (outcome: string, device?: string, command?: string, pinUsed?: boolean) => void };
@@ -29,6 +29,13 @@ async function named(turn: Turn, spoken: string | undefined): Promise<ExposedDev
   const wanted = spoken?.toLowerCase().trim();
   return [...(await exposedDevices(turn, names)).values()].find((device) =>
     [device.name, device.name.replace(/[-_]+/g, ' '), device.displayName ?? '', ...device.nicknames].some((name) => name.toLowerCase() === wanted));
+}
+
+/** The device and catalogue command asked for, or, back from the PIN or confirmation scene, kept in the session. */
+async function commandTarget(turn: Turn): Promise<{ device?: ExposedDevice; command?: string }> {
+  const pending = session(turn.conv).pending as { device?: string; command?: string } | undefined;
+  const device = await named(turn, param(turn.conv, 'device') ?? pending?.device);
+  return { device, command: (param(turn.conv, 'command') ?? pending?.command)?.toLowerCase().trim().replace(/\s+/g, '_') };
 }
 
 /** What the core's refusals sound like; the PIN ones also steer the scene. */
@@ -77,21 +84,19 @@ export const HANDLERS: Readonly<Record<string, ConversationHandler>> = {
 
   async run_command(turn) {
     const { conv, core, ctx, waitMs } = turn;
-    // Asked again from the PIN scene: the device and command wait in the session.
-    const pending = session(conv).pending as { device?: string; command?: string } | undefined;
-    const device = await named(turn, param(conv, 'device') ?? pending?.device);
-    const command = (param(conv, 'command') ?? pending?.command)?.toLowerCase().trim().replace(/\s+/g, '_');
+    const { device, command } = await commandTarget(turn);
     if (!device || !command) return void (conv.add('I do not know that device.'), turn.outcome('deviceNotFound'));
     const pin = param(conv, 'pin');
-    // Yes to "are you sure?", or a PIN (asked after it: the session keeps only the last answer), acknowledges.
-    const confirm = param(conv, 'confirm')?.toLowerCase() === 'yes' || pin !== undefined;
-    if (param(conv, 'confirm')?.toLowerCase() === 'no') return void (delete session(conv).pending, conv.add('Cancelled.'), turn.outcome('CANCELLED', device.name, command));
+    const answer = param(conv, 'confirm')?.toLowerCase();
+    if (answer === 'no') return void (delete session(conv).pending, conv.add('Cancelled.'), turn.outcome('CANCELLED', device.name, command));
     const name = spokenName(device);
     try {
-      const done = await core.commands.issueAndWait(ctx, device.name, { name: command, params: {}, pin, confirm }, waitMs);
+      // Yes to "are you sure?", or a PIN (asked after it: the session keeps only the last answer), acknowledges.
+      const done = await core.commands.issueAndWait(ctx, device.name, { name: command, params: {}, pin, confirm: answer === 'yes' || pin !== undefined }, waitMs);
       delete session(conv).pending;
-      conv.add(done.status === 'succeeded' ? `Done. ${name}: ${command.replace(/_/g, ' ')}.` : done.status === 'awaiting_approval' ? 'That needs approval. I have asked for it.' : `${name} could not do that.`);
-      turn.outcome(done.status === 'succeeded' ? 'SUCCESS' : done.status === 'awaiting_approval' ? 'PENDING' : 'ERROR', device.name, command, pin !== undefined);
+      const { say, outcome } = commandSentence(done.status, name, command);
+      conv.add(say);
+      turn.outcome(outcome, device.name, command, pin !== undefined);
     } catch (error) {
       const say = isGatewayError(error) ? REFUSALS[error.code] : undefined;
       if (!say || !isGatewayError(error)) throw error;

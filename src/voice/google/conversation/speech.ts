@@ -47,3 +47,10 @@ export function stateSentence(device: Pick<ExposedDevice, 'name' | 'displayName'
   const facts = ordered.slice(0, 3).map(([key, value]) => spokenField(key, value));
   return facts.length === 0 ? `${name} is online.` : `${name} is ${facts.join(', ')}.`;
 }
+
+/** A command the core answered, as said and as audited. */
+export function commandSentence(status: string, name: string, command: string): { say: string; outcome: string } {
+  if (status === 'succeeded') return { say: `Done. ${name}: ${command.replace(/_/g, ' ')}.`, outcome: 'SUCCESS' };
+  if (status === 'awaiting_approval') return { say: 'That needs approval. I have asked for it.', outcome: 'PENDING' };
+  return { say: `${name} could not do that.`, outcome: 'ERROR' };
+}
