@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listSentence, spokenField, stateSentence } from '../../src/voice/google/conversation/speech.js';
+import { commandSentence, listSentence, spokenField, stateSentence } from '../../src/voice/google/conversation/speech.js';
 
 const lamp = { name: 'desk-lamp', displayName: null, online: true, reported: { brightness: 40, on: true } };
 
@@ -18,5 +18,11 @@ describe('Google conversation: voice-safe sentences', () => {
     expect(stateSentence(lamp, 'on')).toBe('desk lamp is on.');
     expect(stateSentence(lamp, 'battery')).toBe('desk lamp has not reported its battery.');
     expect(stateSentence({ ...lamp, online: false })).toBe('desk lamp is offline.');
+  });
+
+  it('says what became of a command, with the outcome the audit records', () => {
+    expect(commandSentence('succeeded', 'Desk lamp', 'turn_on')).toEqual({ say: 'Done. Desk lamp: turn on.', outcome: 'SUCCESS' });
+    expect(commandSentence('awaiting_approval', 'Safe', 'factory_reset')).toEqual({ say: 'That needs approval. I have asked for it.', outcome: 'PENDING' });
+    expect(commandSentence('failed', 'Desk lamp', 'turn_on')).toEqual({ say: 'Desk lamp could not do that.', outcome: 'ERROR' });
   });
 });
