@@ -60,6 +60,19 @@ const schema = z.object({
    * Google gives a fulfillment a few seconds in all (developers.home.google.com/cloud-to-cloud/integration/query-execute).
    */
   GOOGLE_EXECUTE_WAIT_MS: z.coerce.number().int().min(0).max(8_000).default(4_000),
+  /** The Actions project id: the audience of the google-assistant-signature of POST /voice/google/conversation. Unset: every request is refused (403). */
+  GOOGLE_CONVERSATION_PROJECT_ID: z.string().min(1).optional(),
+  /** The keys that signature is checked with: Google's by default; a test's JWKS. */
+  GOOGLE_CONVERSATION_JWKS_URL: z.string().url('must be an absolute URL').default('https://www.googleapis.com/oauth2/v3/certs'),
+  /** Home Graph's API (report state, request sync): Google's by default; an egress proxy's or a test's fake. */
+  GOOGLE_HOMEGRAPH_URL: z.string().url('must be an absolute URL like https://homegraph.googleapis.com').default('https://homegraph.googleapis.com'),
+  /** A PEM file of CA certificates to trust for Home Graph and its token endpoint instead of Node's (a proxy's, a fake's). */
+  GOOGLE_HOMEGRAPH_CA: z.string().min(1).optional(),
+  /**
+   * Milliseconds state and presence changes gather before they go to Home Graph (one call per tenant and linked account
+   * per interval, however often devices report); a failed call is retried from this long, doubling to 5 minutes. 50..60 000.
+   */
+  GOOGLE_REPORT_STATE_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
   /** The keyring that seals push credentials at rest (AES-256-GCM); made with a fresh key on first start. Unset: DATA_DIR/push-credentials.key. */
   PUSH_CREDENTIAL_KEYRING: z.string().min(1).optional(),
   /** Push workers in this process; 0: this node sends no push (another does). */
@@ -192,7 +205,7 @@ export type Config = {
   };
   /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
   alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
-  google: { executeWaitMs: number };
+  google: { executeWaitMs: number; conversation: { projectId?: string; jwksUrl: string }; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -275,7 +288,11 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       skillIds: new Set(e.ALEXA_SKILL_IDS?.split(',') ?? []), certHost: e.ALEXA_SKILL_CERT_HOST.toLowerCase(),
       rootCaFile: e.ALEXA_SKILL_ROOT_CA, certFetchCaFile: e.ALEXA_SKILL_CERT_FETCH_CA,
     },
-    google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
+    google: {
+      executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS,
+      conversation: { projectId: e.GOOGLE_CONVERSATION_PROJECT_ID, jwksUrl: e.GOOGLE_CONVERSATION_JWKS_URL },
+      homeGraph: { baseUrl: e.GOOGLE_HOMEGRAPH_URL.replace(/\/$/, ''), caFile: e.GOOGLE_HOMEGRAPH_CA, intervalMs: e.GOOGLE_REPORT_STATE_INTERVAL_MS },
+    },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),
       workers: e.PUSH_WORKERS, apnsEndpoint: e.PUSH_APNS_ENDPOINT, fcmEndpoint: e.PUSH_FCM_ENDPOINT, providerCa: e.PUSH_PROVIDER_CA, pauseMs: e.PUSH_PAUSE_MS,

@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import { buildApi, type HttpApp } from './api/app.js';
 import { googleRoutes } from './voice/google/routes.js';
+import { startHomeGraph, type HomeGraphReporter } from './voice/google/home-graph/home-graph-reporter.js';
+import { stateReporterContext } from './auth/state-reporter.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
@@ -47,6 +49,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
   let push: { stop(): Promise<void> } | undefined;
+  let homeGraph: HomeGraphReporter | undefined;
   const metrics = createMetrics();
   const publicUrl = new PublicUrl(config.publicUrl);
   registerDatabaseMetrics(metrics, () => database.embeddedHealth());
@@ -84,7 +87,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     http = await buildApi({
       core, log, metrics, publicUrl: () => publicUrl.href,
       adapterRoutes: [
-        googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
+        googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, conversation: config.google.conversation, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
         async (app) => {
           await app.register(alexaRoutes, {
             core: voiceCore, config: config.alexa, log,
@@ -100,6 +103,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       ],
     });
     push = startPush(core, config.push, log, metrics.registry);
+    const homeGraphLog = log.child({ component: 'google-home-graph' });
+    homeGraph = startHomeGraph(core, config.google.homeGraph, (tenantId) => stateReporterContext(tenantId, 'google'),
+      (what, tenantId, error) => homeGraphLog.warn({ err: error, tenantId }, `Home Graph ${what} failed; retrying with backoff`));
     broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
@@ -107,7 +113,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services, notifier] = [http, broker, core, push];
+    const [server, mqtt, services, notifier, reporter] = [http, broker, core, push, homeGraph];
     let closing: Promise<void> | undefined;
     return {
       core: services,
@@ -122,6 +128,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           await mqtt.close();
           await server.close();
           await notifier.stop();
+          await reporter.close();
           // QoS 0 telemetry still buffered, presence and state: written before the pool goes.
           await services.stop();
           await database.close();
@@ -134,6 +141,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await broker?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
     await push?.stop().catch(() => undefined);
+    await homeGraph?.close().catch(() => undefined);
     await core?.stop().catch(() => undefined);
     await database.close();
     throw error;

@@ -10,6 +10,7 @@ import { VOICE_PLATFORMS, type VoicePolicyChange } from '../core/voice-policy.js
 import { createTenant } from '../core/tenants.js';
 import type { Core } from '../core/create-core.js';
 import { PUSH_COMMANDS } from './push-commands.js';
+import { VOICE_COMMANDS } from './voice-commands.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -230,4 +231,5 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
   },
   ...PUSH_COMMANDS,
+  ...VOICE_COMMANDS,
 };

@@ -2,7 +2,24 @@ import { readFile } from 'node:fs/promises';
 import { findTenantBySlug } from '../core/tenants.js';
 import { GatewayError } from '../core/errors.js';
 import type { CredentialInput } from '../core/push/push-credentials.js';
-import type { OneOffCommand } from './commands.js';
+import type { Core } from '../core/create-core.js';
+import type { Flags, OneOffCommand } from './commands.js';
+
+/** Whose credential a command names: one tenant (--tenant SLUG, its id) or the platform-wide default (--platform, null). */
+export async function credentialOwner(core: Core, flags: Flags): Promise<{ owner: string | null; whose: string }> {
+  const slug = typeof flags.tenant === 'string' ? flags.tenant : undefined;
+  if (Boolean(slug) === Boolean(flags.platform)) throw new GatewayError('VALIDATION_FAILED', 'Name one tenant (--tenant SLUG) or the platform-wide default (--platform).');
+  const tenant = slug ? await findTenantBySlug(core.db, slug) : undefined;
+  if (slug && !tenant) throw new GatewayError('TENANT_NOT_FOUND', `No tenant "${slug}".`);
+  return { owner: tenant?.id ?? null, whose: tenant ? `tenant ${tenant.slug}` : 'the platform' };
+}
+
+/** Reads a file a flag names, as a CLI error when it cannot. */
+export function readFlagFile(flags: Flags, flag: string): Promise<string> {
+  return readFile(String(flags[flag]), 'utf8').catch(() => {
+    throw new GatewayError('VALIDATION_FAILED', `--${flag}: cannot read ${String(flags[flag])}.`);
+  });
+}
 
 /** `gatehouse push credentials set|list`: the operator's side of the push providers. */
 export const PUSH_COMMANDS: Record<string, OneOffCommand> = {
@@ -13,20 +30,13 @@ export const PUSH_COMMANDS: Record<string, OneOffCommand> = {
       'team-id': { type: 'string' }, topic: { type: 'string' }, sandbox: { type: 'boolean' }, 'fcm-service-account': { type: 'string' },
     },
     async run(core, flags, args) {
-      const slug = typeof flags.tenant === 'string' ? flags.tenant : undefined;
-      if (Boolean(slug) === Boolean(flags.platform)) throw new GatewayError('VALIDATION_FAILED', 'Name one tenant (--tenant SLUG) or the platform-wide default (--platform).');
-      const tenant = slug ? await findTenantBySlug(core.db, slug) : undefined;
-      if (slug && !tenant) throw new GatewayError('TENANT_NOT_FOUND', `No tenant "${slug}".`);
-      const owner = tenant?.id ?? null;
-      const whose = tenant ? `tenant ${tenant.slug}` : 'the platform';
+      const { owner, whose } = await credentialOwner(core, flags);
       if (args[0] === 'list') {
         const credentials = await core.pushCredentials.list(owner);
         return { json: { credentials }, text: credentials.map((c) => `${c.provider} ${c.fingerprint} ${JSON.stringify(c.settings)}`).join('\n') || `No push credentials for ${whose}.` };
       }
       if (args[0] !== 'set') throw new GatewayError('VALIDATION_FAILED', 'gatehouse push credentials set … or list …');
-      const read = async (flag: string) => readFile(String(flags[flag]), 'utf8').catch(() => {
-        throw new GatewayError('VALIDATION_FAILED', `--${flag}: cannot read ${String(flags[flag])}.`);
-      });
+      const read = (flag: string) => readFlagFile(flags, flag);
       let input: CredentialInput;
       if (typeof flags['apns-key'] === 'string') {
         // Token-based APNs keys work in both environments: each token's own environment decides (--sandbox is accepted for familiarity).

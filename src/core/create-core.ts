@@ -27,6 +27,7 @@ import { TelemetryReader } from './telemetry/telemetry-reader.js';
 import { RetentionSettings } from './telemetry/retention-settings.js';
 import { TelemetryRetention } from './telemetry/telemetry-retention.js';
 import { VoiceAccounts } from './voice-accounts.js';
+import { VoiceCredentials } from './voice-credentials.js';
 import { VoicePolicy } from './voice-policy.js';
 
 /** The core services every adapter stands on; adapters receive this and nothing else of the core. */
@@ -45,6 +46,8 @@ export type Core = {
   voicePolicy: VoicePolicy;
   /** Linked voice accounts (Google's agentUserId, unlink) and the VOICE_INTENT audit of what voice asked. */
   voiceAccounts: VoiceAccounts;
+  /** Google service accounts for Home Graph, sealed at rest: set by the operator, opened by the reporter. */
+  voiceCredentials: VoiceCredentials;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
   /** Alexa's permission to send events (AcceptGrant): Login with Amazon tokens per person and skill, sealed at rest. */
@@ -131,6 +134,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     pushTokens: new PushTokens(db, policy),
     pushCredentials: new PushCredentials(db, keyring, policy),
     alexaGrants: new AlexaGrants(db, keyring, policy),
+    voiceCredentials: new VoiceCredentials(db, keyring),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,

@@ -55,6 +55,13 @@ export class VoiceAccounts {
     return row.id;
   }
 
+  /** The platform's ids of everyone linked in the caller's tenant (Home Graph is told per agentUserId). */
+  async linkedIds(ctx: TenantContext, platform: VoicePlatform): Promise<string[]> {
+    this.policy.check(ctx, 'device.read');
+    return this.db.withTenant(ctx, async (tx) =>
+      (await tx.query<{ id: string }>('SELECT provider_user_id AS id FROM voice_accounts WHERE provider = $1 ORDER BY provider_user_id', [platform])).rows.map((row) => row.id));
+  }
+
   /** Forgets the link (the platform's unlink, Google's DISCONNECT); the caller revokes the sessions. */
   async unlink(ctx: TenantContext, platform: VoicePlatform, requestId: string): Promise<void> {
     this.policy.check(ctx, 'voice.link');

@@ -132,6 +132,29 @@ describe('gatehouse commands with no gateway running', () => {
     expect(refused.stderr + refused.stdout).toMatch(/keyId is 10 letters and digits/);
   });
 
+  it('voice google credentials set seals the Home Graph service account (a tenant\'s, or the platform\'s), list shows only its fingerprint', async () => {
+    await run(['tenant', 'create', 'homey']);
+    const file = path.join(dataDir, 'home-graph-sa.json');
+    const account = {
+      type: 'service_account', project_id: 'homey-project', client_email: 'hg@homey-project.iam.gserviceaccount.com', private_key_id: 'k1',
+      private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), token_uri: 'https://oauth2.googleapis.com/token',
+    };
+    await writeFile(file, JSON.stringify(account));
+    const saved = await run(['voice', 'google', 'credentials', 'set', '--tenant', 'homey', '--service-account', file]);
+    expect(saved).toMatchObject({ provider: 'google', fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/), settings: { projectId: 'homey-project', clientEmail: account.client_email } });
+    await run(['voice', 'google', 'credentials', 'set', '--platform', '--service-account', file]);
+    const listed = await run(['voice', 'google', 'credentials', 'list', '--tenant', 'homey']);
+    expect(JSON.stringify(listed)).not.toContain('PRIVATE KEY');
+    expect(listed).toMatchObject({ credentials: [{ provider: 'google', fingerprint: saved.fingerprint }] });
+    const stored = await inspect(async (client) => (await client.query<{ sealed: Buffer }>('SELECT sealed FROM voice_credentials')).rows);
+    expect(stored).toHaveLength(2);
+    expect(stored.every((row) => !row.sealed.toString('latin1').includes('PRIVATE KEY'))).toBe(true);
+    await writeFile(file, JSON.stringify({ ...account, private_key: 'nope' }));
+    const refused = await runCli(['voice', 'google', 'credentials', 'set', '--tenant', 'homey', '--service-account', file, '--json'], env);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toMatch(/Home Graph service account must be the JSON key file/);
+  }, 120_000);
+
   it('certs dev writes a CA and a server certificate for localhost into --dir, without touching any database', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-certs-'));
     // A data directory that does not exist: a command that needs no data must not create one.

@@ -3,17 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext } from '../../src/auth/operator.js';
 import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import type { CapabilitySpec } from '../../src/core/devices/device-registry.js';
+import { GOOGLE_PROJECT, linkGoogle } from '../fakes/google/account-link.js';
 import { assertGoogleShape, googleRequests, type Execution, type Intent } from '../fakes/google/smart-home.js';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
 import { call } from '../support/gateway.js';
 import { metric } from '../support/metrics.js';
 import { connect, subscribe } from '../support/mqtt.js';
 import { waitFor } from '../support/processes.js';
-import { pkcePair, tokenRequest } from '../support/oauth.js';
+import { tokenRequest } from '../support/oauth.js';
 
 const PASSWORD = 'correct horse battery';
-const PROJECT = 'gatehouse-test';
-const REDIRECT = `https://oauth-redirect.googleusercontent.com/r/${PROJECT}`;
 const MAX_FAILURES = 3;
 
 type Command = { ids: string[]; status: string; errorCode?: string; challengeNeeded?: { type: string }; states?: Record<string, unknown> };
@@ -27,22 +26,7 @@ describe('Google smart home: POST /voice/google', () => {
   /** Commands each answering device received, by device name. */
   const received: Record<string, { name: string; params: unknown }[]> = {};
 
-  /** Account linking as Google does it, without a browser: the consent form posted, the code exchanged with PKCE. */
-  async function link(email: string): Promise<{ access: string; refresh: string }> {
-    const { verifier, challenge } = pkcePair();
-    const form = {
-      response_type: 'code', client_id: google.id, redirect_uri: REDIRECT, state: 'google-state', code_challenge: challenge, code_challenge_method: 'S256',
-      email, password: PASSWORD, action: 'allow',
-    };
-    const consent = await fetch(`${gw.base}/oauth/authorize`, {
-      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString(),
-    });
-    expect(consent.status, await consent.clone().text()).toBe(302);
-    const code = new URL(consent.headers.get('location')!).searchParams.get('code')!;
-    const tokens = await tokenRequest(gw.base, google, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
-    expect(tokens.status).toBe(200);
-    return { access: tokens.body.access_token as string, refresh: tokens.body.refresh_token as string };
-  }
+  const link = (email: string) => linkGoogle(gw.base, google, email, PASSWORD);
 
   /** POST /voice/google as Google sends it, the answer checked against Google's documented shape. */
   async function fulfill<T>(intent: Intent, token: string, body: object): Promise<T> {
@@ -98,7 +82,7 @@ describe('Google smart home: POST /voice/google', () => {
     await register('barn', 'barn-light', 'light', ['power']);
     const members = [['owner@home.test', 'owner', 'home'], ['admin@home.test', 'admin', 'home'], ['nopin@home.test', 'member', 'home'], ['farmer@barn.test', 'owner', 'barn']] as const;
     for (const [email, role, slug] of members) await core.auth.members.add(await operatorContext(core.db, slug), { email, password: PASSWORD, role });
-    const g = await core.auth.oauth.clients.create({ platform: 'google', redirectUris: platformRedirectUris('google', PROJECT) });
+    const g = await core.auth.oauth.clients.create({ platform: 'google', redirectUris: platformRedirectUris('google', GOOGLE_PROJECT) });
     google = { id: g.clientId, secret: g.clientSecret };
     for (const email of ['owner@home.test', 'admin@home.test']) {
       const login = await call<{ access_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email, password: PASSWORD } });
@@ -285,6 +269,43 @@ describe('Google smart home: POST /voice/google', () => {
       { intent: 'EXECUTE', requestId: ids[2], device: 'lamp', command: 'action.devices.commands.OnOff', pinUsed: false, outcome: 'SUCCESS' },
       { intent: 'EXECUTE', requestId: ids[3], device: 'front-door', command: 'action.devices.commands.LockUnlock', pinUsed: true, outcome: 'challengeFailedPinNeeded' },
     ]);
+  });
+
+  it('ackNeeded for a capability the tenant marks for acknowledgement: nothing is sent until Google returns challenge.ack', async () => {
+    const core = gw.gateway.core;
+    const operator = await operatorContext(core.db, 'home');
+    const setpoint = (celsius: number, challenge?: { ack?: boolean; pin?: string }) => execute(tokens['owner@home.test']!.access, 'thermo', {
+      command: 'action.devices.commands.ThermostatTemperatureSetpoint', params: { thermostatTemperatureSetpoint: celsius }, ...(challenge ? { challenge } : {}),
+    });
+    await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false, requiresAck: true }]);
+    try {
+      const before = received.thermo!.length;
+      expect(await setpoint(22)).toEqual({ ids: ['thermo'], status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type: 'ackNeeded' } });
+      expect(await setpoint(22, { ack: true })).toEqual({ ids: ['thermo'], status: 'SUCCESS', states: expect.objectContaining({ online: true, thermostatTemperatureSetpoint: 22 }) });
+      // The acknowledged command is the marker: the first request sent nothing before it.
+      expect(received.thermo!.slice(before)).toEqual([expect.objectContaining({ name: 'set_setpoint', params: { celsius: 22 } })]);
+    } finally {
+      await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false }]);
+    }
+  });
+
+  it('PIN and ack on one capability: ack first (the core\'s order), then the PIN, whose answer stands for the ack too', async () => {
+    const core = gw.gateway.core;
+    const operator = await operatorContext(core.db, 'home');
+    const setpoint = (challenge?: { ack?: boolean; pin?: string }) => execute(tokens['owner@home.test']!.access, 'thermo', {
+      command: 'action.devices.commands.ThermostatTemperatureSetpoint', params: { thermostatTemperatureSetpoint: 23 }, ...(challenge ? { challenge } : {}),
+    });
+    await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: true, requiresAck: true }]);
+    try {
+      const before = received.thermo!.length;
+      expect((await setpoint()).challengeNeeded).toEqual({ type: 'ackNeeded' });
+      expect((await setpoint({ ack: true })).challengeNeeded).toEqual({ type: 'pinNeeded' });
+      expect((await setpoint({ pin: '1111' })).challengeNeeded).toEqual({ type: 'challengeFailedPinNeeded' });
+      expect(await setpoint({ pin: '2468' })).toEqual({ ids: ['thermo'], status: 'SUCCESS', states: expect.objectContaining({ thermostatTemperatureSetpoint: 23 }) });
+      expect(received.thermo!.slice(before).map((command) => command.name)).toEqual(['set_setpoint']);
+    } finally {
+      await core.voicePolicy.update(operator, 'google', [{ capability: 'thermostat', enabled: true, requiresPin: false }]);
+    }
   });
 
   it('DISCONNECT forgets the link and ends Google\'s tokens: the access token gets 401, the refresh token invalid_grant', async () => {

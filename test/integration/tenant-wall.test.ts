@@ -21,8 +21,8 @@ afterAll(() => db.close());
 const KNOWN = [
   'app_credentials', 'commands', 'device_capabilities', 'device_state', 'devices', 'invitations', 'memberships', 'notification_preferences',
   'notifications', 'oauth_codes', 'push_credentials', 'push_deliveries', 'push_lanes', 'push_rules', 'push_tokens', 'refresh_tokens',
-  'device_events', 'device_events_default', 'security_events', 'telemetry', 'telemetry_default',
-  'voice_accounts', 'voice_capabilities', 'voice_pins',
+  'alexa_grants', 'device_events', 'device_events_default', 'security_events', 'telemetry', 'telemetry_default',
+  'voice_accounts', 'voice_capabilities', 'voice_credentials', 'voice_pins',
 ];
 
 describe('the tenant wall, on every table of the schema with tenant_id', () => {
@@ -57,8 +57,8 @@ describe('the tenant wall, on every table of the schema with tenant_id', () => {
   });
 
   it('keeps tenant_id NOT NULL, except where a row may belong to no tenant (which no tenant then sees)', () => {
-    // Platform events and platform-admin sessions have no tenant (migrations/…_auth.sql), nor the platform-wide push credentials (…_push.sql).
-    expect(tables.filter((table) => table.tenantIdNullable).map((table) => table.name)).toEqual(['push_credentials', 'refresh_tokens', 'security_events']);
+    // Platform events and platform-admin sessions have no tenant (migrations/…_auth.sql), nor the platform-wide push and Home Graph credentials (…_push.sql, …_google-home-graph.sql).
+    expect(tables.filter((table) => table.tenantIdNullable).map((table) => table.name)).toEqual(['push_credentials', 'refresh_tokens', 'security_events', 'voice_credentials']);
   });
 });
 

@@ -123,6 +123,15 @@ export class DeviceRegistry {
     });
   }
 
+  /** The names of the caller's devices among these ids (events name devices by id; voice platforms by name). */
+  async namesOf(ctx: TenantContext, ids: readonly string[]): Promise<Map<string, string>> {
+    await this.policy.requireAccess(ctx, 'device.read');
+    const uuids = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    const rows = await this.db.withTenant(ctx, async (tx) =>
+      (await tx.query<{ id: string; name: string }>('SELECT id, name FROM devices WHERE id = ANY($1::uuid[])', [uuids])).rows);
+    return new Map(rows.map((row) => [row.id, row.name]));
+  }
+
   /**
    * Current state, presence and last seen of several devices in one query
    * (Google QUERY, Alexa ReportState). Names this tenant has no device by come

@@ -7,7 +7,8 @@ import type { AccessPolicy } from '../policy/access-policy.js';
 import { seal, unseal, type Keyring } from './credential-keyring.js';
 
 export type ApnsCredentialInput = { provider: 'apns'; signingKey: string; keyId: string; teamId: string; topic: string };
-export type FcmCredentialInput = { provider: 'fcm'; serviceAccount: { project_id: string; client_email: string; private_key: string; private_key_id?: string; token_uri: string } };
+export type ServiceAccount = { project_id: string; client_email: string; private_key: string; private_key_id?: string; token_uri: string };
+export type FcmCredentialInput = { provider: 'fcm'; serviceAccount: ServiceAccount };
 export type CredentialInput = ApnsCredentialInput | FcmCredentialInput;
 /** What anyone but a sender may see of a credential: never the secret, only its fingerprint. */
 export type CredentialSummary = { id: string; tenantId: string | null; provider: 'apns' | 'fcm'; settings: Record<string, string>; fingerprint: string; createdAt: Date };
@@ -25,11 +26,20 @@ function parts(input: CredentialInput): { settings: Record<string, string>; secr
     if (!/^[A-Za-z0-9.-]+$/.test(input.topic)) throw new GatewayError('VALIDATION_FAILED', 'The APNs topic is the app\'s bundle id, e.g. com.acme.app.');
     return { settings: { keyId: input.keyId, teamId: input.teamId, topic: input.topic }, secret: input.signingKey };
   }
-  const account = input.serviceAccount;
+  return serviceAccountParts(input.serviceAccount, 'FCM');
+}
+
+/** A Google service account's JSON key file (FCM, Home Graph): what may be shown, and the secret to seal. */
+export function serviceAccountParts(account: ServiceAccount | undefined, what: string): { settings: Record<string, string>; secret: string } {
   if (!account?.project_id || !account.client_email || !PEM_KEY.test(account.private_key ?? '') || !/^https:\/\//.test(account.token_uri ?? '')) {
-    throw new GatewayError('VALIDATION_FAILED', 'The FCM service account must be the JSON key file of a service account (project_id, client_email, private_key, token_uri).');
+    throw new GatewayError('VALIDATION_FAILED', `The ${what} service account must be the JSON key file of a service account (project_id, client_email, private_key, token_uri).`);
   }
   return { settings: { projectId: account.project_id, clientEmail: account.client_email, tokenUri: account.token_uri }, secret: JSON.stringify(account) };
+}
+
+/** Seals a secret under the keyring's current key, with the fingerprint by which it is shown. */
+export function sealSecret(keyring: Keyring, secret: string): { keyId: string; sealed: Buffer; fingerprint: string } {
+  return { ...seal(keyring, secret), fingerprint: createHash('sha256').update(secret).digest('hex').slice(0, 16) };
 }
 
 /**
@@ -61,8 +71,7 @@ export class PushCredentials {
   /** Sets (replaces) a tenant's credential for its provider; `tenantId` null: the platform-wide default. */
   async set(tenantId: string | null, input: CredentialInput): Promise<CredentialSummary> {
     const { settings, secret } = parts(input);
-    const fingerprint = createHash('sha256').update(secret).digest('hex').slice(0, 16);
-    const { keyId, sealed } = seal(this.keyring, secret);
+    const { keyId, sealed, fingerprint } = sealSecret(this.keyring, secret);
     return this.db.withPlatform(async (tx) => {
       await tx.query(`DELETE FROM push_credentials WHERE tenant_id IS NOT DISTINCT FROM $1 AND provider = $2`, [tenantId, input.provider]);
       const { rows } = await tx.query<CredentialSummary>(

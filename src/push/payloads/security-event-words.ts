@@ -52,6 +52,7 @@ const WORDS: Record<SecurityEventType, Record<Language, string>> = {
   PUSH_DEAD_LETTER_RETRIED: { en: 'failed notification sent again', de: 'fehlgeschlagene Benachrichtigung erneut gesendet' },
   PUSH_CREDENTIAL_REFUSED: { en: 'push provider refused the credential', de: 'Push-Anbieter hat die Zugangsdaten abgelehnt' },
   PUSH_CREDENTIAL_SET: { en: 'push credential set', de: 'Push-Zugangsdaten gesetzt' },
+  VOICE_CREDENTIAL_SET: { en: 'voice assistant credential set', de: 'Zugangsdaten für Sprachassistenten gesetzt' },
 };
 
 /** A security event's type in words; one the table lacks (a stored notification of a retired type) is its code, spelled out. */

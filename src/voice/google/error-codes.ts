@@ -3,10 +3,12 @@ import type { ErrorCode, GatewayError } from '../../core/errors.js';
 /** One command's outcome as Google reads it (EXECUTE `commands[]`, QUERY `devices{}`). */
 export type GoogleOutcome =
   | { status: 'SUCCESS' | 'PENDING' }
-  | { status: 'OFFLINE' | 'ERROR'; errorCode: string; challengeNeeded?: { type: 'pinNeeded' | 'challengeFailedPinNeeded' } };
+  | { status: 'OFFLINE' | 'ERROR'; errorCode: string; challengeNeeded?: { type: Challenge } };
+
+type Challenge = 'pinNeeded' | 'challengeFailedPinNeeded' | 'ackNeeded';
 
 const error = (errorCode: string): GoogleOutcome => ({ status: 'ERROR', errorCode });
-const challenge = (type: 'pinNeeded' | 'challengeFailedPinNeeded'): GoogleOutcome => ({ status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type } });
+const challenge = (type: Challenge): GoogleOutcome => ({ status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type } });
 
 /**
  * The core's error codes as Google's errorCode values, in one table
@@ -25,6 +27,8 @@ const TABLE: Partial<Record<ErrorCode, (error: GatewayError) => GoogleOutcome>> 
   PIN_REQUIRED: (e) => (e.details.pinSet === false ? error('challengeFailedNotSetup') : challenge('pinNeeded')),
   PIN_INVALID: () => challenge('challengeFailedPinNeeded'),
   PIN_LOCKED: () => error('tooManyFailedAttempts'),
+  // The tenant's requiresAck for Google (the voice rule); any other confirmation is not Google's to give.
+  CONFIRMATION_REQUIRED: (e) => (e.details.ack === true ? challenge('ackNeeded') : error('notSupported')),
 };
 
 export function googleOutcome(e: GatewayError): GoogleOutcome {

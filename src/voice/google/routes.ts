@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantContext } from '../../auth/context.js';
 import type { Core } from '../../core/create-core.js';
-import { GatewayError, isGatewayError } from '../../core/errors.js';
+import { isGatewayError, type GatewayError } from '../../core/errors.js';
+import { conversationRoute, type ConversationOptions } from './conversation/conversation-route.js';
+import { DEAD_TOKEN, googleContext } from './google-context.js';
 import { fulfill, intentName, type GoogleRequest } from './fulfillment.js';
 import type { IntentCounter } from './intents/intent.js';
 
-export type GoogleOptions = { core: Core; executeWaitMs: number; count?: IntentCounter };
+export type GoogleOptions = { core: Core; executeWaitMs: number; count?: IntentCounter; conversation: Omit<ConversationOptions, 'core' | 'waitMs' | 'count'> };
 
 const BODY = {
   type: 'object',
@@ -16,20 +18,9 @@ const BODY = {
   },
 } as const;
 
-/** Refusals that mean "this token is no good": Google answers 401 by refreshing it (and, if that fails, by asking to link again). */
-const DEAD_TOKEN = new Set(['UNAUTHENTICATED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'TENANT_FORBIDDEN', 'TENANT_REQUIRED']);
-
-/**
- * The bearer token is the only proof Google sends (DESIGN.md §5): a Gatehouse
- * access token of channel google, from account linking. Anything else, a web
- * token too, is 401; an outage is not (it must not make Google unlink).
- */
-async function contextOf(core: Core, request: FastifyRequest): Promise<TenantContext> {
-  const match = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-  if (!match) throw new GatewayError('UNAUTHENTICATED', 'A Google account-linking access token is required.');
-  const { claims, ctx } = await core.auth.requests.authenticate(match[1]!);
-  if (claims.channel !== 'google' || !ctx) throw new GatewayError('UNAUTHENTICATED', 'This token was not issued to Google.');
-  return ctx;
+/** The bearer token is the only proof Google sends (DESIGN.md §5). */
+function contextOf(core: Core, request: FastifyRequest): Promise<TenantContext> {
+  return googleContext(core, /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '');
 }
 
 function unauthorized(reply: FastifyReply, error: GatewayError): FastifyReply {
@@ -42,8 +33,10 @@ function unauthorized(reply: FastifyReply, error: GatewayError): FastifyReply {
  * registers it on the HTTP server (src/api knows no adapter's routes).
  * https://developers.home.google.com/cloud-to-cloud/primer/fulfillment
  */
-export function googleRoutes({ core, executeWaitMs, count = () => undefined }: GoogleOptions) {
+export function googleRoutes({ core, executeWaitMs, count = () => undefined, conversation }: GoogleOptions) {
+  const conversationRoutes = conversationRoute({ core, waitMs: executeWaitMs, count, ...conversation });
   return async function routes(app: FastifyInstance): Promise<void> {
+    await conversationRoutes(app);
     app.post<{ Body: GoogleRequest }>('/voice/google', { schema: { hide: true, body: BODY } }, async (request, reply) => {
       let ctx: TenantContext;
       try {

@@ -1,8 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
+import { FakeGoogleOAuth, HttpsFake, reply } from '../fake-google-oauth.js';
 
 /** An FCM v1 error on demand: the HTTP status, the FcmError errorCode and the canonical status. */
 export type ScriptedFcmAnswer = { status: number; errorCode?: string; canonical?: string; message?: string; retryAfter?: string };
@@ -30,28 +29,23 @@ const CANONICAL: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUT
  * `POST /v1/projects/<id>/messages:send` answers `{ name }` or the real error
  * body (`{ error: { code, message, status, details: [FcmError] } }`).
  */
-export class FakeFcm {
+export class FakeFcm extends HttpsFake {
   readonly requests: FcmRequest[] = [];
-  readonly assertions: JWTPayload[] = [];
-  private readonly issued = new Set<string>();
+  private readonly oauth: FakeGoogleOAuth;
   private readonly byToken = new Map<string, ScriptedFcmAnswer>();
   private readonly queue: ScriptedFcmAnswer[] = [];
-  tokenAnswer?: { status: number; error: string };
-  private server?: https.Server;
-  port = 0;
 
-  constructor(private readonly options: FakeFcmOptions) {}
-
-  async start(): Promise<this> {
-    this.server = https.createServer({ cert: this.options.tls.cert, key: this.options.tls.key }, (req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
+  constructor(private readonly options: FakeFcmOptions) {
+    super(options.tls);
+    this.oauth = new FakeGoogleOAuth({ clientEmail: options.clientEmail, publicKey: options.publicKey, audience: options.tokenUri, scope: 'https://www.googleapis.com/auth/firebase.messaging' });
   }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  get assertions(): JWTPayload[] {
+    return this.oauth.assertions;
+  }
+
+  set tokenAnswer(answer: { status: number; error: string } | undefined) {
+    this.oauth.tokenAnswer = answer;
   }
 
   answerFor(token: string, answer: ScriptedFcmAnswer): void {
@@ -65,50 +59,28 @@ export class FakeFcm {
   /** Forgets what was asked and scripted; access tokens already issued stay valid. */
   reset(): void {
     this.requests.length = 0;
-    this.assertions.length = 0;
     this.queue.length = 0;
     this.byToken.clear();
-    this.tokenAnswer = undefined;
+    this.oauth.reset();
   }
 
   /** Makes every access token issued so far invalid (a revoked grant). */
   revokeAccessTokens(): void {
-    this.issued.clear();
+    this.oauth.revokeAccessTokens();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
-    if (req.method === 'POST' && req.url === this.options.tokenPath) return this.token(body, res);
+  protected async route(req: IncomingMessage, body: string, res: ServerResponse): Promise<void> {
+    if (req.method === 'POST' && req.url === this.options.tokenPath) return this.oauth.token(body, res);
     const send = /^\/v1\/projects\/([^/]+)\/messages:send$/.exec(req.url ?? '');
     if (req.method === 'POST' && send) return this.send(send[1]!, req, body, res);
     reply(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });
-  }
-
-  private async token(body: string, res: ServerResponse): Promise<void> {
-    const form = new URLSearchParams(body);
-    if (this.tokenAnswer) return reply(res, this.tokenAnswer.status, { error: this.tokenAnswer.error });
-    if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer') return reply(res, 400, { error: 'unsupported_grant_type' });
-    try {
-      const { payload } = await jwtVerify(form.get('assertion') ?? '', this.options.publicKey, {
-        algorithms: ['RS256'], issuer: this.options.clientEmail, audience: this.options.tokenUri, maxTokenAge: '1h',
-      });
-      if (payload.scope !== 'https://www.googleapis.com/auth/firebase.messaging') return reply(res, 400, { error: 'invalid_scope' });
-      this.assertions.push(payload);
-    } catch {
-      return reply(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
-    }
-    const accessToken = `ya29.${randomBytes(24).toString('base64url')}`;
-    this.issued.add(accessToken);
-    reply(res, 200, { access_token: accessToken, expires_in: 3599, token_type: 'Bearer' });
   }
 
   private send(projectId: string, req: IncomingMessage, body: string, res: ServerResponse): void {
     const accessToken = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
     const message = (JSON.parse(body) as { message?: Record<string, unknown> }).message ?? {};
     const token = typeof message.token === 'string' ? message.token : '';
-    const answer: ScriptedFcmAnswer = !this.issued.has(accessToken)
+    const answer: ScriptedFcmAnswer = !this.oauth.accepts(req.headers.authorization)
       ? { status: 401, canonical: 'UNAUTHENTICATED', message: 'Request had invalid authentication credentials.' }
       : projectId !== this.options.projectId
         ? { status: 403, canonical: 'PERMISSION_DENIED', message: 'Permission denied on resource project.' }
@@ -119,9 +91,4 @@ export class FakeFcm {
     const headers: Record<string, string> = answer.retryAfter !== undefined ? { 'retry-after': answer.retryAfter } : {};
     reply(res, answer.status, { error: { code: answer.status, message: answer.message ?? 'error', status: answer.canonical ?? CANONICAL[answer.status] ?? 'UNKNOWN', details } }, headers);
   }
-}
-
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
-  res.end(JSON.stringify(body));
 }

@@ -38,7 +38,9 @@ async function executeOn(intent: Intent, id: string, device: ExposedDevice | und
     else if (!translated) outcome = { status: 'ERROR', errorCode: 'notSupported' };
     else {
       try {
-        const request = { ...translated.core, pin, idempotencyKey: idempotencyKey(intent.requestId, id, index) };
+        // Google returns only the challenge it was last asked for: the PIN asked after an ack must count as the ack too.
+        const confirm = execution.challenge?.ack === true || pin !== undefined;
+        const request = { ...translated.core, pin, confirm, idempotencyKey: idempotencyKey(intent.requestId, id, index) };
         outcome = fromCommand(await intent.core.commands.issueAndWait(intent.ctx, id, request, intent.executeWaitMs));
       } catch (error) {
         if (!isGatewayError(error)) throw error;

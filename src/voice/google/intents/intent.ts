@@ -28,7 +28,7 @@ export type ExposedDevice = DeviceStateView & { traits: Trait[] };
  * MAX_STATE_BATCH names. A device this tenant has not, or with nothing Google
  * may see, is missing.
  */
-export async function exposedDevices({ core, ctx }: Intent, names: readonly string[]): Promise<Map<string, ExposedDevice>> {
+export async function exposedDevices({ core, ctx }: Pick<Intent, 'core' | 'ctx'>, names: readonly string[]): Promise<Map<string, ExposedDevice>> {
   const rules = await core.voicePolicy.rulesFor(ctx, 'google');
   // Capabilities without commands (sensors) have no rule: reading is what device.read allows.
   const exposed = (capability: string) => rules.get(capability)?.enabled ?? true;

@@ -5,14 +5,15 @@ import { audit, exposedDevices, type IntentHandler } from './intent.js';
 export const sync: IntentHandler = async (intent) => {
   const { core, ctx, requestId } = intent;
   const agentUserId = await core.voiceAccounts.userIdFor(ctx, 'google');
+  const reports = await core.voiceCredentials.isSet(ctx.tenantId);
   const names = (await core.devices.list(ctx)).filter((device) => device.status === 'active').map((device) => device.name);
   const devices = [...(await exposedDevices(intent, names)).values()].map((device) => ({
     id: device.name,
     type: googleType(device.type, device.traits),
     traits: device.traits.map((trait) => trait.name),
     name: { name: device.displayName ?? device.name, ...(device.nicknames.length > 0 ? { nicknames: device.nicknames } : {}) },
-    // Home Graph reporting is not built yet: Google must QUERY.
-    willReportState: false,
+    // With a Home Graph service account the reporter tells Google of every change; without, Google must QUERY.
+    willReportState: reports,
     ...(device.room ? { roomHint: device.room } : {}),
     attributes: Object.assign({}, ...device.traits.map((trait) => trait.attributes?.(new Set(device.capabilities)) ?? {})),
   }));
