@@ -92,6 +92,21 @@ export class NotificationOutbox {
     });
   }
 
+  /**
+   * An automation's `notify` action, to the members it names (ids that are not members of the tenant are
+   * nobody). Rendered as the push templates render device news (a dedicated type needs templates of its
+   * own in src/push): an alarm when `critical`, else a device event, the message as its kind.
+   */
+  async automationNotice(tx: Tx, tenantId: string, notice: { userIds: string[]; automationId: string; automation: string; message: string; critical: boolean; deviceId?: string }): Promise<number> {
+    const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])', [tenantId, notice.userIds]);
+    const device = notice.deviceId ? await deviceOf(tx, tenantId, notice.deviceId) : undefined;
+    await this.write(tx, tenantId, rows.map((row) => row.user_id), {
+      type: notice.critical ? 'device.alarm' : 'device.event', critical: notice.critical, deviceId: device ? notice.deviceId : undefined,
+      data: { device: device?.name ?? notice.automation, kind: notice.message, automation: notice.automation, automationId: notice.automationId },
+    });
+    return rows.length;
+  }
+
   async pinLocked(tx: Tx, tenantId: string, lock: { userId: string; until: Date }): Promise<void> {
     if (!(await rulesOf(tx, tenantId)).pinLocked) return;
     await this.write(tx, tenantId, [lock.userId], { type: 'pin.locked', critical: false, data: { until: lock.until.toISOString() } });
