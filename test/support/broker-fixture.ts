@@ -6,13 +6,14 @@ import { operatorContext } from '../../src/auth/operator.js';
 import { writeDevCertificates } from '../../src/broker/dev-certificates.js';
 import type { CapabilitySpec } from '../../src/core/devices/device-registry.js';
 import { createTenant } from '../../src/core/tenants.js';
+import type { GatewayOptions } from '../../src/main.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import type { Endpoints } from './mqtt.js';
 
 export type Credential = { username: string; password: string; id: string };
 
 /** A real gateway with TCP, TLS (development certificates) and WebSocket listeners, and helpers to provision tenants. */
-export async function startBrokerGateway(env: Record<string, string> = {}): Promise<TestGateway & {
+export async function startBrokerGateway(env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<TestGateway & {
   endpoints: Endpoints;
   tenant(slug: string): Promise<{ id: string; slug: string }>;
   device(slug: string, name: string, capabilities?: CapabilitySpec[]): Promise<Credential>;
@@ -21,7 +22,7 @@ export async function startBrokerGateway(env: Record<string, string> = {}): Prom
 }> {
   const certs = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-certs-'));
   const files = await writeDevCertificates(certs);
-  const t = await startTestGateway({ MQTT_PORT: '0', MQTTS_PORT: '0', MQTT_TLS_CERT: files.serverCert!, MQTT_TLS_KEY: files.serverKey!, ...env });
+  const t = await startTestGateway({ MQTT_PORT: '0', MQTTS_PORT: '0', MQTT_TLS_CERT: files.serverCert!, MQTT_TLS_KEY: files.serverKey!, ...env }, options);
   const core = t.gateway.core;
   const endpoints: Endpoints = {
     tcp: `mqtt://127.0.0.1:${t.gateway.mqttPort}`,
