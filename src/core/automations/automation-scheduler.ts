@@ -86,9 +86,11 @@ export class AutomationScheduler {
           LIMIT 500
           FOR UPDATE OF a SKIP LOCKED`, [now]);
       for (const row of rows) {
+        // last_seen_at as stored (microseconds), not as it came back through a JS Date (milliseconds): compared exactly above.
         await tx.query(
-          `INSERT INTO automation_trigger_state (tenant_id, automation_id, device_id, fired_for) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (automation_id, device_id) DO UPDATE SET fired_for = EXCLUDED.fired_for`, [row.tenant_id, row.id, row.device_id, row.last_seen_at]);
+          `INSERT INTO automation_trigger_state (tenant_id, automation_id, device_id, fired_for)
+           SELECT $1, $2, d.id, d.last_seen_at FROM devices d WHERE d.tenant_id = $1 AND d.id = $3
+           ON CONFLICT (automation_id, device_id) DO UPDATE SET fired_for = EXCLUDED.fired_for`, [row.tenant_id, row.id, row.device_id]);
         const minutes = row.trigger.kind === 'offline' ? row.trigger.minutes : 0;
         await this.triggers.queue(tx, row.tenant_id, row, { kind: 'offline', deviceId: row.device_id, minutes, lastSeenAt: row.last_seen_at.toISOString(), at: now.toISOString() });
       }
