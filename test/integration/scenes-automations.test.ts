@@ -11,7 +11,7 @@ import { startBrokerGateway } from '../support/broker-fixture.js';
 import { contextFor } from '../support/fixtures.js';
 import { call } from '../support/gateway.js';
 import { connect, record, subscribe, until, type Received } from '../support/mqtt.js';
-import { FakeApns, type ApnsRequest } from '../support/push-fakes/fake-apns.js';
+import { FakeApns } from '../support/push-fakes/fake-apns.js';
 import { fakeTls } from '../support/push-fakes/push-tls.js';
 import { waitFor } from '../support/processes.js';
 
