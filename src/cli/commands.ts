@@ -10,6 +10,7 @@ import { VOICE_PLATFORMS, type VoicePolicyChange } from '../core/voice-policy.js
 import { createTenant } from '../core/tenants.js';
 import type { Core } from '../core/create-core.js';
 import { PUSH_COMMANDS } from './push-commands.js';
+import { SCENE_COMMANDS } from './scene-commands.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -212,4 +213,5 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
   },
   ...PUSH_COMMANDS,
+  ...SCENE_COMMANDS,
 };
