@@ -1,5 +1,5 @@
 import type { TenantContext } from '../../auth/context.js';
-import type { Database } from '../../db/database.js';
+import type { Database, Tx } from '../../db/database.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import type { CommandService } from '../commands/command-service.js';
 import { isGatewayError } from '../errors.js';
@@ -120,9 +120,10 @@ export class AutomationRunner {
     for (const [index, action] of automation.actions.entries()) {
       if (outcomes.some((outcome) => outcome.index === index)) continue; // done before a crash
       if (outcomes.length === 0) this.observer.triggerToAction?.(Math.max(0, (Date.now() - run.triggered_at.getTime()) / 1000));
-      const outcome = await this.act(ctx, run, automation, action, index);
+      const record = (tx: Tx, outcome: ActionOutcome) => tx.query('UPDATE automation_runs SET actions = $2, conditions = $3 WHERE id = $1',
+        [run.id, JSON.stringify([...outcomes, outcome]), JSON.stringify(conditions)]);
+      const outcome = await this.act(ctx, run, automation, action, index, record);
       outcomes.push(outcome);
-      await this.db.withTenant(ctx, (tx) => tx.query('UPDATE automation_runs SET actions = $2, conditions = $3 WHERE id = $1', [run.id, JSON.stringify(outcomes), JSON.stringify(conditions)]));
     }
     await this.finish(ctx, run, automation, outcomes.every((outcome) => outcome.ok) ? 'succeeded' : 'failed', conditions, outcomes);
   }
@@ -138,28 +139,41 @@ export class AutomationRunner {
     return evaluate(automation.conditions, (device) => states.get(device), at, automation.time_zone);
   }
 
-  private async act(ctx: TenantContext, run: Claimed, automation: Automation, action: Action, index: number): Promise<ActionOutcome> {
+  /**
+   * One action, its outcome recorded on the run: a notification in the same
+   * transaction as its outbox rows (a crash cannot send it twice); a command
+   * or scene after it was made (its idempotency key makes a retry find it).
+   */
+  private async act(ctx: TenantContext, run: Claimed, automation: Automation, action: Action, index: number, record: (tx: Tx, outcome: ActionOutcome) => Promise<unknown>): Promise<ActionOutcome> {
     const startedAt = new Date();
     const done = (ok: boolean, result: Record<string, unknown>): ActionOutcome => ({ ...action, index, ok, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), result });
+    const recorded = async (outcome: ActionOutcome) => {
+      await this.db.withTenant(ctx, (tx) => record(tx, outcome));
+      return outcome;
+    };
     try {
       if (action.kind === 'command') {
         await this.touch(ctx, run.id, [action.device]);
         const command = await this.commands.issue(ctx, action.device, { name: action.command, params: action.params, idempotencyKey: `run:${run.id}:${index}` });
-        return done(true, { commandId: command.id, status: command.status });
+        return await recorded(done(true, { commandId: command.id, status: command.status }));
       }
       if (action.kind === 'scene') {
         const scene = await this.scenes.get(ctx, action.scene);
         await this.touch(ctx, run.id, scene.commands.map((step) => step.device));
         const activation = await this.scenes.activate(ctx, action.scene, {}, `run:${run.id}:${index}`);
-        return done(activation.results.every((result) => result.outcome === 'issued'), activation);
+        return await recorded(done(activation.results.every((result) => result.outcome === 'issued'), activation));
       }
-      const told = await this.db.withTenant(ctx, (tx) => this.outbox.automationNotice(tx, ctx.tenantId, {
-        userIds: action.to, automationId: run.automation_id, automation: automation.name, message: action.message, critical: action.critical === true, deviceId: run.trigger.deviceId,
-      }));
-      return done(told > 0, { recipients: told });
+      return await this.db.withTenant(ctx, async (tx) => {
+        const told = await this.outbox.automationNotice(tx, ctx.tenantId, {
+          userIds: action.to, automationId: run.automation_id, automation: automation.name, message: action.message, critical: action.critical === true, deviceId: run.trigger.deviceId,
+        });
+        const outcome = done(told > 0, { recipients: told });
+        await record(tx, outcome);
+        return outcome;
+      });
     } catch (error) {
       if (!isGatewayError(error)) throw error;
-      return done(false, { error: { code: error.code, message: error.message } });
+      return recorded(done(false, { error: { code: error.code, message: error.message } }));
     }
   }
 
