@@ -63,10 +63,12 @@ describe('automation schedules', () => {
     }, 10_000, 'the run at 02:30 done');
     expect(run).toMatchObject({ late: false, trigger: { kind: 'schedule', cron: '30 2 * * *', timeZone: 'Europe/Berlin' } });
     expect(run!.scheduledFor?.toISOString()).toBe('2027-01-15T01:30:00.000Z');
-    // Both schedulers (timers and explicit ticks) have looked again since: still one run.
+    // Both schedulers (timers and explicit ticks) have looked again since, and both runners drained: still one run, one command.
     await tickAll([a, b]);
     await tickAll([a, b]);
+    await Promise.all([a, b].map((g) => g.gateway.core.automationRunner.drain()));
     expect(await runs()).toHaveLength(1);
+    expect(await a.gateway.core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands c JOIN devices d ON d.id = c.device_id WHERE d.name = 'heater-1'`, [])).toEqual([{ n: 1 }]);
     expect((await a.gateway.core.automations.get(owner(), automationId)).nextFireAt?.toISOString()).toBe('2027-01-16T01:30:00.000Z');
   });
 
