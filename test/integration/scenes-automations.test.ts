@@ -180,6 +180,13 @@ describe('scenes and automations, end to end', () => {
     await until(() => door.commands().length === 1 && hall.commands().length === 2 && porch.commands().length === 2, 10_000, 'each command at its device');
     expect([door.commands()[0]!.name, hall.commands()[1]!.name, porch.commands()[1]!.name]).toEqual(['lock', 'turn_off', 'turn_off']);
     expect(door.commands()[0]!.id).toBe(done.body.results[0]!.commandId);
+    // The caller's own context reached the command service unchanged: each command is the admin's, from web.
+    const sent = await call<{ items: { channel: string; principal: unknown; details: Record<string, unknown> }[] }>(gw.base, 'GET', '/v1/security-events?type=COMMAND_SENT', { token: admin.token });
+    for (const result of done.body.results) {
+      expect(sent.body.items.find((event) => event.details.commandId === result.commandId)).toMatchObject({ channel: 'web', principal: { kind: 'user', id: admin.id }, details: { confirmed: true } });
+    }
+    const activated = await call<{ items: { principal: unknown; details: Record<string, unknown> }[] }>(gw.base, 'GET', '/v1/security-events?type=SCENE_ACTIVATED', { token: admin.token });
+    expect(activated.body.items.filter((event) => event.details.sceneId === created.body.id)).toEqual([expect.objectContaining({ principal: { kind: 'user', id: admin.id }, details: expect.objectContaining({ pin: true }) })]);
   });
 
   it('the core\'s voice API: a voice caller sees the scene with its PIN flag, a wrong PIN runs nothing, the right one runs each command', async () => {
