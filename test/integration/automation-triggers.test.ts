@@ -141,6 +141,34 @@ describe('automation triggers', () => {
     expect(lamp.inbox.map((m) => m.topic)).toEqual([`devices/lamp-c/commands/${marker.body.id}`]);
   });
 
+  it('a run whose runner died mid-way is taken over when its lease ran out, and resumes after the actions already recorded', async () => {
+    const home = await tenant();
+    await home.device('trip-1', []);
+    const first = await home.device('step-1', [{ name: 'power' }], 'ok');
+    const second = await home.device('step-2', [{ name: 'power' }], 'ok');
+    const id = await home.automation({
+      name: 'two steps', trigger: { kind: 'event', device: 'trip-1', event: 'go' },
+      actions: [{ kind: 'command', device: 'step-1', command: 'turn_on' }, { kind: 'command', device: 'step-2', command: 'turn_on' }],
+    });
+    // As a runner that claimed the run, did the first action, recorded it and died leaves it: running, its lease run out.
+    const [tenantRow] = await gw.gateway.core.db.platformQuery<{ id: string }>('SELECT id FROM tenants WHERE slug = $1', [home.slug]);
+    const done = [{ kind: 'command', device: 'step-1', command: 'turn_on', index: 0, ok: true, startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), result: { status: 'pending' } }];
+    await gw.gateway.core.db.platformQuery(
+      `INSERT INTO automation_runs (tenant_id, automation_id, status, trigger, actions, attempts, lease_until, started_at)
+       VALUES ($1, $2, 'running', '{"kind":"event","event":"go"}', $3, 1, now() - interval '1 second', now())`, [tenantRow!.id, id, JSON.stringify(done)]);
+    await gw.gateway.core.automationRunner.drain();
+    const [run] = await waitFor(async () => {
+      const all = await home.runs(id);
+      return all.length === 1 && all[0]!.status === 'succeeded' ? all : undefined;
+    }, 10_000, 'the run taken over');
+    expect(run!.actions.map((action) => action.ok)).toEqual([true, true]);
+    await until(() => second.inbox.length === 1, 10_000, 'step 2 sent');
+    // Step 1 was not sent again: a command from the API is the first step-1 sees.
+    const marker = await call<{ id: string }>(gw.base, 'POST', '/v1/devices/step-1/commands', { token: home.owner.token, body: { name: 'turn_off' } });
+    await until(() => first.inbox.length >= 1, 10_000, 'the marker at step-1');
+    expect(first.inbox.map((m) => m.topic)).toEqual([`devices/step-1/commands/${marker.body.id}`]);
+  });
+
   it('beyond the tenant\'s runs per minute, runs are recorded `limited` and not executed', async () => {
     const home = await tenant();
     const button = await home.device('btn-r', []);
