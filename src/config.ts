@@ -90,6 +90,37 @@ const schema = z.object({
   ALEXA_SMART_HOME_SECRETS: z.string().regex(/^[^=,\s]+=[^,\s]{32,}(,[^=,\s]+=[^,\s]{32,})*$/, 'skillId=secret pairs, comma-separated; each secret at least 32 characters').optional(),
   /** Milliseconds a Smart Home directive waits for the device's result (Alexa gives the skill about 8 s in all). 500..7 500. */
   ALEXA_COMMAND_WAIT_MS: z.coerce.number().int().min(500).max(7_500).default(6_000),
+  /**
+   * The Login with Amazon client of each Smart Home skill (its "Alexa Skill Messaging" credentials): `skillId=clientId:clientSecret`
+   * pairs, comma-separated. AcceptGrant exchanges its code with it for the tokens that send events (ChangeReport, deferred
+   * Responses). A skill without one answers AcceptGrant with ACCEPT_GRANT_FAILED and sends no events.
+   */
+  ALEXA_LWA_CLIENTS: z.string().regex(/^[^=,:\s]+=[^=,:\s]+:[^,\s]+(,[^=,:\s]+=[^=,:\s]+:[^,\s]+)*$/, 'skillId=clientId:clientSecret pairs, comma-separated').optional(),
+  /** Login with Amazon's token endpoint (a test's fake). */
+  ALEXA_LWA_TOKEN_URL: z.string().url().default('https://api.amazon.com/auth/o2/token'),
+  /**
+   * Alexa's event gateway, in the region of the skill's users: North America https://api.amazonalexa.com/v3/events,
+   * Europe and India https://api.eu.amazonalexa.com/v3/events, Far East https://api.fe.amazonalexa.com/v3/events.
+   */
+  ALEXA_EVENT_GATEWAY_URL: z.string().url().default('https://api.amazonalexa.com/v3/events'),
+  /** Milliseconds state changes gather before they go to Alexa as ChangeReports: a device reporting every 100 ms costs one per interval. 100..60 000. */
+  ALEXA_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1_000),
+  /**
+   * Seconds a command may still finish after Alexa was answered DeferredResponse (the asynchronous Response then goes to the
+   * event gateway); only for people with a grant, otherwise a command lives ALEXA_COMMAND_WAIT_MS. 1..300.
+   */
+  ALEXA_DEFERRAL_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  /**
+   * The Alexa custom skills (POST /voice/alexa) whose requests are served: skill ids, comma-separated (one per white-label
+   * skill). The tenant comes from the linked account's token, never from the skill id. Unset: every request is refused.
+   */
+  ALEXA_SKILL_IDS: z.string().regex(/^[^,\s]+(,[^,\s]+)*$/, 'skill ids, comma-separated').optional(),
+  /** The host (optionally host:port) a request's SignatureCertChainUrl must name. Amazon's: s3.amazonaws.com (port 443). A test's local server otherwise. */
+  ALEXA_SKILL_CERT_HOST: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'host or host:port').default('s3.amazonaws.com'),
+  /** A PEM file of the root certificates a request's signing chain must lead to. Unset: Node's bundled public roots (as Amazon's SDK verifier). */
+  ALEXA_SKILL_ROOT_CA: z.string().min(1).optional(),
+  /** A PEM file of CA certificates trusted for the HTTPS download of the signing chain (a test's local server). Unset: Node's. */
+  ALEXA_SKILL_CERT_FETCH_CA: z.string().min(1).optional(),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -136,6 +167,11 @@ const schema = z.object({
   TELEMETRY_QUEUE_HIGH_WATER: z.coerce.number().int().min(100).default(10_000),
   /** The same for a heavy tenant while a light one writes: its batches are small then, and filling a deep queue flat out (a flood's onset) crowds the others. */
   TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT: z.coerce.number().int().min(100).default(1_000),
+  // Time partitions of telemetry and device events, made ahead by the gateway; retention in days per tenant (default 90) under this ceiling.
+  TELEMETRY_PARTITION_UNIT: z.enum(['day', 'month']).default('day'),
+  TELEMETRY_PARTITIONS_AHEAD: z.coerce.number().int().min(1).max(60).default(3),
+  TELEMETRY_RETENTION_MAX_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
+  TELEMETRY_MAINTENANCE_INTERVAL_MS: z.coerce.number().int().min(1_000).default(3_600_000),
 });
 
 export type Config = {
@@ -154,8 +190,14 @@ export type Config = {
   databasePoolSize: number;
   auth: { sessionCacheMs: number; invitationTtlHours: number };
   voicePin: { maxFailures: number; lockMinutes: number };
-  /** Smart Home skill secrets by skill id, and how long a directive waits for its device. */
-  alexa: { skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number };
+  /** Smart Home skill secrets by skill id, and how long a directive waits for its device; Login with Amazon and the event gateway. */
+  alexa: {
+    skillSecrets: ReadonlyMap<string, string>; commandWaitMs: number;
+    lwaClients: ReadonlyMap<string, { clientId: string; clientSecret: string }>; lwaTokenUrl: string; eventGatewayUrl: string;
+    reportIntervalMs: number; deferralSeconds: number;
+  };
+  /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
+  alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
   google: { executeWaitMs: number };
   /** Automations: per-tenant runs per minute, loop protection, the scheduler's tick and lateness, the runners' lease. */
   automations: { runsPerMinute: number; loopBound: number; loopWindowSeconds: number; tickMs: number; lateAfterMs: number; leaseMs: number };
@@ -177,7 +219,8 @@ export type Config = {
     rateMessages: number;
     rateBytes: number;
   };
-  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; heavyShareBesideLight: number; batchDelayMs: number; queueHighWater: number; queueHighWaterBesideLight: number; writers: number; bulkWriters: number };
+  telemetry: { maxBytes: number; batchMax: number; batchMaxBesideLight: number; heavyShareBesideLight: number; batchDelayMs: number; queueHighWater: number; queueHighWaterBesideLight: number; writers: number; bulkWriters: number;
+    retention: { unit: 'day' | 'month'; ahead: number; maxDays: number; intervalMs: number } };
 };
 
 export class ConfigError extends Error {
@@ -203,7 +246,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
         const name = issue.path.join('.');
         const given = env[name];
         // A secret is never echoed, not even a malformed one.
-        const shown = given === undefined || name.includes('SECRET') ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
+        const shown = given === undefined || name.includes('SECRET') || name === 'ALEXA_LWA_CLIENTS' ? '' : ` (got ${JSON.stringify(redactUrl(given))})`;
         return `${name}: ${issue.message}${shown}`;
       }),
     );
@@ -227,6 +270,18 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     alexa: {
       skillSecrets: new Map((e.ALEXA_SMART_HOME_SECRETS?.split(',') ?? []).map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] as const)),
       commandWaitMs: e.ALEXA_COMMAND_WAIT_MS,
+      lwaClients: new Map((e.ALEXA_LWA_CLIENTS?.split(',') ?? []).map((pair) => {
+        const [skillId, client] = [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)];
+        return [skillId, { clientId: client.slice(0, client.indexOf(':')), clientSecret: client.slice(client.indexOf(':') + 1) }] as const;
+      })),
+      lwaTokenUrl: e.ALEXA_LWA_TOKEN_URL,
+      eventGatewayUrl: e.ALEXA_EVENT_GATEWAY_URL,
+      reportIntervalMs: e.ALEXA_REPORT_INTERVAL_MS,
+      deferralSeconds: e.ALEXA_DEFERRAL_SECONDS,
+    },
+    alexaSkill: {
+      skillIds: new Set(e.ALEXA_SKILL_IDS?.split(',') ?? []), certHost: e.ALEXA_SKILL_CERT_HOST.toLowerCase(),
+      rootCaFile: e.ALEXA_SKILL_ROOT_CA, certFetchCaFile: e.ALEXA_SKILL_CERT_FETCH_CA,
     },
     google: { executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS },
     automations: {
@@ -255,7 +310,8 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       rateMessages: e.MQTT_RATE_MESSAGES,
       rateBytes: e.MQTT_RATE_BYTES,
     },
-    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, heavyShareBesideLight: e.TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, queueHighWaterBesideLight: e.TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS },
+    telemetry: { maxBytes: e.TELEMETRY_MAX_BYTES, batchMax: e.TELEMETRY_BATCH_MAX, batchMaxBesideLight: e.TELEMETRY_BATCH_MAX_BESIDE_LIGHT, heavyShareBesideLight: e.TELEMETRY_HEAVY_SHARE_BESIDE_LIGHT, batchDelayMs: e.TELEMETRY_BATCH_DELAY_MS, queueHighWater: e.TELEMETRY_QUEUE_HIGH_WATER, queueHighWaterBesideLight: e.TELEMETRY_QUEUE_HIGH_WATER_BESIDE_LIGHT, writers: e.TELEMETRY_WRITERS, bulkWriters: e.TELEMETRY_BULK_WRITERS,
+      retention: { unit: e.TELEMETRY_PARTITION_UNIT, ahead: e.TELEMETRY_PARTITIONS_AHEAD, maxDays: e.TELEMETRY_RETENTION_MAX_DAYS, intervalMs: e.TELEMETRY_MAINTENANCE_INTERVAL_MS } },
   };
 }
 

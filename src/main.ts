@@ -6,6 +6,7 @@ import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
 import { startPush } from './push/push-service.js';
 import { alexaRoutes } from './voice/alexa-routes.js';
+import { alexaSkillRoutes } from './voice/alexa-skill/routes.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
@@ -97,7 +98,13 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
         async (app) => {
           await app.register(alexaRoutes, {
             core: voiceCore, config: config.alexa, log,
-            answered: (directive, outcome) => metrics.voiceDirectives.inc({ platform: 'alexa', directive, outcome }),
+            answered: (directive, outcome) => metrics.voiceIntents.inc({ platform: 'alexa', intent: directive, outcome }),
+          });
+        },
+        async (app) => {
+          await app.register(alexaSkillRoutes, {
+            core: voiceCore, log: log.child({ component: 'alexa-skill' }), config: config.alexaSkill, waitMs: config.alexa.commandWaitMs,
+            count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'alexa', intent, outcome }),
           });
         },
       ],

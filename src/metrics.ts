@@ -22,15 +22,9 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
-    voiceDirectives: new Counter({
-      name: 'gatehouse_voice_directives_total',
-      help: 'Voice directives answered, by platform, directive (namespace.name) and outcome (the event sent, or the error type).',
-      labelNames: ['platform', 'directive', 'outcome'] as const,
-      registers: [registry],
-    }),
     voiceIntents: new Counter({
       name: 'gatehouse_voice_intents_total',
-      help: 'Voice platform intents served, by platform, intent (EXECUTE: per device command) and the outcome the platform was answered (SUCCESS, PENDING, OFFLINE, a Google errorCode, unauthorized).',
+      help: 'Voice platform requests served, by platform, intent (Google: EXECUTE per device command; Alexa: the directive as namespace.name) and the outcome the platform was answered (Google: SUCCESS, PENDING, OFFLINE, an errorCode, unauthorized; Alexa: the event sent, or the error type).',
       labelNames: ['platform', 'intent', 'outcome'] as const,
       registers: [registry],
     }),

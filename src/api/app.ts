@@ -24,6 +24,7 @@ import { oauthRoutes } from './routes/oauth.js';
 import { platformRoutes } from './routes/platform.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { approvalPolicyRoutes } from './routes/approval-policy.js';
+import { retentionRoutes } from './routes/retention.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { pushTokenRoutes } from './routes/push-tokens.js';
 import { securityEventRoutes } from './routes/security-events.js';
@@ -101,6 +102,7 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(voicePolicyRoutes, { core });
   await app.register(securityEventRoutes, { core });
   await app.register(approvalPolicyRoutes, { core });
+  await app.register(retentionRoutes, { core });
   await app.register(pushTokenRoutes, { core });
   await app.register(notificationRoutes, { core });
   await app.register(sceneRoutes, { core });

@@ -41,6 +41,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   REQUEST_SIGNATURE_INVALID: 401,
   REQUEST_STALE: 401,
   REQUEST_REPLAYED: 409,
+  // Amazon's rule for a custom skill: a request that fails verification is answered 400 Bad Request.
+  SKILL_REQUEST_REFUSED: 400,
   DATABASE_UNAVAILABLE: 503,
   PORT_IN_USE: 500,
   CONFIG_INVALID: 500,

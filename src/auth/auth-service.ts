@@ -5,6 +5,7 @@ import type { RaiseSecurityAlert } from '../core/notifications/notification-outb
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import { AccessTokens } from './access-tokens.js';
+import { alexaGrantHolders } from './alexa-grant-holders.js';
 import { AppCredentials } from './app-credentials.js';
 import { CredentialVerifier } from './credential-verifier.js';
 import { DEFAULT_LIMITS, FailureLimiter } from './failure-limiter.js';
@@ -59,6 +60,8 @@ export async function createAuth(db: Database, policy: AccessPolicy, options: Au
     apps: new AppCredentials(db, policy, credentials, options.events),
     requests,
     credentials,
+    /** The tenant's people whose Alexa grant (AcceptGrant) may still be used, as their Alexa contexts: for ChangeReports. */
+    alexaGrantHolders: (tenantId: string) => alexaGrantHolders(db, tenantId),
     oauth: new AuthorizationServer(db, new OAuthClients(db, limiter), sessions, logins, keys, limiter, policy),
   };
 }

@@ -14,7 +14,7 @@ export class BrokerMetrics {
   messagesOut = 0;
   refusedPublishes: Record<string, number> = { acl: 0, rate_limit: 0, payload_too_large: 0, topic_limits: 0, invalid_topic: 0 };
   refusedSubscribes = 0;
-  telemetryRejected: Record<string, number> = { too_large: 0, not_json: 0, not_object: 0 };
+  telemetryRejected: Record<string, number> = { too_large: 0 };
   readonly batchRows: Histogram;
   readonly commitSeconds: Histogram;
 

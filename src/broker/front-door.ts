@@ -46,6 +46,8 @@ export class FrontDoor {
    * device of every tenant retries. The first is logged at once, with its error; then one line per 10 s with a count.
    */
   private readonly unavailable: RepeatedFailures<UnavailableRefusal>;
+  /** When each credential's refusal at its connection cap was last logged: a load test hitting it should be told once a minute, not per CONNECT. */
+  private readonly capLogged = new Map<string, number>();
 
   constructor(
     private readonly authenticator: ConnectAuthenticator,
@@ -147,7 +149,7 @@ export class FrontDoor {
       return deny(CONNACK.NOT_AUTHORIZED, `the will topic ${packet.will.topic.slice(0, 200)} is not allowed`);
     }
     const count = this.perCredential.get(session.credentialId) ?? 0;
-    if (count >= this.options.maxConnectionsPerCredential) return deny(CONNACK.NOT_AUTHORIZED, 'too many connections for this credential');
+    if (count >= this.options.maxConnectionsPerCredential) return this.refuseOverCap(session, packet, stream, version);
 
     this.perCredential.set(session.credentialId, count + 1);
     this.open++;
@@ -166,5 +168,22 @@ export class FrontDoor {
       this.log.info({ tenantId: session.ctx.tenantId, principal: session.ctx.principal, declared, limit: this.options.maxPacketBytes, verdict }, 'connection closed: packet over the size limit or malformed');
     });
     this.handOff(session, stream);
+  }
+
+  /**
+   * A credential at MQTT_MAX_CONNECTIONS_PER_CREDENTIAL is a quota, not a refusal of who it is: "Server
+   * unavailable" (3) tells a client to retry later; "Not authorized" would send an operator after its secret.
+   */
+  private refuseOverCap(session: MqttSession, packet: IConnectPacket, stream: Duplex, version: number): void {
+    this.metrics.connectsRefused++;
+    const now = Date.now();
+    if (now - (this.capLogged.get(session.credentialId) ?? -Infinity) >= 60_000) {
+      if (this.capLogged.size >= 10_000) for (const [id, at] of this.capLogged) if (now - at >= 60_000) this.capLogged.delete(id);
+      this.capLogged.set(session.credentialId, now);
+      const limit = this.options.maxConnectionsPerCredential;
+      this.log.warn({ tenantId: session.ctx.tenantId, username: packet.username, limit },
+        `CONNECTs refused (server unavailable): this credential already has ${limit} connections; raise MQTT_MAX_CONNECTIONS_PER_CREDENTIAL to allow more (logged once a minute per credential)`);
+    }
+    refuse(stream, version, CONNACK.SERVER_UNAVAILABLE);
   }
 }

@@ -33,6 +33,14 @@ function list(flags: Flags, name: string): string[] {
   return Array.isArray(value) ? value : typeof value === 'string' ? [value] : [];
 }
 
+/** `--enable lock:pin:voice-code`: the capability, then what it asks for on voice. */
+function enableSpec(spec: string): VoicePolicyChange {
+  const [capability = '', ...marks] = spec.split(':');
+  const unknown = marks.filter((mark) => !['pin', 'ack', 'voice-code'].includes(mark));
+  if (unknown.length > 0) throw new GatewayError('VALIDATION_FAILED', `--enable ${spec}: unknown ${unknown.join(', ')}; use :pin, :ack or :voice-code.`);
+  return { capability, enabled: true, requiresPin: marks.includes('pin'), requiresAck: marks.includes('ack'), platformVoiceCode: marks.includes('voice-code') };
+}
+
 export { parseCapability } from './device-file.js';
 
 /** The one-off subcommands (everything but `start`), by their two-word names. */
@@ -80,20 +88,30 @@ export const COMMANDS: Record<string, OneOffCommand> = {
     },
   },
   'voice policy': {
-    usage: 'gatehouse voice policy --tenant SLUG [--platform alexa|google] [--enable CAPABILITY[:pin]]... [--disable CAPABILITY]... [--json]',
+    usage: 'gatehouse voice policy --tenant SLUG [--platform alexa|google] [--enable CAPABILITY[:pin][:ack][:voice-code]]... [--disable CAPABILITY]... [--json]',
     options: { tenant: { type: 'string' }, platform: { type: 'string' }, enable: { type: 'string', multiple: true }, disable: { type: 'string', multiple: true } },
     async run(core, flags) {
       const ctx = await operatorContext(core.db, required(flags, 'tenant'));
       const platform = flags.platform as string | undefined;
       if (platform !== undefined && !VOICE_PLATFORMS.includes(platform as VoicePlatform)) throw new GatewayError('VALIDATION_FAILED', '--platform must be alexa or google.');
       const changes: VoicePolicyChange[] = [
-        ...list(flags, 'enable').map((spec) => ({ capability: spec.replace(/:pin$/, ''), enabled: true, requiresPin: spec.endsWith(':pin') })),
+        ...list(flags, 'enable').map(enableSpec),
         ...list(flags, 'disable').map((capability) => ({ capability, enabled: false, requiresPin: false })),
       ];
       if (changes.length > 0 && platform === undefined) throw new GatewayError('VALIDATION_FAILED', '--platform is required to change the policy.');
       const entries = changes.length > 0 ? await core.voicePolicy.update(ctx, platform as VoicePlatform, changes) : await core.voicePolicy.list(ctx, platform as VoicePlatform | undefined);
-      const text = entries.map((e) => `${e.platform.padEnd(7)} ${e.capability.padEnd(18)} ${e.risk.padEnd(10)} ${e.enabled ? 'on ' : 'off'} ${e.requiresPin ? 'PIN' : '   '} ${e.source}`).join('\n');
+      const text = entries.map((e) => `${e.platform.padEnd(7)} ${e.capability.padEnd(18)} ${e.risk.padEnd(10)} ${e.enabled ? 'on ' : 'off'} ${e.requiresPin ? 'PIN' : '   '} ${e.requiresAck ? 'ack' : '   '} ${e.platformVoiceCode ? 'voice-code' : '          '} ${e.source}`).join('\n');
       return { json: { entries }, text };
+    },
+  },
+  'tenant retention': {
+    usage: 'gatehouse tenant retention --tenant SLUG [--days N] [--json]',
+    options: { tenant: { type: 'string' }, days: { type: 'string' } },
+    async run(core, flags) {
+      const ctx = await operatorContext(core.db, required(flags, 'tenant'));
+      const days = flags.days as string | undefined;
+      const retention = days === undefined ? await core.retention.get(ctx) : await core.retention.set(ctx, Number(days));
+      return { json: retention, text: `Telemetry and device events are kept ${retention.telemetryRetentionDays} days (platform ceiling ${retention.maxDays}).` };
     },
   },
   'tenant approvals': {

@@ -22,12 +22,15 @@ import { NotificationSettings } from './notifications/notification-settings.js';
 import { DeadLetters } from './notifications/dead-letters.js';
 import { OfflineWatch } from './notifications/offline-watch.js';
 import { AccessPolicy } from './policy/access-policy.js';
+import { AlexaGrants } from './alexa-grants.js';
 import { PushTokens } from './push/push-tokens.js';
 import { loadKeyring } from './push/credential-keyring.js';
 import { PushCredentials } from './push/push-credentials.js';
 import { SecurityEventReader } from './security-event-reader.js';
 import { TelemetryWriter, type TelemetryWriterObserver } from './telemetry/telemetry-writer.js';
 import { TelemetryReader } from './telemetry/telemetry-reader.js';
+import { RetentionSettings } from './telemetry/retention-settings.js';
+import { TelemetryRetention } from './telemetry/telemetry-retention.js';
 import { VoiceAccounts } from './voice-accounts.js';
 import { VoicePolicy } from './voice-policy.js';
 
@@ -49,6 +52,8 @@ export type Core = {
   voiceAccounts: VoiceAccounts;
   /** Setting, changing and resetting voice PINs. */
   voicePins: VoicePins;
+  /** Alexa's permission to send events (AcceptGrant): Login with Amazon tokens per person and skill, sealed at rest. */
+  alexaGrants: AlexaGrants;
   /** Provider credentials, sealed at rest: set by the operator, opened by the push workers. */
   pushCredentials: PushCredentials;
   /** People's APNs and FCM tokens. */
@@ -70,6 +75,8 @@ export type Core = {
   telemetry: TelemetryWriter;
   telemetryReader: TelemetryReader;
   deviceState: DeviceStateWriter;
+  retention: RetentionSettings;
+  telemetryMaintenance: TelemetryRetention;
   /** Stops the timers and writes everything buffered (graceful shutdown). */
   stop(): Promise<void>;
 };
@@ -119,9 +126,19 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
   expiry.unref();
   const offlineWatch = new OfflineWatch(db, outbox);
+  // One keyring seals every secret Gatehouse keeps for a provider: push credentials and Alexa's grants.
+  const keyring = await loadKeyring(config.push.keyringFile);
   const offlineFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'announcing offline devices failed'), 60_000);
   const offlineSweep = setInterval(() => offlineWatch.sweep().catch((error: unknown) => offlineFailures.record(error)), 30_000);
   offlineSweep.unref();
+  const retention = new TelemetryRetention(db, { ...config.telemetry.retention, batchRows: 5_000, maxBatches: 200 });
+  const maintain = () => retention.maintain().then(
+    (report) => { if (report.created.length + report.dropped.length + report.deleted > 0) log.info(report, 'telemetry partitions and retention maintained'); },
+    (error: unknown) => log.error({ err: error }, 'telemetry maintenance failed; the next run tries again'));
+  // Partitions ahead exist before the first row arrives; then every interval (any node; the advisory lock lets one work).
+  await maintain();
+  const maintenance = setInterval(() => void maintain(), config.telemetry.retention.intervalMs);
+  maintenance.unref();
   const scenes = new SceneService(db, policy, commands);
   const automationFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'running automations failed'), 60_000);
   const automationRunner = new AutomationRunner(db, commands, scenes, outbox, (tenantId) => automationContext(db, tenantId),
@@ -142,9 +159,12 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     devices: new DeviceRegistry(db, policy, events),
     deviceEvents: new DeviceEvents(db, policy, events, outbox, triggers),
     telemetryReader: new TelemetryReader(db, policy),
+    retention: new RetentionSettings(db, policy, config.telemetry.retention.maxDays),
+    telemetryMaintenance: retention,
     securityEvents: new SecurityEventReader(db, policy),
     pushTokens: new PushTokens(db, policy),
-    pushCredentials: new PushCredentials(db, await loadKeyring(config.push.keyringFile), outbox, policy),
+    pushCredentials: new PushCredentials(db, keyring, outbox, policy),
+    alexaGrants: new AlexaGrants(db, keyring, policy),
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,
@@ -154,6 +174,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
       await automationRunner.stop();
       clearInterval(expiry);
       clearInterval(offlineSweep);
+      clearInterval(maintenance);
       await telemetry.flush();
       await deviceState.close();
     },

@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   REQUEST_SIGNATURE_INVALID: 'The webhook request is unsigned, names an unknown skill, or its signature does not match its body.',
   REQUEST_STALE: 'The webhook request\'s timestamp is more than 150 s away from the gateway\'s clock, either way.',
   REQUEST_REPLAYED: 'The same signed webhook request was already received within its validity window.',
+  SKILL_REQUEST_REFUSED: 'An Alexa custom-skill request failed verification (certificate URL or chain, signature, timestamp, replay, skill id); details.reason says which.',
   // Infrastructure
   DATABASE_UNAVAILABLE: 'PostgreSQL cannot be reached or is not migrated.',
   PORT_IN_USE: 'A configured port is already taken by another process.',

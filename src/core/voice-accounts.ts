@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TenantContext } from '../auth/context.js';
 import type { Database, Tx } from '../db/database.js';
-import { recordSecurityEvent } from './audit-log.js';
+import { recordPlatformEvent, recordSecurityEvent } from './audit-log.js';
 import { GatewayError } from './errors.js';
 import type { AccessPolicy } from './policy/access-policy.js';
 import type { VoicePlatform } from './voice-policy.js';
@@ -62,6 +62,15 @@ export class VoiceAccounts {
       await tx.query('DELETE FROM voice_accounts WHERE provider = $1 AND user_id = $2', [platform, ctx.principal.id]);
       await recordSecurityEvent(tx, ctx, { type: 'VOICE_INTENT', userId: ctx.principal.id, details: { intent: 'DISCONNECT', requestId, outcome: 'UNLINKED' } });
     });
+  }
+
+  /**
+   * A platform's request refused before anyone could be known (a bad signature,
+   * a replay): the platform's security event, with no tenant, as a failed login is.
+   */
+  async recordRefusal(platform: VoicePlatform, details: { reason: string; requestId?: string; skillId?: string; sourceIp?: string }): Promise<void> {
+    const { sourceIp, ...rest } = details;
+    await this.db.withPlatform((tx) => recordPlatformEvent(tx, null, { type: 'VOICE_REQUEST_REFUSED', channel: platform, sourceIp, details: rest }));
   }
 
   /** One VOICE_INTENT security event per record, in one transaction. */

@@ -2,10 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
 import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
+import { ChangeReports } from './alexa/change-reports.js';
+import { EventGrants } from './alexa/event-grants.js';
 import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
 import { handleDirective } from './alexa/smart-home.js';
 
-export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void };
+export type AlexaRouteOptions = {
+  core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void;
+  /** Told of the ChangeReport sender once it runs (tests flush it). */
+  changeReports?: (reports: ChangeReports) => void;
+};
 
 /**
  * POST /voice/alexa/smart-home: directives relayed by the Lambda forwarder
@@ -14,9 +20,17 @@ export type AlexaRouteOptions = { core: Core; config: Config['alexa']; log: Logg
  * then every directive answers 200 with an Alexa event, errors included, as
  * the Lambda hands it to Alexa unchanged.
  */
-export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered }: AlexaRouteOptions): Promise<void> {
+export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered, changeReports }: AlexaRouteOptions): Promise<void> {
   const replays = new ReplayCache();
-  const options = { core, log: log.child({ component: 'alexa' }), waitMs: config.commandWaitMs, answered };
+  const alexaLog = log.child({ component: 'alexa' });
+  const grants = new EventGrants(core, { lwaClients: config.lwaClients, lwaTokenUrl: config.lwaTokenUrl, eventGatewayUrl: config.eventGatewayUrl }, alexaLog);
+  const options = { core, log: alexaLog, waitMs: config.commandWaitMs, answered, grants, deferralSeconds: config.deferralSeconds };
+  // Events go out only for skills with a Login with Amazon client: without one there can be no grant.
+  if (config.lwaClients.size > 0) {
+    const reports = new ChangeReports(core, grants, { intervalMs: config.reportIntervalMs, log: alexaLog });
+    app.addHook('onClose', () => reports.close());
+    changeReports?.(reports);
+  }
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   // Documented, not validated by schema: the signature is checked before anything in the request is read.
@@ -27,13 +41,13 @@ export async function alexaRoutes(app: FastifyInstance, { core, config, log, ans
   };
   app.post('/voice/alexa/smart-home', { schema }, async (request) => {
     const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    verifyForwarded(request.headers, raw, config.skillSecrets, replays);
+    const skillId = verifyForwarded(request.headers, raw, config.skillSecrets, replays);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
       body = undefined;
     }
-    return handleDirective(options, body);
+    return handleDirective(options, body, skillId);
   });
 }

@@ -4,27 +4,18 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, sign } from '../../deploy/alexa-lambda/index.mjs';
 import { operatorContext } from '../../src/auth/operator.js';
-import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import type { Core } from '../../src/core/create-core.js';
 import { alexaMessageErrors } from '../support/alexa-schema.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
-import { connect, subscribe } from '../support/mqtt.js';
+import { deviceOnline as alexaDevice, directive, linkAlexa, type AlexaEvent } from '../support/alexa-smart-home.js';
 import { waitFor } from '../support/processes.js';
-import { ALEXA_REDIRECT, ALEXA_VENDOR, pkcePair, tokenRequest } from '../support/oauth.js';
 
 const SKILL = 'amzn1.ask.skill.gatehouse-test';
 const SECRET = 'f'.repeat(20) + '0123456789abcdef';
 const PASSWORD = 'correct horse battery';
 const PIN = '2468';
 
-type Event = { event: { header: Record<string, string>; endpoint?: { endpointId: string }; payload: Record<string, unknown> }; context?: { properties: { namespace: string; name: string; value: unknown; instance?: string }[] } };
-
-/** Directives exactly as Amazon documents them (sample_messages/ in alexa-samples/alexa-smarthome). */
-function directive(namespace: string, name: string, token: string, endpointId: string | undefined, payload: Record<string, unknown> = {}, instance?: string) {
-  const header = { namespace, name, payloadVersion: '3', messageId: randomUUID(), ...(endpointId ? { correlationToken: `ct-${randomUUID()}` } : {}), ...(instance ? { instance } : {}) };
-  if (!endpointId) return { directive: { header, payload: { ...payload, scope: { type: 'BearerToken', token } } } };
-  return { directive: { header, endpoint: { scope: { type: 'BearerToken', token }, endpointId, cookie: {} }, payload } };
-}
+type Event = AlexaEvent;
 
 describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → core → a real MQTT device', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
@@ -41,32 +32,9 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     return answer;
   }
 
-  /** A device that answers each command ok and reports the state the command implies. */
-  async function deviceOnline(name: string, credential: { username: string; password: string }, state: (command: { name: string; params: Record<string, unknown> }) => Record<string, unknown>) {
-    const client = await connect(gw.endpoints.tcp, { username: credential.username, password: credential.password });
-    open.push(client);
-    client.on('message', (topic, payload) => {
-      const command = JSON.parse(payload.toString()) as { name: string; params: Record<string, unknown> };
-      void client.publishAsync(`devices/${name}/state`, JSON.stringify(state(command)), { qos: 1, retain: true })
-        .then(() => client.publishAsync(`${topic}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 }));
-    });
-    expect(await subscribe(client, `devices/${name}/commands/+`, 1)).toEqual([1]);
-    return client;
-  }
-
-  async function linkAccount(email: string): Promise<string> {
-    const client = await core.auth.oauth.clients.create({ platform: 'alexa', redirectUris: platformRedirectUris('alexa', ALEXA_VENDOR) });
-    const { verifier, challenge } = pkcePair();
-    const authorize = await fetch(`${gw.base}/oauth/authorize`, {
-      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: ALEXA_REDIRECT, state: 's', code_challenge: challenge, code_challenge_method: 'S256', email, password: PASSWORD, action: 'allow' }).toString(),
-    });
-    expect(authorize.status).toBe(302);
-    const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-    const exchanged = await tokenRequest(gw.base, { id: client.clientId, secret: client.clientSecret }, { grant_type: 'authorization_code', code, redirect_uri: ALEXA_REDIRECT, code_verifier: verifier });
-    expect(exchanged.status).toBe(200);
-    return exchanged.body.access_token as string;
-  }
+  const deviceOnline = async (name: string, credential: { username: string; password: string }, state: (command: { name: string; params: Record<string, unknown> }) => Record<string, unknown>) =>
+    open.push(await alexaDevice(gw.endpoints.tcp, name, credential, state));
+  const linkAccount = (email: string) => linkAlexa(gw.base, core, email, PASSWORD);
 
   const intents = async (messageId: string) =>
     (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [messageId]))[0]!.n;
@@ -81,7 +49,9 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     await core.auth.members.add(home, { email: 'owner@home.test', password: PASSWORD, role: 'owner' });
     await core.voicePins.setFor(home, { email: 'owner@home.test' }, PIN);
     const register = async (slug: string, name: string, type: string, capabilities: string[], displayName?: string) => {
-      const device = await core.devices.register(await operatorContext(core.db, slug), { name, type, displayName, room: 'Hall', capabilities: capabilities.map((c) => ({ name: c })) });
+      const device = await core.devices.register(await operatorContext(core.db, slug), {
+        name, type, displayName, room: 'Hall', capabilities: capabilities.map((c) => ({ name: c.replace(/:pin$/, ''), requiresPin: c.endsWith(':pin') })),
+      });
       ids[name] = device.id;
       return device;
     };
@@ -89,6 +59,10 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     await deviceOnline('lamp.hall', lamp, (c) => (c.name === 'turn_on' ? { on: true } : c.name === 'turn_off' ? { on: false } : { brightness: c.params.brightness }));
     const panel = await register('home', 'alarm', 'security_panel', ['arm_disarm'], 'Alarm');
     await deviceOnline('alarm', panel, (c) => ({ arm_mode: c.name === 'disarm' ? 'disarmed' : c.params.mode }));
+    for (const name of ['front-door', 'safe-door']) {
+      const lock = await register('home', name, 'lock', [name === 'safe-door' ? 'lock:pin' : 'lock']);
+      await deviceOnline(name, lock, (c) => ({ locked: c.name === 'lock', jammed: false }));
+    }
     await register('home', 'porch', 'sensor', ['temperature', 'motion']);
     await register('home', 'pump', 'switch', ['power']); // never connects
     await register('home', 'boiler', 'other', ['factory_reset']); // nothing Alexa may use
@@ -105,7 +79,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect(answer.event.header).toMatchObject({ namespace: 'Alexa.Discovery', name: 'Discover.Response' });
     const endpoints = answer.event.payload.endpoints as { endpointId: string; friendlyName: string; displayCategories: string[]; capabilities: { interface: string }[] }[];
     const byId = new Map(endpoints.map((e) => [e.endpointId, e]));
-    expect([...byId.keys()].sort()).toEqual([ids['lamp.hall'], ids.alarm, ids.porch, ids.pump].sort());
+    expect([...byId.keys()].sort()).toEqual([ids['lamp.hall'], ids.alarm, ids['front-door'], ids['safe-door'], ids.porch, ids.pump].sort());
     expect(byId.has(ids['cabin-light']!)).toBe(false);
     const interfaces = (id: string) => byId.get(id)!.capabilities.map((c) => c.interface).sort();
     expect(byId.get(ids['lamp.hall']!)).toMatchObject({ friendlyName: 'Hall lamp', displayCategories: ['LIGHT'] });
@@ -140,7 +114,7 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect(audited.map((e) => e.event_type).sort()).toEqual(['COMMAND_SENT', 'VOICE_INTENT', 'VOICE_INTENT']);
     for (const event of audited) expect(event).toMatchObject({ channel: 'alexa', principal: { kind: 'voice', id: owner!.id }, slug: 'home' });
     const metrics = await (await fetch(`${gw.base}/metrics`)).text();
-    expect(metrics).toMatch(/gatehouse_voice_directives_total\{platform="alexa",directive="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
+    expect(metrics).toMatch(/gatehouse_voice_intents_total\{platform="alexa",intent="Alexa.PowerController.TurnOn",outcome="Response"\} [1-9]/);
   });
 
   it('SetBrightness, then ReportState reads the device\'s state back', async () => {
@@ -192,6 +166,46 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect((await send(disarm(PIN))).event.payload.type).toBe('TOO_MANY_FAILED_ATTEMPTS');
     const lockouts = await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'PIN_LOCKOUT' AND channel = 'alexa'`, []);
     expect(lockouts[0]!.n).toBe(1);
+  });
+
+  describe('Unlock: Alexa checked its own voice code, which stands in for the PIN only where the tenant chose so', () => {
+    const lockState = (answer: Event) => answer.context?.properties.find((p) => p.name === 'lockState')?.value;
+    const commandsOf = async (messageId: string) =>
+      (await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands WHERE idempotency_key LIKE $1`, [`%alexa:${messageId}`]))[0]!.n;
+    const outcomeOf = async (messageId: string) =>
+      (await core.db.platformQuery<{ outcome: string }>(`SELECT details->>'outcome' AS outcome FROM security_events WHERE event_type = 'VOICE_INTENT' AND details->>'requestId' = $1`, [messageId])).map((r) => r.outcome);
+    const setVoiceCode = async (platformVoiceCode: boolean) =>
+      core.voicePolicy.update(await operatorContext(core.db, 'home'), 'alexa', [{ capability: 'lock', enabled: true, requiresPin: true, platformVoiceCode }]);
+
+    it('by default the lock is discovered and locks, and Unlock answers INSUFFICIENT_PERMISSIONS with nothing sent', async () => {
+      await setVoiceCode(false);
+      const discovered = (await send(directive('Alexa.Discovery', 'Discover', token, undefined))).event.payload.endpoints as { endpointId: string; capabilities: { interface: string }[] }[];
+      expect(discovered.find((e) => e.endpointId === ids['front-door'])!.capabilities.map((c) => c.interface)).toContain('Alexa.LockController');
+      expect(lockState(await send(directive('Alexa.LockController', 'Lock', token, ids['front-door'])))).toBe('LOCKED');
+      const unlock = directive('Alexa.LockController', 'Unlock', token, ids['front-door']);
+      const answer = await send(unlock);
+      expect(answer.event).toMatchObject({ header: { namespace: 'Alexa', name: 'ErrorResponse' }, endpoint: { endpointId: ids['front-door'] }, payload: { type: 'INSUFFICIENT_PERMISSIONS' } });
+      expect(await commandsOf(unlock.directive.header.messageId)).toBe(0);
+      expect(await outcomeOf(unlock.directive.header.messageId)).toEqual(['INSUFFICIENT_PERMISSIONS']);
+    });
+
+    it('with platformVoiceCode on, Unlock reaches the lock and is audited as standing on Alexa\'s voice code; a device tightened with :pin still refuses', async () => {
+      await setVoiceCode(true);
+      const unlock = directive('Alexa.LockController', 'Unlock', token, ids['front-door']);
+      const answer = await send(unlock);
+      expect(answer.event.header.name).toBe('Response');
+      expect(lockState(answer)).toBe('UNLOCKED');
+      expect(await outcomeOf(unlock.directive.header.messageId)).toEqual(['Response']);
+      const sent = await core.db.platformQuery<{ details: Record<string, unknown> }>(
+        `SELECT e.details FROM security_events e JOIN commands c ON c.id::text = e.details->>'commandId' WHERE e.event_type = 'COMMAND_SENT' AND c.idempotency_key LIKE $1`,
+        [`%alexa:${unlock.directive.header.messageId}`]);
+      expect(sent.map((e) => e.details)).toEqual([expect.objectContaining({ command: 'unlock', platformVoiceCode: true, pin: false })]);
+
+      const safe = directive('Alexa.LockController', 'Unlock', token, ids['safe-door']);
+      expect((await send(safe)).event.payload.type).toBe('INSUFFICIENT_PERMISSIONS');
+      expect(await commandsOf(safe.directive.header.messageId)).toBe(0);
+      await setVoiceCode(false);
+    });
   });
 
   it('a token that is not a live Alexa token answers the credential errors; only those', async () => {

@@ -21,7 +21,7 @@ describe('automation schedules', () => {
   let automationId: string;
   const env = () => ({ DATABASE_URL: url, MQTT_PORT: '0', AUTOMATION_TICK_MS: '100', AUTOMATION_LATE_AFTER_MS: '60000' });
   const start = async () => {
-    const gateway = await startTestGateway(env(), { clock });
+    const gateway = await startTestGateway(env(), undefined, { clock });
     gateways.push(gateway);
     return gateway;
   };

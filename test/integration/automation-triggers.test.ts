@@ -46,7 +46,7 @@ describe('automation triggers', () => {
   }
 
   beforeAll(async () => {
-    gw = await startBrokerGateway({ AUTOMATION_RUNS_PER_MINUTE: String(RUNS_PER_MINUTE) }, { clock: () => new Date(Date.now() + offsetMs) });
+    gw = await startBrokerGateway({ AUTOMATION_RUNS_PER_MINUTE: String(RUNS_PER_MINUTE) }, undefined, { clock: () => new Date(Date.now() + offsetMs) });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.endAsync(true)));

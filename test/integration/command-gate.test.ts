@@ -242,7 +242,7 @@ describe('one gate for dangerous actions', () => {
   });
 
   describe('voice policy', () => {
-    type Entry = { platform: string; capability: string; risk: string; enabled: boolean; requiresPin: boolean; source: string };
+    type Entry = { platform: string; capability: string; risk: string; enabled: boolean; requiresPin: boolean; requiresAck: boolean; platformVoiceCode: boolean; source: string };
     const policy = (token: string, query = '') => call<{ entries: Entry[] } & ErrorBody>(gw.base, 'GET', `/v1/voice/policy${query}`, { token });
     const find = (entries: Entry[], platform: string, capability: string) => entries.find((e) => e.platform === platform && e.capability === capability);
 
@@ -269,6 +269,18 @@ describe('one gate for dangerous actions', () => {
       const theirs = (await policy(rival.token)).body.entries;
       expect(theirs.every((e) => e.source === 'default')).toBe(true);
       expect(find(theirs, 'alexa', 'power')).toMatchObject({ enabled: true });
+    });
+    it('Google\'s acknowledgement and Alexa\'s voice code are each their own platform\'s choice, and the voice code only for a sensitive capability', async () => {
+      const admin = await user('home', 'voice-flags@home.test', 'admin');
+      const put = (platform: string, capabilities: unknown[]) => call<{ entries: Entry[] } & ErrorBody>(gw.base, 'PUT', '/v1/voice/policy', { token: admin.token, body: { platform, capabilities } });
+      const refusedAck = await put('alexa', [{ capability: 'power', enabled: true, requiresPin: false, requiresAck: true }]);
+      expect(refusedAck.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringContaining('Alexa has none') });
+      expect((await put('google', [{ capability: 'lock', enabled: true, requiresPin: true, platformVoiceCode: true }])).body.error.code).toBe('VALIDATION_FAILED');
+      expect((await put('alexa', [{ capability: 'power', enabled: true, requiresPin: false, platformVoiceCode: true }])).body.error.code).toBe('VALIDATION_FAILED');
+      const google = await put('google', [{ capability: 'power', enabled: true, requiresPin: false, requiresAck: true }]);
+      expect(find(google.body.entries, 'google', 'power')).toMatchObject({ requiresAck: true, platformVoiceCode: false, source: 'tenant' });
+      const alexa = await put('alexa', [{ capability: 'lock', enabled: true, requiresPin: true, platformVoiceCode: true }]);
+      expect(find(alexa.body.entries, 'alexa', 'lock')).toMatchObject({ requiresPin: true, platformVoiceCode: true, requiresAck: false });
     });
   });
 

@@ -6,6 +6,7 @@ import { createDevCa, issueCertificate, type Pem } from '../../src/broker/dev-ce
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
 import { metric } from '../support/metrics.js';
 import { connect, refusedWith } from '../support/mqtt.js';
+import { recordingLog } from '../support/recording-log.js';
 
 describe('client certificates (mTLS) and connection limits', () => {
   let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
@@ -14,12 +15,13 @@ describe('client certificates (mTLS) and connection limits', () => {
   let unknown: Pem;
   let foreign: Pem;
   let dir: string;
+  const logs = recordingLog();
 
   beforeAll(async () => {
     const ca = await createDevCa();
     dir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-client-ca-'));
     await writeFile(path.join(dir, 'clients-ca.crt'), ca.cert);
-    gw = await startBrokerGateway({ MQTT_TLS_CLIENT_CA: path.join(dir, 'clients-ca.crt'), MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: '2' });
+    gw = await startBrokerGateway({ MQTT_TLS_CLIENT_CA: path.join(dir, 'clients-ca.crt'), MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: '2' }, logs.log);
     await gw.tenant('factory');
     device = await gw.device('factory', 'press-1');
     good = await issueCertificate(ca, { client: device.username });
@@ -48,10 +50,13 @@ describe('client certificates (mTLS) and connection limits', () => {
     expect(await refusedWith(gw.endpoints.tls!, { ...tlsOptions(good), username: 'press-2@factory' })).toBe(4);
   });
 
-  it('allows several connections per credential up to the limit, with distinct client ids', async () => {
+  it('allows several connections per credential up to the limit, with distinct client ids; over it "Server unavailable" and one log line a minute naming the cap', async () => {
     const first = await connect(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-1' });
     const second = await connect(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-2' });
-    expect(await refusedWith(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-3' })).toBe(5);
+    expect(await refusedWith(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-3' })).toBe(3);
+    expect(await refusedWith(gw.endpoints.tcp, { username: device.username, password: device.password, clientId: 'bench-4' })).toBe(3);
+    const capLines = logs.lines().filter((line) => String(line.msg).includes('MQTT_MAX_CONNECTIONS_PER_CREDENTIAL'));
+    expect(capLines).toEqual([expect.objectContaining({ username: device.username, limit: 2, msg: expect.stringContaining('already has 2 connections') })]);
     await first.endAsync();
     // The gateway frees the credential's slot when it sees the socket close, the same moment its connection count drops:
     // polled for, rather than a sleep that a slow machine outlasts.

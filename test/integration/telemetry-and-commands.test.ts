@@ -54,19 +54,47 @@ describe('telemetry ingest, device reads and commands', () => {
       }
     });
 
-    it('stores streams, refuses bad payloads with a counter, and keeps the connection', async () => {
+    it('stores any payload under the limit, byte for byte, routes it unchanged, and refuses only an oversized one, with a counter', async () => {
       const device = await as(meter);
+      const watcher = await as(await gw.app('plant', 'telemetry-watcher'));
+      const seen: { topic: string; payload: Buffer }[] = [];
+      watcher.on('message', (topic, payload) => seen.push({ topic, payload }));
+      await subscribe(watcher, 'devices/meter-1/telemetry/#');
       const before = await rows(meter.id);
-      const rejected = (reason: string) => metric(gw.base, 'gatehouse_telemetry_rejected_total', { reason });
-      const rejectedBefore = { notJson: await rejected('not_json'), notObject: await rejected('not_object'), tooLarge: await rejected('too_large') };
-      await device.publishAsync('devices/meter-1/telemetry/power/l1', '{"w":230}', { qos: 1 });
-      for (const bad of ['not json', '[1,2,3]', '"a string"', 'x'.repeat(20_000)]) await device.publishAsync('devices/meter-1/telemetry', bad, { qos: 1 });
-      await device.publishAsync('devices/meter-1/telemetry', '{"after":"bad"}', { qos: 1 });
+      const tooLarge = () => metric(gw.base, 'gatehouse_telemetry_rejected_total', { reason: 'too_large' });
+      const tooLargeBefore = await tooLarge();
+      const payloads: [stream: string, payload: Buffer][] = [
+        ['raw', Buffer.from([0xa2, 0x61, 0x74, 0xf9, 0x4d, 0x00, 0x1e, 0xff, 0xfe, 0x2c])], // CBOR-ish, a NUL, a record separator, a comma, invalid UTF-8
+        ['text', Buffer.from('temperature=21.5')],
+        ['number', Buffer.from('21.5')],
+        ['string', Buffer.from('"on"')],
+        ['array', Buffer.from('[1,2,3]')],
+        ['object', Buffer.from('{ "w": 230, "spaced": true }')],
+        ['nul-escape', Buffer.from('{"s":"a\\u0000b"}')], // JSON jsonb cannot hold: kept as bytes
+        ['lone-surrogate', Buffer.from('"\\ud800"')],
+        ['empty', Buffer.alloc(0)],
+      ];
+      for (const [stream, payload] of payloads) await device.publishAsync(`devices/meter-1/telemetry/${stream}`, payload, { qos: 1 });
+      await device.publishAsync('devices/meter-1/telemetry/big', Buffer.alloc(20_000, 0x61), { qos: 1 });
+      await device.publishAsync('devices/meter-1/telemetry/marker', '{"marker":1}', { qos: 1 });
       expect(device.connected).toBe(true);
-      expect(await rows(meter.id)).toBe(before + 2);
-      // Counted before each PUBACK, so exactly these by now.
-      expect({ notJson: await rejected('not_json'), notObject: await rejected('not_object'), tooLarge: await rejected('too_large') })
-        .toEqual({ notJson: rejectedBefore.notJson + 1, notObject: rejectedBefore.notObject + 2, tooLarge: rejectedBefore.tooLarge + 1 });
+      expect(await rows(meter.id)).toBe(before + payloads.length + 1);
+      expect(await tooLarge()).toBe(tooLargeBefore + 1);
+
+      await until(() => seen.some((m) => m.topic.endsWith('/marker')));
+      const routed = new Map(seen.map((m) => [m.topic.slice('devices/meter-1/telemetry/'.length), m.payload]));
+      for (const [stream, payload] of payloads) expect(routed.get(stream), stream).toEqual(payload);
+      expect(routed.has('big')).toBe(false);
+
+      type Item = { stream: string; payload?: unknown; payloadBase64?: string; contentType?: string };
+      const stored = await call<{ items: Item[] }>(gw.base, 'GET', `/v1/devices/meter-1/telemetry?limit=${payloads.length + 1}`, { token: viewer.token });
+      const byStream = new Map(stored.body.items.map((item) => [item.stream, item]));
+      const json = ['number', 'string', 'array', 'object'];
+      for (const [stream, payload] of payloads) {
+        const item = byStream.get(stream)!;
+        if (json.includes(stream)) expect(item, stream).toEqual({ ...item, payload: JSON.parse(payload.toString()) });
+        else expect({ bytes: Buffer.from(item.payloadBase64!, 'base64'), type: item.contentType, payload: item.payload }, stream).toEqual({ bytes: payload, type: 'application/octet-stream', payload: undefined });
+      }
     });
 
     it('QoS 0 telemetry is buffered and lands in batches', async () => {

@@ -21,7 +21,7 @@ afterAll(() => db.close());
 const KNOWN = [
   'app_credentials', 'commands', 'device_capabilities', 'device_state', 'devices', 'invitations', 'memberships', 'notification_preferences',
   'notifications', 'oauth_codes', 'push_credentials', 'push_deliveries', 'push_lanes', 'push_rules', 'push_tokens', 'refresh_tokens',
-  'security_events', 'telemetry', 'telemetry_default',
+  'device_events', 'device_events_default', 'security_events', 'telemetry', 'telemetry_default',
   'voice_accounts', 'voice_capabilities', 'voice_pins',
 ];
 

@@ -28,3 +28,20 @@ export async function tokenRequest(
   const response = await fetch(`${base}/oauth/token`, { method: 'POST', headers, body: new URLSearchParams(fields).toString() });
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, headers: response.headers };
 }
+
+/**
+ * Account linking as a voice platform does it: the person signs in and allows
+ * at /oauth/authorize (PKCE), the platform exchanges the code; the access token.
+ */
+export async function linkVoiceAccount(base: string, client: { clientId: string; clientSecret: string }, person: { email: string; password: string }, redirectUri = ALEXA_REDIRECT): Promise<string> {
+  const { verifier, challenge } = pkcePair();
+  const authorize = await fetch(`${base}/oauth/authorize`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ response_type: 'code', client_id: client.clientId, redirect_uri: redirectUri, state: 's', code_challenge: challenge, code_challenge_method: 'S256', ...person, action: 'allow' }).toString(),
+  });
+  if (authorize.status !== 302) throw new Error(`authorize answered ${authorize.status}`);
+  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+  const exchanged = await tokenRequest(base, { id: client.clientId, secret: client.clientSecret }, { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier });
+  if (exchanged.status !== 200) throw new Error(`token answered ${exchanged.status}`);
+  return exchanged.body.access_token as string;
+}

@@ -29,6 +29,18 @@ describe('loadConfig', () => {
     expect((caught as ConfigError).message).not.toContain('too-short-secret');
   });
 
+  it('reads each skill\'s Login with Amazon client, never echoes it, and defaults the endpoints to Amazon\'s', () => {
+    const config = loadConfig({ ALEXA_LWA_CLIENTS: 'amzn1.ask.skill.a=amzn1.application-oa2-client.x:amzn1.oa2-cs.v1.secret' }, false);
+    expect([...config.alexa.lwaClients]).toEqual([['amzn1.ask.skill.a', { clientId: 'amzn1.application-oa2-client.x', clientSecret: 'amzn1.oa2-cs.v1.secret' }]]);
+    expect(config.alexa).toMatchObject({ lwaTokenUrl: 'https://api.amazon.com/auth/o2/token', eventGatewayUrl: 'https://api.amazonalexa.com/v3/events', reportIntervalMs: 1_000, deferralSeconds: 30 });
+    expect(() => loadConfig({ ALEXA_LWA_CLIENTS: 'amzn1.ask.skill.a=no-secret-here' }, false)).toThrow(ConfigError);
+    try {
+      loadConfig({ ALEXA_LWA_CLIENTS: 'amzn1.ask.skill.a=no-secret-here' }, false);
+    } catch (error) {
+      expect((error as ConfigError).message).not.toContain('no-secret-here');
+    }
+  });
+
   it('is pretty in a terminal unless told otherwise', () => {
     expect(loadConfig({}, true).logFormat).toBe('pretty');
     expect(loadConfig({ LOG_FORMAT: 'json' }, true).logFormat).toBe('json');

@@ -71,4 +71,12 @@ export const deviceManagementRoutes: FastifyPluginAsyncTypebox<{ core: Core }> =
       response: { 200: Removal, ...errors },
     },
   }, async (request) => core.devices.remove(contextOf(request), request.params.name, { purge: request.query.purge, confirm: request.query.confirm }));
+
+  app.delete('/v1/devices/:name/data', {
+    schema: {
+      tags: ['devices'], summary: 'Delete a device\'s telemetry and events now and keep the device (data.purge, audited as DATA_PURGED). From mobile: `?confirm=true`.',
+      params: Name, querystring: Type.Object({ confirm: Confirm }),
+      response: { 200: Type.Object({ name: Type.String(), telemetryDeleted: Type.Integer(), eventsDeleted: Type.Integer() }), ...errors },
+    },
+  }, async (request) => core.devices.purgeData(contextOf(request), request.params.name, { confirm: request.query.confirm }));
 };

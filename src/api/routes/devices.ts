@@ -47,7 +47,12 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = async (ap
       }),
       response: {
         200: Type.Object({
-          items: Type.Array(Type.Object({ id: Type.String(), stream: Type.String(), receivedAt: DateTime, payload: Type.Unknown() })),
+          items: Type.Array(Type.Object({
+            id: Type.String(), stream: Type.String(), receivedAt: DateTime,
+            payload: Type.Optional(Type.Unknown({ description: 'A JSON payload, as JSON.' })),
+            payloadBase64: Type.Optional(Type.String({ description: 'Any other payload: its bytes, base64.' })),
+            contentType: Type.Optional(Type.String({ description: 'With payloadBase64: the publisher\'s content type, else application/octet-stream.' })),
+          })),
           next: Type.Union([Type.String(), Type.Null()]),
         }),
         ...errors,

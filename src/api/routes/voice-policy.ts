@@ -5,7 +5,7 @@ import { authenticateWith, contextOf } from '../caller.js';
 const Platform = Type.Union([Type.Literal('alexa'), Type.Literal('google')]);
 const Entry = Type.Object({
   platform: Platform, capability: Type.String(), risk: Type.String(),
-  enabled: Type.Boolean(), requiresPin: Type.Boolean(), source: Type.Union([Type.Literal('default'), Type.Literal('tenant')]),
+  enabled: Type.Boolean(), requiresPin: Type.Boolean(), requiresAck: Type.Boolean(), platformVoiceCode: Type.Boolean(), source: Type.Union([Type.Literal('default'), Type.Literal('tenant')]),
 });
 const errors = { 400: { $ref: 'ErrorResponse#' }, 401: { $ref: 'ErrorResponse#' }, 403: { $ref: 'ErrorResponse#' } };
 
@@ -26,7 +26,11 @@ export const voicePolicyRoutes: FastifyPluginAsyncTypebox<{ core: Core }> = asyn
       tags: ['voice'], summary: 'Change capabilities of one voice platform; a critical capability cannot be enabled, a sensitive one always needs the PIN.',
       body: Type.Object({
         platform: Platform,
-        capabilities: Type.Array(Type.Object({ capability: Type.String({ minLength: 1, maxLength: 64 }), enabled: Type.Boolean(), requiresPin: Type.Boolean() }, { additionalProperties: false }), { maxItems: 100 }),
+        capabilities: Type.Array(Type.Object({
+          capability: Type.String({ minLength: 1, maxLength: 64 }), enabled: Type.Boolean(), requiresPin: Type.Boolean(),
+          requiresAck: Type.Optional(Type.Boolean({ description: 'Google only: the person acknowledges before the command is sent (ackNeeded).' })),
+          platformVoiceCode: Type.Optional(Type.Boolean({ description: 'Alexa only, sensitive capabilities: Alexa\'s own voice code stands in for the Gatehouse PIN (Smart Home sends Unlock without one).' })),
+        }, { additionalProperties: false }), { maxItems: 100 }),
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ entries: Type.Array(Entry) }), ...errors },
     },

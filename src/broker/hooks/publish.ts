@@ -2,7 +2,7 @@ import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
 import { hasCode, isGatewayError } from '../../core/errors.js';
 import { parseDeviceTopic, type DeviceTopic } from '../../core/topics/device-topics.js';
 import { levelCount } from '../../core/topics/topic-match.js';
-import { checkTelemetryPayload } from '../../core/telemetry/telemetry-payload.js';
+import { checkTelemetryPayload, stateObject } from '../../core/telemetry/telemetry-payload.js';
 import { tenantScope } from '../../db/tenant-scope.js';
 import type { BrokerContext } from '../broker-context.js';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
@@ -45,7 +45,7 @@ export function authorizePublishHook(context: BrokerContext) {
           return drop(packet, callback);
         }
         const tenant = tenantScope(session.ctx);
-        const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.json, receivedAt: Date.now() };
+        const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.payload, receivedAt: Date.now() };
         if (packet.qos > 0) {
           telemetry.write(record, (error) => callback(error ?? senderLeft(client, packet)));
           return;
@@ -56,8 +56,9 @@ export function authorizePublishHook(context: BrokerContext) {
       }
       case 'state': {
         const verdict = checkTelemetryPayload(packet.payload as Buffer, limits.telemetryMaxBytes);
-        if (!verdict.ok) return drop(packet, callback);
-        deviceState.state(tenantScope(session.ctx), deviceId, verdict.json);
+        const state = verdict.ok ? stateObject(verdict.payload) : undefined;
+        if (state === undefined) return drop(packet, callback);
+        deviceState.state(tenantScope(session.ctx), deviceId, state);
         retainInOrder(client, packet, log); // the last state is kept for whoever subscribes next
         return callback(null);
       }

@@ -20,6 +20,8 @@ export type CommandRequest = {
   name: string; params?: Record<string, unknown>; ttlSeconds?: number; pin?: string;
   /** Web and mobile: the person confirmed a sensitive command (the matrix's `confirm`). */
   confirm?: boolean;
+  /** Alexa Smart Home's Unlock: Alexa checked its own voice code (stands in for the PIN only where the tenant's voice policy says so). */
+  platformVoiceCode?: boolean;
   /** The caller's retry key (Idempotency-Key): the same key from the same caller within a day answers with the same command. */
   idempotencyKey?: string;
 };
@@ -106,7 +108,7 @@ export class CommandService {
         [ctx.tenantId, deviceId, request.name, JSON.stringify(request.params ?? {}), JSON.stringify({ ...ctx.principal, channel }), ttl, status, key],
       );
       const id = rows[0]!.id;
-      const details = { command: request.name, commandId: id, risk: accepted.risk, pin: gate.pin, confirmed: request.confirm === true };
+      const details = { command: request.name, commandId: id, risk: accepted.risk, pin: gate.pin, confirmed: request.confirm === true, ...(gate.platformVoiceCode ? { platformVoiceCode: true } : {}) };
       await recordSecurityEvent(tx, ctx, { type: gate.approval ? 'APPROVAL_REQUESTED' : 'COMMAND_SENT', deviceId, details });
       const command = (await tx.query<Command>(`${SELECT} WHERE c.id = $1`, [id])).rows[0]!;
       if (gate.approval) await this.outbox.approvalRequested(tx, ctx.tenantId, { commandId: id, deviceId, command: request.name, requestedBy: ctx.principal.id });
@@ -172,8 +174,8 @@ export class CommandService {
     const channel = ctx.channel;
     const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
     const gate = gateFor({
-      channel, risk: accepted.risk, obligations: grant.obligations, devicePin: accepted.requiresPin,
-      confirmed: request.confirm === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
+      channel, risk: accepted.risk, catalogueRisk: accepted.catalogueRisk, obligations: grant.obligations, devicePin: accepted.requiresPin,
+      confirmed: request.confirm === true, platformVoiceCode: request.platformVoiceCode === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
     });
     return { deviceId, accepted, gate, online };
   }

@@ -13,6 +13,8 @@ export type DeviceStatus = 'active' | 'suspended' | 'revoked';
 
 /** What a removal did: the telemetry rows purged with it (0 unless `purge`). */
 export type Removal = { name: string; purged: boolean; telemetryDeleted: number };
+/** What purging a device's data did. */
+export type Purge = { name: string; telemetryDeleted: number; eventsDeleted: number };
 
 /** The columns a change may set, by the field that sets them. */
 const PROFILE_COLUMNS = { displayName: 'display_name', nicknames: 'nicknames', room: 'room', ownerUserId: 'owner_user_id' } as const;
@@ -109,6 +111,23 @@ export class DeviceChanges {
       return { name, purged: Boolean(options.purge), telemetryDeleted };
     });
   }
+}
+
+/**
+ * Deletes a device's telemetry and events and keeps the device (data.purge): what an operator does for a
+ * device whose data must go now rather than when retention takes it.
+ */
+export async function purgeDeviceData(db: Database, policy: AccessPolicy, ctx: TenantContext, name: string, options: Confirmation = {}): Promise<Purge> {
+  const { resolved, ...grant } = await policy.requireAccess(ctx, 'data.purge', [name]);
+  requireConfirmation(grant, options.confirm, 'Purging a device\'s telemetry and events');
+  const deviceId = resolved.get(name)!;
+  return db.withTenant(ctx, async (tx) => {
+    const deleteFrom = async (table: 'telemetry' | 'device_events') =>
+      (await tx.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND device_id = $2`, [ctx.tenantId, deviceId])).rowCount ?? 0;
+    const purge = { name, telemetryDeleted: await deleteFrom('telemetry'), eventsDeleted: await deleteFrom('device_events') };
+    await recordSecurityEvent(tx, ctx, { type: 'DATA_PURGED', deviceId, details: purge });
+    return purge;
+  });
 }
 
 /** Resolved a moment ago, removed since by a concurrent request: the same answer as any unknown name. */

@@ -107,4 +107,17 @@ export class DeviceEvents {
     );
     return pageOf(rows, limit);
   }
+
+  /**
+   * The last few events of a device as a summary (kind and time, no payload):
+   * seed 003's "view personal summaries" (device.read), which voice may; the
+   * events themselves are a detailed report (telemetry.read), which it may not.
+   */
+  async recentSummary(ctx: TenantContext, device: string, limit = 3): Promise<{ kind: string; receivedAt: Date }[]> {
+    const { resolved } = await this.policy.requireAccess(ctx, 'device.read', [device]);
+    return this.db.withTenant(ctx, async (tx) => (await tx.query<{ kind: string; receivedAt: Date }>(
+      'SELECT kind, received_at AS "receivedAt" FROM device_events WHERE device_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2',
+      [resolved.get(device), Math.max(1, Math.min(10, limit))],
+    )).rows);
+  }
 }

@@ -5,7 +5,7 @@ import type { EventBus } from '../event-bus.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import type { DeviceType } from '../capabilities/catalogue.js';
 import { reportedState } from '../capabilities/reported-state.js';
-import { DeviceChanges, type Removal } from './device-changes.js';
+import { DeviceChanges, purgeDeviceData, type Purge, type Removal } from './device-changes.js';
 import type { DeviceChange, DeviceProfile, NewDevice } from './device-input.js';
 import { DeviceProvisioning, type Confirmation, type RegisteredDevice } from './device-provisioning.js';
 
@@ -90,6 +90,10 @@ export class DeviceRegistry {
 
   remove(ctx: TenantContext, name: string, options?: Confirmation & { purge?: boolean }): Promise<Removal> {
     return this.changes.remove(ctx, name, options);
+  }
+
+  purgeData(ctx: TenantContext, name: string, options?: Confirmation): Promise<Purge> {
+    return purgeDeviceData(this.db, this.policy, ctx, name, options);
   }
 
   async get(ctx: TenantContext, name: string): Promise<DeviceDetail> {

@@ -3,10 +3,11 @@ import { isForeignKeyViolation } from '../../db/pg-errors.js';
 import { GatewayError } from '../errors.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import { insertTelemetry, nextId, type TelemetryRow } from './telemetry-insert.js';
+import type { TelemetryPayload } from './telemetry-payload.js';
 import { TenantTurns, type Turn } from './tenant-turns.js';
 
 /** A row to store, for the tenant of `tenant` (a scope made from the publisher's TenantContext). */
-export type TelemetryRecord = { tenant: TenantScope; deviceId: string; stream: string; payload: string; receivedAt: number };
+export type TelemetryRecord = { tenant: TenantScope; deviceId: string; stream: string; payload: TelemetryPayload; receivedAt: number };
 type Pending = TelemetryRow & { done: ((error?: Error) => void) | undefined };
 /** One tenant's queue, with the scope its batches are written under. */
 type TenantQueue = { scope: TenantScope; rows: Pending[] };

@@ -5,8 +5,8 @@ import type { Property } from './messages.js';
  * One Alexa interface per catalogue capability (Home Assistant's
  * alexa/capabilities.py): how it is announced in Discovery and which state
  * properties it reports. Pure: the state comes from the core's batch read.
- * `proactivelyReported` is false everywhere: Gatehouse sends no ChangeReport
- * yet, and saying true would make Alexa trust a stale cache.
+ * `proactivelyReported` is false here; Discovery sets it for a person who
+ * granted Alexa events (discovery.ts), as only they get ChangeReports.
  */
 export type InterfaceSpec = {
   /** The catalogue capability it stands for. */

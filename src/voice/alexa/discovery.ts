@@ -28,8 +28,12 @@ function usable(capability: string, enabled: Set<string>): boolean {
   return commands.length === 0 || enabled.has(capability);
 }
 
-/** One endpoint per device with at least one interface Alexa may use; its endpointId is the device's id (names may hold "."). */
-export function endpointOf(device: DeviceStateView, enabled: Set<string>): Record<string, unknown> | undefined {
+/**
+ * One endpoint per device with at least one interface Alexa may use; its endpointId is the device's id (names may hold ".").
+ * `proactive`: Gatehouse will send ChangeReports for this person (they granted Alexa events), so their properties are
+ * proactivelyReported; saying so without a grant would make Alexa trust a cache no one updates.
+ */
+export function endpointOf(device: DeviceStateView, enabled: Set<string>, proactive = false): Record<string, unknown> | undefined {
   const specs = interfacesOf(device.capabilities.filter((c) => usable(c, enabled)));
   if (specs.length === 0) return undefined;
   return {
@@ -38,19 +42,20 @@ export function endpointOf(device: DeviceStateView, enabled: Set<string>): Recor
     friendlyName: (device.displayName ?? device.name).slice(0, 128),
     description: `${device.room ? `${device.room}: ` : ''}${device.name} (Gatehouse)`.slice(0, 128),
     displayCategories: categoriesOf(device),
-    capabilities: [...ALWAYS, ...specs.flatMap((spec) => spec.discovery)],
+    capabilities: [...ALWAYS, ...specs.flatMap((spec) => spec.discovery)].map((c) =>
+      (proactive && c.properties ? { ...c, properties: { ...c.properties, proactivelyReported: true } } : c)),
   };
 }
 
 /** Alexa.Discovery: the tenant's devices as the core lists them, filtered by its voice policy for Alexa. */
-export async function discover(core: Core, ctx: TenantContext): Promise<Record<string, unknown>[]> {
+export async function discover(core: Core, ctx: TenantContext, proactive = false): Promise<Record<string, unknown>[]> {
   const names = (await core.devices.list(ctx)).filter((d) => d.status === 'active').map((d) => d.name);
   const enabled = await core.voicePolicy.enabledFor(ctx, 'alexa');
   const endpoints: Record<string, unknown>[] = [];
   for (let i = 0; i < names.length; i += MAX_STATE_BATCH) {
     const { devices } = await core.devices.readStates(ctx, names.slice(i, i + MAX_STATE_BATCH));
     for (const device of devices) {
-      const endpoint = endpointOf(device, enabled);
+      const endpoint = endpointOf(device, enabled, proactive);
       if (endpoint) endpoints.push(endpoint);
     }
   }

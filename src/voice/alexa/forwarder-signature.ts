@@ -40,7 +40,8 @@ type Headers = Record<string, string | string[] | undefined>;
  * a timestamp within ±WINDOW_SECONDS, the HMAC over timestamp and raw body
  * (constant-time), and no replay.
  */
-export function verifyForwarded(headers: Headers, body: Buffer, secrets: ReadonlyMap<string, string>, replays: ReplayCache, now = Date.now()): void {
+/** Answers the skill id the forwarder named, once everything checked out. */
+export function verifyForwarded(headers: Headers, body: Buffer, secrets: ReadonlyMap<string, string>, replays: ReplayCache, now = Date.now()): string {
   const one = (name: string) => (typeof headers[name] === 'string' ? headers[name] : undefined);
   const skill = one(HEADERS.skill);
   const timestamp = one(HEADERS.timestamp);
@@ -56,4 +57,5 @@ export function verifyForwarded(headers: Headers, body: Buffer, secrets: Readonl
   if (!replays.admit(signature, now, (Number(timestamp) + WINDOW_SECONDS) * 1000 + 1000)) {
     throw new GatewayError('REQUEST_REPLAYED', 'This signed request was already received.');
   }
+  return skill!;
 }

@@ -22,9 +22,20 @@ const number = (value: unknown, field: string): number => {
 };
 const clamp = (value: number) => Math.max(0, Math.min(100, Math.round(value)));
 
+// Alexa sends AcceptGrant before the first Discovery: a person with a grant gets ChangeReports, so proactivelyReported.
 register('Alexa.Discovery', 'Discover', async (h) => ({
-  namespace: 'Alexa.Discovery', name: 'Discover.Response', withoutEndpoint: true, payload: { endpoints: await discover(h.core, h.ctx) },
+  namespace: 'Alexa.Discovery', name: 'Discover.Response', withoutEndpoint: true,
+  payload: { endpoints: await discover(h.core, h.ctx, (await h.grants?.has(h.ctx, h.skillId)) ?? false) },
 }));
+
+// https://developer.amazon.com/docs/device-apis/alexa-authorization.html: the code for LWA tokens, kept for events.
+register('Alexa.Authorization', 'AcceptGrant', async (h) => {
+  const grant = payload(h).grant as { type?: unknown; code?: unknown } | undefined;
+  if (grant?.type !== 'OAuth2.AuthorizationCode' || typeof grant.code !== 'string') throw new AlexaError('ACCEPT_GRANT_FAILED', 'The grant carries no authorization code.');
+  if (!h.grants) throw new AlexaError('ACCEPT_GRANT_FAILED', 'This gateway sends no Alexa events.');
+  await h.grants.accept(h.ctx, h.skillId, h.sessionId, grant.code);
+  return { namespace: 'Alexa.Authorization', name: 'AcceptGrant.Response', withoutEndpoint: true, payload: {} };
+});
 
 register('Alexa', 'ReportState', async (h) => {
   const device = await endpointDevice(h);
@@ -53,8 +64,9 @@ register('Alexa.ColorTemperatureController', 'SetColorTemperature', (h) => {
 });
 
 register('Alexa.LockController', 'Lock', (h) => command(h, 'lock', {}, { locked: true, jammed: false }));
-// No PIN of ours: Alexa asks its own voice code. The core's gate decides (DESIGN.md §5).
-register('Alexa.LockController', 'Unlock', (h) => command(h, 'unlock', {}, { locked: false, jammed: false }));
+// No PIN of ours: Alexa asked its own voice code (DESIGN.md §5). The core's gate lets that stand in for the PIN only
+// where the tenant's voice policy says so (platformVoiceCode); otherwise PIN_REQUIRED, answered INSUFFICIENT_PERMISSIONS.
+register('Alexa.LockController', 'Unlock', (h) => command(h, 'unlock', {}, { locked: false, jammed: false }, { platformVoiceCode: true }));
 
 register('Alexa.RangeController', 'SetRangeValue', (h) => {
   const value = clamp(number(payload(h).rangeValue, 'rangeValue'));

@@ -22,9 +22,9 @@ export type Event = {
 /** What a handler answers: the event's name and payload (Response by default), and the state it reports. */
 export type Reply = { namespace?: string; name?: string; payload?: Record<string, unknown>; properties?: Property[]; withoutEndpoint?: boolean };
 
-/** The bearer token Alexa put in the directive: the endpoint's scope, or the payload's for Discovery and AcceptGrant. */
+/** The bearer token Alexa put in the directive: the endpoint's scope, the payload's for Discovery, the grantee for AcceptGrant. */
 export function tokenOf(directive: Directive['directive']): string | undefined {
-  const scope = directive.endpoint?.scope ?? directive.payload.scope;
+  const scope = directive.endpoint?.scope ?? directive.payload.scope ?? (directive.payload.grantee as Scope | undefined);
   return scope?.type === 'BearerToken' && typeof scope.token === 'string' ? scope.token : undefined;
 }
 
@@ -52,3 +52,6 @@ export function eventFor(directive: Directive['directive'], reply: Reply): Event
 export function errorEvent(directive: Directive['directive'], error: { namespace?: string; type: string; message: string; extra?: Record<string, unknown> }): Event {
   return eventFor(directive, { namespace: error.namespace ?? 'Alexa', name: 'ErrorResponse', payload: { type: error.type, message: error.message, ...error.extra } });
 }
+
+/** What an event answers, for audit and metrics: its name, or the error type. */
+export const outcomeOf = (event: Event): string => (event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name);

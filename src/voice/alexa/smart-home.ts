@@ -3,8 +3,10 @@ import type { Core } from '../../core/create-core.js';
 import { isGatewayError } from '../../core/errors.js';
 import type { Logger } from '../../logger.js';
 import { AlexaError, alexaErrorFor } from './errors.js';
+import { deferral } from './deferred.js';
+import type { EventGrants } from './event-grants.js';
 import { handlerFor } from './handlers.js';
-import { errorEvent, eventFor, tokenOf, type Directive, type Event } from './messages.js';
+import { errorEvent, eventFor, outcomeOf, tokenOf, type Directive, type Event } from './messages.js';
 
 /**
  * The directive's bearer token as a TenantContext. Only a token that is truly
@@ -12,12 +14,12 @@ import { errorEvent, eventFor, tokenOf, type Directive, type Event } from './mes
  * that make Alexa unlink its user; a failure of ours (Postgres down) is thrown
  * on and answers INTERNAL_ERROR.
  */
-async function contextOf(core: Core, token: string | undefined): Promise<TenantContext> {
+async function contextOf(core: Core, token: string | undefined): Promise<{ ctx: TenantContext; sessionId: string }> {
   if (!token) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The directive carries no bearer token.');
   try {
     const { claims, ctx } = await core.auth.requests.authenticate(token);
     if (claims.channel !== 'alexa' || !ctx) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The token was not issued to Alexa.');
-    return ctx;
+    return { ctx, sessionId: claims.sid };
   } catch (error) {
     if (isGatewayError(error) && error.code === 'TOKEN_EXPIRED') throw new AlexaError('EXPIRED_AUTHORIZATION_CREDENTIAL', 'The access token has expired.');
     if (isGatewayError(error) && (error.code === 'TOKEN_INVALID' || error.code === 'TOKEN_REVOKED')) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', error.message);
@@ -34,6 +36,10 @@ function isDirective(body: unknown): body is Directive {
 
 export type SmartHomeOptions = {
   core: Core; log: Logger; waitMs: number;
+  /** Login with Amazon grants and the event gateway; without them AcceptGrant fails and nothing is deferred. */
+  grants?: EventGrants;
+  /** How long a deferred command may still finish (ALEXA_DEFERRAL_SECONDS). */
+  deferralSeconds?: number;
   /** Told of every answer (metrics): the directive as namespace.name and its outcome. */
   answered?: (directive: string, outcome: string) => void;
 };
@@ -43,7 +49,7 @@ export type SmartHomeOptions = {
  * failure through the one error table. Every directive with a tenant is
  * audited as VOICE_INTENT with its outcome (never its PIN).
  */
-export async function handleDirective({ core, log, waitMs, answered }: SmartHomeOptions, body: unknown): Promise<Event> {
+export async function handleDirective({ core, log, waitMs, answered, grants, deferralSeconds = 30 }: SmartHomeOptions, body: unknown, skillId = ''): Promise<Event> {
   if (!isDirective(body)) {
     answered?.('unreadable', 'INVALID_DIRECTIVE');
     const header = { namespace: 'Alexa', name: 'ErrorResponse', payloadVersion: '3' as const, messageId: 'unknown' };
@@ -54,13 +60,17 @@ export async function handleDirective({ core, log, waitMs, answered }: SmartHome
   let ctx: TenantContext | undefined;
   let event: Event;
   try {
-    ctx = await contextOf(core, tokenOf(directive));
+    const { ctx: caller, sessionId } = await contextOf(core, tokenOf(directive));
+    ctx = caller;
     const handler = handlerFor(namespace, name);
     if (!handler) throw new AlexaError('INVALID_DIRECTIVE', `${namespace}.${name} is not supported.`);
-    event = eventFor(directive, await handler({ core, ctx, directive, waitMs }));
+    // Only where the person granted Alexa events is there somewhere to send a late Response.
+    const deferrable = grants && (async () => ((await grants.has(caller, skillId)) ? deferral({ core, grants, log, ctx: caller, directive, skillId, seconds: deferralSeconds }) : undefined));
+    event = eventFor(directive, await handler({ core, ctx, directive, waitMs, skillId, sessionId, grants, deferral: deferrable }));
   } catch (error) {
     const spec = alexaErrorFor(error, directive);
     if (spec.type === 'INTERNAL_ERROR') log.error({ err: error, namespace, name, tenantId: ctx?.tenantId }, 'an Alexa directive failed');
+    if (spec.type === 'ACCEPT_GRANT_FAILED') log.warn({ reason: spec.message, skillId, tenantId: ctx?.tenantId }, 'an Alexa AcceptGrant failed');
     event = errorEvent(directive, spec);
   }
   // Labels only for directives Gatehouse handles: what a caller invents must not grow the series.
@@ -69,7 +79,6 @@ export async function handleDirective({ core, log, waitMs, answered }: SmartHome
   return event;
 }
 
-const outcomeOf = (event: Event) => (event.event.header.name === 'ErrorResponse' ? String(event.event.payload.type) : event.event.header.name);
 
 /** The core's VOICE_INTENT record, as Google's adapter writes it: the directive, Alexa's message id, the endpoint, the answer. */
 function audit(core: Core, ctx: TenantContext, directive: Directive['directive'], event: Event): Promise<void> {
