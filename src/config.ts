@@ -89,6 +89,12 @@ const schema = z.object({
    * another worker once this runs out. Keep it longer than a send may take (an APNs request times out after 5 s).
    */
   PUSH_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  AUTOMATION_RUNS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(60),
+  AUTOMATION_LOOP_BOUND: z.coerce.number().int().min(1).max(1_000).default(5),
+  AUTOMATION_LOOP_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3_600).default(60),
+  AUTOMATION_TICK_MS: z.coerce.number().int().min(50).max(60_000).default(1_000),
+  AUTOMATION_LATE_AFTER_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  AUTOMATION_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
   /**
    * The Alexa Smart Home skills whose Lambda forwarder may call POST /voice/alexa/smart-home: `skillId=secret`
    * pairs, comma-separated. The forwarder names its skill in X-Gatehouse-Skill and signs with that skill's secret
@@ -206,6 +212,8 @@ export type Config = {
   /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
   alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
   google: { executeWaitMs: number; conversation: { projectId?: string; jwksUrl: string }; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
+  /** Automations: per-tenant runs per minute, loop protection, the scheduler's tick and lateness, the runners' lease. */
+  automations: { runsPerMinute: number; loopBound: number; loopWindowSeconds: number; tickMs: number; lateAfterMs: number; leaseMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
   mqtt: {
     tlsCert: string | undefined;
@@ -292,6 +300,10 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       executeWaitMs: e.GOOGLE_EXECUTE_WAIT_MS,
       conversation: { projectId: e.GOOGLE_CONVERSATION_PROJECT_ID, jwksUrl: e.GOOGLE_CONVERSATION_JWKS_URL },
       homeGraph: { baseUrl: e.GOOGLE_HOMEGRAPH_URL.replace(/\/$/, ''), caFile: e.GOOGLE_HOMEGRAPH_CA, intervalMs: e.GOOGLE_REPORT_STATE_INTERVAL_MS },
+    },
+    automations: {
+      runsPerMinute: e.AUTOMATION_RUNS_PER_MINUTE, loopBound: e.AUTOMATION_LOOP_BOUND, loopWindowSeconds: e.AUTOMATION_LOOP_WINDOW_SECONDS,
+      tickMs: e.AUTOMATION_TICK_MS, lateAfterMs: e.AUTOMATION_LATE_AFTER_MS, leaseMs: e.AUTOMATION_LEASE_MS,
     },
     push: {
       keyringFile: path.resolve(e.PUSH_CREDENTIAL_KEYRING ?? path.join(e.DATA_DIR, 'push-credentials.key')),

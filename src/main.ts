@@ -43,7 +43,12 @@ async function listen(app: HttpApp, port: number, host: string, variable: string
 }
 
 /** The composition root: config → database → core → adapters. */
-export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+export type GatewayOptions = {
+  /** The automations' clock (schedules, offline triggers): tests move it instead of waiting for real time. */
+  clock?: () => Date;
+};
+
+export async function startGateway(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let http: HttpApp | undefined;
   let broker: MqttBroker | undefined;
@@ -65,7 +70,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log,
+      config, log, clock: options.clock,
+      automationObserver: {
+        runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
+        triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),
+        schedulerLag: (seconds) => metrics.automationSchedulerLag.observe(seconds),
+      },
       issuer: () => publicUrl.href,
       telemetryObserver: {
         batchWritten: (rows, seconds) => {

@@ -28,6 +28,24 @@ export function createMetrics() {
       labelNames: ['platform', 'intent', 'outcome'] as const,
       registers: [registry],
     }),
+    automationRuns: new Counter({
+      name: 'gatehouse_automation_runs_total',
+      help: 'Automation runs by outcome: succeeded, failed (an action failed), skipped (conditions false, disabled, tenant suspended), limited (over the tenant\'s runs per minute), loop_stopped.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    automationTriggerToAction: new Histogram({
+      name: 'gatehouse_automation_trigger_to_action_seconds',
+      help: 'From a run\'s trigger (committed with its cause) to its first action starting.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    automationSchedulerLag: new Histogram({
+      name: 'gatehouse_automation_scheduler_lag_seconds',
+      help: 'How long after its time a schedule was fired (a firing missed during downtime shows its whole delay).',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
+      registers: [registry],
+    }),
     writeFailures: new Counter({
       name: 'gatehouse_write_failures_total',
       help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',

@@ -9,6 +9,8 @@ import { clientErrorHandler } from './client-errors.js';
 import { installInputChecks } from './edge-input.js';
 import { frameworkErrors, installErrorHandling } from './error-handler.js';
 import { appRoutes } from './routes/apps.js';
+import { automationRoutes } from './routes/automations.js';
+import { sceneRoutes } from './routes/scenes.js';
 import { commandRoutes } from './routes/commands.js';
 import { deviceRoutes } from './routes/devices.js';
 import { healthRoutes } from './routes/health.js';
@@ -103,6 +105,8 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
   await app.register(retentionRoutes, { core });
   await app.register(pushTokenRoutes, { core });
   await app.register(notificationRoutes, { core });
+  await app.register(sceneRoutes, { core });
+  await app.register(automationRoutes, { core });
   for (const routes of deps.adapterRoutes ?? []) await app.register(routes);
   return app;
 }

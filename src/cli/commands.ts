@@ -11,6 +11,7 @@ import { createTenant } from '../core/tenants.js';
 import type { Core } from '../core/create-core.js';
 import { PUSH_COMMANDS } from './push-commands.js';
 import { VOICE_COMMANDS } from './voice-commands.js';
+import { SCENE_COMMANDS } from './scene-commands.js';
 
 export type Flags = Record<string, string | string[] | boolean | undefined>;
 export type CommandResult = { json: Record<string, unknown>; text: string };
@@ -232,4 +233,5 @@ export const COMMANDS: Record<string, OneOffCommand> = {
   },
   ...PUSH_COMMANDS,
   ...VOICE_COMMANDS,
+  ...SCENE_COMMANDS,
 };

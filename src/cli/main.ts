@@ -70,7 +70,8 @@ async function runOneOff(config: Config, run: (core: Core) => Promise<CommandRes
   const log = oneOffLogger(config);
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
   // One-off commands bind no listener and issue no tokens; should one ever, PUBLIC_URL or the configured port is the best guess.
-  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}` });
+  // A one-off command runs no automations: the gateway's runners and schedulers do.
+  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}`, runAutomations: false });
   try {
     print(json, await run(core));
   } finally {

@@ -1,5 +1,11 @@
 import { createAuth, type Auth } from '../auth/auth-service.js';
 import { VoicePins } from '../auth/voice-pins.js';
+import { automationAuditContext, automationContext } from '../auth/automation-principal.js';
+import { AutomationRunner, type AutomationObserver } from './automations/automation-runner.js';
+import { AutomationScheduler } from './automations/automation-scheduler.js';
+import { AutomationService } from './automations/automation-service.js';
+import { AutomationTriggers } from './automations/automation-triggers.js';
+import { SceneService } from './scenes/scene-service.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -62,6 +68,12 @@ export type Core = {
   offlineWatch: OfflineWatch;
   /** Push deliveries that failed for good: listed and sent again by admins. */
   deadLetters: DeadLetters;
+  /** Scenes: named lists of device commands, activated under the caller's own context (web, mobile, voice). */
+  scenes: SceneService;
+  /** Automations: managed by people, run as the tenant's automation principal by the runner; schedules and offline triggers by the scheduler. */
+  automations: AutomationService;
+  automationRunner: AutomationRunner;
+  automationScheduler: AutomationScheduler;
   /** The tenant's audit log, read back. */
   securityEvents: SecurityEventReader;
   telemetry: TelemetryWriter;
@@ -74,7 +86,12 @@ export type Core = {
 };
 
 export type CoreOptions = {
-  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push'>;
+  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push' | 'automations'>;
+  /** The automations' clock (schedules, offline triggers); tests move it instead of waiting. */
+  clock?: () => Date;
+  automationObserver?: AutomationObserver;
+  /** Whether this process runs automations and ticks schedules (the gateway: yes; a one-off CLI command: no). */
+  runAutomations?: boolean;
   /** The tokens' issuer, asked at each use (PublicUrl: without PUBLIC_URL it is known once the HTTP port is bound). */
   issuer: () => string;
   log: Logger;
@@ -83,14 +100,19 @@ export type CoreOptions = {
   deviceStateFailed?: (error: Error) => void;
 };
 
-export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed }: CoreOptions): Promise<Core> {
+export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
   const policy = new AccessPolicy(db);
   const outbox = new NotificationOutbox(events);
   db.join(SECURITY_EVENTS_RECORDED, (tx, recorded) => outbox.securityEventsRecorded(tx, recorded));
   const pins = new PinGate(db, events, outbox, config.voicePin);
   const voicePolicy = new VoicePolicy(db, policy);
-  const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox);
+  // The runner's wake is bound once the runner exists (below); triggers only call it after a commit.
+  let wakeRunner = () => undefined as void;
+  const triggers = new AutomationTriggers(events, outbox, automationAuditContext, {
+    runsPerMinute: config.automations.runsPerMinute, loopBound: config.automations.loopBound, loopWindowSeconds: config.automations.loopWindowSeconds,
+  }, () => wakeRunner(), (status) => automationObserver?.runFinished?.(status));
+  const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox, triggers);
   const approvals = new Approvals(db, policy, events, (id) => commands.wake(id));
   const telemetry = new TelemetryWriter(db, {
     maxBatch: config.telemetry.batchMax,
@@ -102,7 +124,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
-  const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')), events);
+  const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')), events,
+    (tx, tenantId, states) => triggers.statesWritten(tx, tenantId, states));
   // Every second: during an outage that is one failure a second, logged when it starts and then twice a minute.
   const expiryFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'expiring commands failed'), 30_000);
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
@@ -121,12 +144,25 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   await maintain();
   const maintenance = setInterval(() => void maintain(), config.telemetry.retention.intervalMs);
   maintenance.unref();
+  const scenes = new SceneService(db, policy, commands);
+  const automationFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'running automations failed'), 60_000);
+  const automationRunner = new AutomationRunner(db, commands, scenes, outbox, (tenantId) => automationContext(db, tenantId),
+    { pollMs: 5_000, leaseMs: config.automations.leaseMs, batch: 20 }, automationObserver, (error) => automationFailures.record(error));
+  wakeRunner = automationRunner.wake;
+  const automationScheduler = new AutomationScheduler(db, triggers, clock, { tickMs: config.automations.tickMs, lateAfterMs: config.automations.lateAfterMs },
+    automationObserver, (error) => automationFailures.record(error));
+  if (runAutomations) {
+    automationRunner.start();
+    automationScheduler.start();
+  }
   return {
+    scenes, automationRunner, automationScheduler,
+    automations: new AutomationService(db, policy, commands, clock),
     db, events, policy, commands, approvals, voicePolicy, telemetry, deviceState,
     voicePins: new VoicePins(db, policy, pins),
     voiceAccounts: new VoiceAccounts(db, policy),
     devices: new DeviceRegistry(db, policy, events),
-    deviceEvents: new DeviceEvents(db, policy, events, outbox),
+    deviceEvents: new DeviceEvents(db, policy, events, outbox, triggers),
     telemetryReader: new TelemetryReader(db, policy),
     retention: new RetentionSettings(db, policy, config.telemetry.retention.maxDays),
     telemetryMaintenance: retention,
@@ -140,6 +176,8 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     offlineWatch,
     auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
     async stop() {
+      await automationScheduler.stop();
+      await automationRunner.stop();
       clearInterval(expiry);
       clearInterval(offlineSweep);
       clearInterval(maintenance);

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   USER_NOT_FOUND: 'No such user, or no access to it.',
   APP_NOT_FOUND: 'No such app credential, or no access to it.',
   INVITATION_NOT_FOUND: 'No such open invitation, or no access to it.',
+  SCENE_NOT_FOUND: 'No such scene, or no access to it.',
+  AUTOMATION_NOT_FOUND: 'No such automation, or no access to it.',
   ROLE_ABOVE_OWN: 'No one may grant a role above their own, nor change a member whose role is above their own.',
   LAST_OWNER: 'The tenant\'s last owner cannot be demoted or removed.',
   INVITATION_INVALID: 'The invitation link was already used, revoked, has expired, or never existed.',

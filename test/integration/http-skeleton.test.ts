@@ -46,13 +46,15 @@ describe('HTTP skeleton against a real gateway', () => {
     expect(spec.servers).toEqual([{ url: gateway.publicUrl }]);
     expect(Object.keys(spec.paths).sort()).toEqual([
       '/.well-known/jwks.json', '/healthz', '/invitations/{token}', '/metrics', '/oauth/authorize', '/oauth/token', '/readyz',
-      '/v1/approvals/policy', '/v1/apps', '/v1/apps/{id}', '/v1/apps/{id}/secret', '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/capabilities', '/v1/commands/{id}',
+      '/v1/approvals/policy', '/v1/apps', '/v1/apps/{id}', '/v1/apps/{id}/secret',
+      '/v1/automations', '/v1/automations/time-zone', '/v1/automations/{id}', '/v1/automations/{id}/runs', '/v1/auth/login', '/v1/auth/logout', '/v1/auth/refresh', '/v1/capabilities', '/v1/commands/{id}',
       '/v1/commands/{id}/approve', '/v1/commands/{id}/deny',
       '/v1/devices', '/v1/devices/batch', '/v1/devices/{name}', '/v1/devices/{name}/commands', '/v1/devices/{name}/events',
       '/v1/devices/{name}/data', '/v1/devices/{name}/secret', '/v1/devices/{name}/suspension', '/v1/devices/{name}/telemetry', '/v1/retention',
       '/v1/invitations', '/v1/invitations/{id}',
       '/v1/me', '/v1/me/password', '/v1/me/voice-pin', '/v1/members', '/v1/members/{userId}', '/v1/members/{userId}/voice-pin',
-      '/v1/me/notification-preferences', '/v1/notifications', '/v1/push/credentials', '/v1/push/dead-letters', '/v1/push/dead-letters/{id}/retry', '/v1/push/rules', '/v1/push/tokens', '/v1/push/tokens/{token}', '/v1/security-events', '/v1/tenants',
+      '/v1/me/notification-preferences', '/v1/notifications', '/v1/push/credentials', '/v1/push/dead-letters', '/v1/push/dead-letters/{id}/retry', '/v1/push/rules', '/v1/push/tokens', '/v1/push/tokens/{token}',
+      '/v1/scenes', '/v1/scenes/{id}', '/v1/scenes/{id}/activate', '/v1/security-events', '/v1/tenants',
       '/v1/users/{userId}/suspension', '/v1/voice/policy', '/voice/alexa', '/voice/alexa/smart-home',
     ].sort());
     for (const [url, operations] of Object.entries(spec.paths)) {

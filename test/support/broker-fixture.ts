@@ -7,13 +7,14 @@ import { writeDevCertificates } from '../../src/broker/dev-certificates.js';
 import type { CapabilitySpec } from '../../src/core/devices/device-registry.js';
 import type { Logger } from '../../src/logger.js';
 import { createTenant } from '../../src/core/tenants.js';
+import type { GatewayOptions } from '../../src/main.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
 import type { Endpoints } from './mqtt.js';
 
 export type Credential = { username: string; password: string; id: string };
 
 /** A real gateway with TCP, TLS (development certificates) and WebSocket listeners, and helpers to provision tenants. */
-export async function startBrokerGateway(env: Record<string, string> = {}, log?: Logger): Promise<TestGateway & {
+export async function startBrokerGateway(env: Record<string, string> = {}, log?: Logger, options: GatewayOptions = {}): Promise<TestGateway & {
   endpoints: Endpoints;
   tenant(slug: string): Promise<{ id: string; slug: string }>;
   device(slug: string, name: string, capabilities?: CapabilitySpec[]): Promise<Credential>;
@@ -22,7 +23,7 @@ export async function startBrokerGateway(env: Record<string, string> = {}, log?:
 }> {
   const certs = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-certs-'));
   const files = await writeDevCertificates(certs);
-  const t = await startTestGateway({ MQTT_PORT: '0', MQTTS_PORT: '0', MQTT_TLS_CERT: files.serverCert!, MQTT_TLS_KEY: files.serverKey!, ...env }, log);
+  const t = await startTestGateway({ MQTT_PORT: '0', MQTTS_PORT: '0', MQTT_TLS_CERT: files.serverCert!, MQTT_TLS_KEY: files.serverKey!, ...env }, log, options);
   const core = t.gateway.core;
   const endpoints: Endpoints = {
     tcp: `mqtt://127.0.0.1:${t.gateway.mqttPort}`,

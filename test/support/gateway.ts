@@ -1,15 +1,15 @@
 import { loadConfig } from '../../src/config.js';
-import { startGateway, type Gateway } from '../../src/main.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/main.js';
 import type { Logger } from '../../src/logger.js';
 import { createEmptyDatabase, silentLog } from './database.js';
 
 export type TestGateway = { gateway: Gateway; base: string; close(): Promise<void> };
 
 /** The real gateway, in this process, on random ports, over a fresh database. */
-export async function startTestGateway(env: Record<string, string> = {}, log: Logger = silentLog): Promise<TestGateway> {
-  const url = await createEmptyDatabase();
+export async function startTestGateway(env: Record<string, string> = {}, log: Logger = silentLog, options: GatewayOptions = {}): Promise<TestGateway> {
+  const url = env.DATABASE_URL ?? await createEmptyDatabase();
   const config = loadConfig({ DATABASE_URL: url, HTTP_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
-  const gateway = await startGateway(config, log);
+  const gateway = await startGateway(config, log, options);
   // The same server by IP. Its tokens' issuer is gateway.publicUrl: PUBLIC_URL when env sets one, else http://localhost:<the bound port>.
   const base = `http://127.0.0.1:${gateway.httpPort}`;
   return { gateway, base, close: () => gateway.close() };

@@ -9,6 +9,7 @@ import type { AccessPolicy } from '../policy/access-policy.js';
 import { gateFor, isVoiceChannel } from '../policy/obligations.js';
 import { riskOfCapability, type VoicePolicy } from '../voice-policy.js';
 import type { PinGate } from './pin-gate.js';
+import type { AutomationTriggers } from '../automations/automation-triggers.js';
 
 export type { CommandStatus };
 export type Command = {
@@ -69,6 +70,8 @@ export class CommandService {
     private readonly events: EventBus,
     private readonly voice: VoicePolicy,
     private readonly outbox: NotificationOutbox,
+    /** Automations triggered by a command's failure: their runs are written in the failure's transaction. */
+    private readonly triggers?: AutomationTriggers,
   ) {}
 
   /**
@@ -83,26 +86,10 @@ export class CommandService {
     const ttl = request.ttlSeconds ?? 60;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new GatewayError('VALIDATION_FAILED', `ttlSeconds must be 1..${MAX_TTL_SECONDS}.`);
     const key = scopedKey(ctx, request.idempotencyKey);
-    const base = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
-    const deviceId = base.resolved.get(deviceName)!;
-    const { earlier, capabilities, online } = await this.db.withTenant(ctx, async (tx) => ({
-      // A retry answers with what the first attempt made, without passing the gate (or counting a PIN) again.
-      earlier: key ? await findByKey(tx, key) : undefined,
-      capabilities: await capabilitiesOf(tx, deviceId),
-      online: (await tx.query<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [deviceId])).rows[0]?.online ?? false,
-    }));
-    if (earlier) return earlier;
-    // Default deny: a device accepts only the commands of its capabilities.
-    const accepted = resolveCommand(capabilities, request.name);
-    if (!accepted) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${request.name}".`, { capability: request.name, command: request.name });
-    checkCommandParams(accepted, request.params ?? {});
-    const grant = accepted.risk === 'normal' ? base : await this.policy.requireAccess(ctx, 'device.command.sensitive', [deviceName]);
+    const passed = await this.passGate(ctx, deviceName, request, key);
+    if (passed.earlier) return passed.earlier;
+    const { deviceId, accepted, gate, online } = passed;
     const channel = ctx.channel;
-    const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
-    const gate = gateFor({
-      channel, risk: accepted.risk, catalogueRisk: accepted.catalogueRisk, obligations: grant.obligations, devicePin: accepted.requiresPin,
-      confirmed: request.confirm === true, platformVoiceCode: request.platformVoiceCode === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
-    });
     if (gate.pin) await this.pins.verify(ctx, request.pin, request.name);
     if (options.requireOnline && !gate.approval && !online) {
       throw new GatewayError('DEVICE_OFFLINE', `Device ${deviceName} is offline; nothing was sent.`, { device: deviceName });
@@ -149,6 +136,48 @@ export class CommandService {
       throw new GatewayError('COMMAND_TIMEOUT', `Device ${deviceName} did not finish "${request.name}" in time; it is still ${done.status}.`, { commandId: done.id, status: done.status });
     }
     return done;
+  }
+
+  /**
+   * Every check issue() makes before it writes, without writing and without
+   * verifying a PIN: throws what issue() would throw (POLICY_DENIED,
+   * CONFIRMATION_REQUIRED, DEVICE_NOT_FOUND, VALIDATION_FAILED…) and answers
+   * whether the command would need the caller's PIN and a person's approval.
+   * A scene checks all its commands with it before running any.
+   */
+  async preflight(ctx: TenantContext, deviceName: string, request: Omit<CommandRequest, 'pin' | 'idempotencyKey'>): Promise<{ pin: boolean; approval: boolean; risk: string }> {
+    const passed = await this.passGate(ctx, deviceName, request, null);
+    if (passed.earlier) throw new Error('unreachable: no key, no earlier command');
+    return { ...passed.gate, risk: passed.accepted.risk };
+  }
+
+  /** The caller's voice PIN, verified once (a scene's commands then pass with it); PIN_REQUIRED, PIN_INVALID, PIN_LOCKED. */
+  verifyPin(ctx: TenantContext, pin: string | undefined, what: string): Promise<void> {
+    return this.pins.verify(ctx, pin, what);
+  }
+
+  private async passGate(ctx: TenantContext, deviceName: string, request: Omit<CommandRequest, 'pin' | 'idempotencyKey'>, key: string | null) {
+    const base = await this.policy.requireAccess(ctx, 'device.command', [deviceName]);
+    const deviceId = base.resolved.get(deviceName)!;
+    const { earlier, capabilities, online } = await this.db.withTenant(ctx, async (tx) => ({
+      // A retry answers with what the first attempt made, without passing the gate (or counting a PIN) again.
+      earlier: key ? await findByKey(tx, key) : undefined,
+      capabilities: await capabilitiesOf(tx, deviceId),
+      online: (await tx.query<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [deviceId])).rows[0]?.online ?? false,
+    }));
+    if (earlier) return { earlier: earlier as Command };
+    // Default deny: a device accepts only the commands of its capabilities.
+    const accepted = resolveCommand(capabilities, request.name);
+    if (!accepted) throw new GatewayError('POLICY_DENIED', `Device ${deviceName} has no capability accepting "${request.name}".`, { capability: request.name, command: request.name });
+    checkCommandParams(accepted, request.params ?? {});
+    const grant = accepted.risk === 'normal' ? base : await this.policy.requireAccess(ctx, 'device.command.sensitive', [deviceName]);
+    const channel = ctx.channel;
+    const voiceRule = isVoiceChannel(channel) ? await this.db.withTenant(ctx, (tx) => this.voice.ruleFor(tx, channel, accepted.capability)) : undefined;
+    const gate = gateFor({
+      channel, risk: accepted.risk, catalogueRisk: accepted.catalogueRisk, obligations: grant.obligations, devicePin: accepted.requiresPin,
+      confirmed: request.confirm === true, platformVoiceCode: request.platformVoiceCode === true, voiceRule, capability: accepted.capability, command: request.name, capabilityRisk: riskOfCapability(accepted.capability),
+    });
+    return { deviceId, accepted, gate, online };
   }
 
   /**
@@ -212,7 +241,10 @@ export class CommandService {
         [commandId, device.principal.id, status, JSON.stringify(result)],
       );
       if (!updated.rowCount) return 0;
-      if (status === 'failed') await this.outbox.commandFinished(tx, device.tenantId, { commandId, status });
+      if (status === 'failed') {
+        await this.outbox.commandFinished(tx, device.tenantId, { commandId, status });
+        await this.triggers?.commandFinished(tx, device.tenantId, { commandId, deviceId: device.principal.id, status });
+      }
       tx.afterCommit(() => this.events.emit('command.status.changed', { tenantId: device.tenantId, commandId, deviceId: device.principal.id, status }));
       return updated.rowCount;
     });
@@ -236,7 +268,10 @@ export class CommandService {
         `UPDATE commands SET status = 'expired', completed_at = now() WHERE status IN ('awaiting_approval', 'pending', 'delivered') AND expires_at <= now()
          RETURNING id, tenant_id, device_id`,
       );
-      for (const row of rows) await this.outbox.commandFinished(tx, row.tenant_id, { commandId: row.id, status: 'expired' });
+      for (const row of rows) {
+        await this.outbox.commandFinished(tx, row.tenant_id, { commandId: row.id, status: 'expired' });
+        await this.triggers?.commandFinished(tx, row.tenant_id, { commandId: row.id, deviceId: row.device_id, status: 'expired' });
+      }
       tx.afterCommit(() => {
         for (const row of rows) {
           this.events.emit('command.status.changed', { tenantId: row.tenant_id, commandId: row.id, deviceId: row.device_id, status: 'expired' });

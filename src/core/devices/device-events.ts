@@ -5,6 +5,7 @@ import { GatewayError } from '../errors.js';
 import type { EventBus } from '../event-bus.js';
 import { CURSOR_AT, decodeCursor, pageOf, rowsToFetch } from '../keyset-cursor.js';
 import type { NotificationOutbox } from '../notifications/notification-outbox.js';
+import type { AutomationTriggers } from '../automations/automation-triggers.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 
 export type DeviceEvent = { id: string; kind: string; payload: unknown; receivedAt: Date };
@@ -43,7 +44,11 @@ function checkKind(kind: string): void {
  * read back newest first in pages.
  */
 export class DeviceEvents {
-  constructor(private readonly db: Database, private readonly policy: AccessPolicy, private readonly events: EventBus, private readonly outbox: NotificationOutbox) {}
+  constructor(
+    private readonly db: Database, private readonly policy: AccessPolicy, private readonly events: EventBus, private readonly outbox: NotificationOutbox,
+    /** Automations the event triggers: their runs are written in the event's transaction. */
+    private readonly triggers?: AutomationTriggers,
+  ) {}
 
   /**
    * Stores one event of `deviceId`. A device may record only its own events;
@@ -75,6 +80,7 @@ export class DeviceEvents {
       const row = rows[0];
       if (!row) throw notFound();
       await this.outbox.deviceEvent(tx, ctx.tenantId, { deviceId, eventId: row.id, kind });
+      await this.triggers?.deviceEvent(tx, ctx.tenantId, { deviceId, eventId: row.id, kind });
       tx.afterCommit(() => this.events.emit('device.event', { tenantId: ctx.tenantId, deviceId, eventId: row.id, kind, payload: payload.value }));
       return row;
     });

@@ -1,6 +1,10 @@
 import type { Database } from '../../db/database.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
+import type { Tx } from '../../db/database.js';
 import type { EventBus } from '../event-bus.js';
+
+/** Called in the transaction that stores a tenant's new states (automations' threshold triggers write their runs there). */
+export type StatesWritten = (tx: Tx, tenantId: string, states: { deviceId: string; state: unknown }[]) => Promise<void>;
 
 type Presence = { tenant: TenantScope; connections: number; dirty: boolean; seen: boolean };
 type StateUpdate = { tenant: TenantScope; state: string };
@@ -40,7 +44,10 @@ export class DeviceStateWriter {
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void, private readonly events?: EventBus) {
+  constructor(
+    private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void, private readonly events?: EventBus,
+    private readonly statesWritten?: StatesWritten,
+  ) {
     this.timer = setInterval(() => this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
   }
@@ -144,6 +151,7 @@ export class DeviceStateWriter {
     try {
       await this.db.withEachTenant(groups.values(), async (tx, group, tenant) => {
         await tx.query(STATE_UPSERT, [tenant.tenantId, group.ids, group.values]);
+        if (this.statesWritten) await this.statesWritten(tx, tenant.tenantId, group.ids.map((deviceId, i) => ({ deviceId, state: JSON.parse(group.values[i]!) as unknown })));
         tx.afterCommit(() => {
           if (!this.events) return;
           group.ids.forEach((deviceId, i) =>

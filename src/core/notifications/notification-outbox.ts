@@ -22,8 +22,8 @@ type Draft = { type: NotificationType; critical: boolean; deviceId?: string; com
 type RecipientRow = { user_id: string; muted: string[] | null; quiet_start: number | null; quiet_end: number | null; timezone: string | null; token_id: string | null; token_timezone: string | null };
 
 const ADMINS = ['admin', 'owner'];
-/** Security events admins hear of whatever their rules say: a refused provider credential stops their tenant's push. */
-const ALWAYS_TOLD: ReadonlySet<SecurityEventType> = new Set(['PUSH_CREDENTIAL_REFUSED']);
+/** Security events admins hear of whatever their rules say: a refused provider credential stops their tenant's push; a looping automation was switched off. */
+const ALWAYS_TOLD: ReadonlySet<SecurityEventType> = new Set(['PUSH_CREDENTIAL_REFUSED', 'AUTOMATION_LOOP_STOPPED']);
 
 /**
  * The transactional outbox (seed 004): a cause and its notifications commit
@@ -88,6 +88,21 @@ export class NotificationOutbox {
       type: finished.status === 'failed' ? 'command.failed' : 'command.expired', critical: false, deviceId: row.device_id, commandId: finished.commandId,
       data: { device: row.device, command: row.command, commandId: finished.commandId },
     });
+  }
+
+  /**
+   * An automation's `notify` action, to the members it names (ids that are not members of the tenant are
+   * nobody). Rendered as the push templates render device news (a dedicated type needs templates of its
+   * own in src/push): an alarm when `critical`, else a device event, the message as its kind.
+   */
+  async automationNotice(tx: Tx, tenantId: string, notice: { userIds: string[]; automationId: string; automation: string; message: string; critical: boolean; deviceId?: string }): Promise<number> {
+    const { rows } = await tx.query<{ user_id: string }>('SELECT user_id FROM memberships WHERE tenant_id = $1 AND user_id = ANY($2::uuid[])', [tenantId, notice.userIds]);
+    const device = notice.deviceId ? await deviceOf(tx, tenantId, notice.deviceId) : undefined;
+    await this.write(tx, tenantId, rows.map((row) => row.user_id), {
+      type: notice.critical ? 'device.alarm' : 'device.event', critical: notice.critical, deviceId: device ? notice.deviceId : undefined,
+      data: { device: device?.name ?? notice.automation, kind: notice.message, automation: notice.automation, automationId: notice.automationId },
+    });
+    return rows.length;
   }
 
   async pinLocked(tx: Tx, tenantId: string, lock: { userId: string; until: Date }): Promise<void> {

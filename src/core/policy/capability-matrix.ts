@@ -77,6 +77,28 @@ export const CAPABILITY_MATRIX = {
       automation: { level: 'S', obligations: ['human_approval'] },
     },
   },
+  'scenes.manage': {
+    description: 'Create, change and delete scenes (named lists of device commands).',
+    seedRow: 'Create / edit automations / workflows',
+    resource: 'none',
+    minRole: 'member',
+    cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
+  },
+  'scenes.activate': {
+    description: 'List and activate scenes; each command still passes device.command (and its sensitive gate) under the caller\'s context.',
+    seedRow: 'List & trigger simple automations',
+    resource: 'none',
+    minRole: 'member',
+    cells: { web: F, mobile: F, alexa: L('whitelist'), google: L('whitelist'), iot: N, automation: S },
+  },
+  'automations.manage': {
+    description: 'Create, change, delete automations and set the tenant\'s time zone; read their run history.',
+    seedRow: 'Create / edit automations / workflows',
+    resource: 'none',
+    minRole: 'admin',
+    // Seed 003: no self-modifying workflows; the automation channel never edits automations.
+    cells: { web: F, mobile: F, alexa: N, google: N, iot: N, automation: N },
+  },
   'device.register': {
     description: 'Register a device and issue its credential.',
     seedRow: 'Register IoT device',

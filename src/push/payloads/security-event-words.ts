@@ -52,6 +52,12 @@ const WORDS: Record<SecurityEventType, Record<Language, string>> = {
   PUSH_DEAD_LETTER_RETRIED: { en: 'failed notification sent again', de: 'fehlgeschlagene Benachrichtigung erneut gesendet' },
   PUSH_CREDENTIAL_REFUSED: { en: 'push provider refused the credential', de: 'Push-Anbieter hat die Zugangsdaten abgelehnt' },
   PUSH_CREDENTIAL_SET: { en: 'push credential set', de: 'Push-Zugangsdaten gesetzt' },
+  SCENE_CHANGED: { en: 'scene changed', de: 'Szene geändert' },
+  SCENE_ACTIVATED: { en: 'scene activated', de: 'Szene aktiviert' },
+  AUTOMATION_CHANGED: { en: 'automation changed', de: 'Automatisierung geändert' },
+  AUTOMATION_RUN: { en: 'automation ran', de: 'Automatisierung ausgeführt' },
+  AUTOMATION_LOOP_STOPPED: { en: 'automation stopped: it kept triggering itself', de: 'Automatisierung gestoppt: sie löste sich immer wieder selbst aus' },
+  TENANT_TIME_ZONE_CHANGED: { en: 'time zone changed', de: 'Zeitzone geändert' },
   VOICE_CREDENTIAL_SET: { en: 'voice assistant credential set', de: 'Zugangsdaten für Sprachassistenten gesetzt' },
 };
 
