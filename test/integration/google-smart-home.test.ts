@@ -55,7 +55,8 @@ describe('Google smart home: POST /voice/google', () => {
       if (command.name === 'turn_on' || command.name === 'turn_off') state.on = command.name === 'turn_on';
       if (command.name === 'lock' || command.name === 'unlock') state.locked = command.name === 'lock';
       void client.publishAsync(`devices/${name}/state`, JSON.stringify(state), { qos: 1, retain: true })
-        .then(() => client.publishAsync(`${topic}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 }));
+        .then(() => client.publishAsync(`${topic}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 }))
+        .catch(() => undefined); // closed at the end of the file while answering: nothing left to tell
     });
     await subscribe(client, `devices/${name}/commands/+`, 1);
     await client.publishAsync(`devices/${name}/state`, JSON.stringify(state), { qos: 1, retain: true });
@@ -320,5 +321,32 @@ describe('Google smart home: POST /voice/google', () => {
     expect(refreshed.body.error).toBe('invalid_grant');
     // Linking again gives Google the same agentUserId.
     expect((await sync((await link('farmer@barn.test')).access)).payload.agentUserId).toBe(before);
+  });
+  it('a scene (a lock and two lights) is a SYNC device of the Scene trait; ActivateScene asks the PIN, a wrong one runs nothing, the right one runs each command', async () => {
+    const core = gw.gateway.core;
+    for (const name of ['porch-light', 'path-light']) {
+      const made = await core.devices.register(await operatorContext(core.db, 'home'), { name, type: 'light', capabilities: [{ name: 'power' }] });
+      devices[name] = { username: made.username, password: made.password, id: made.id };
+      await device(name, { on: false });
+    }
+    const admin = await call<{ access_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email: 'admin@home.test', password: PASSWORD } });
+    const commands = [{ device: 'front-door', command: 'unlock' }, { device: 'porch-light', command: 'turn_on' }, { device: 'path-light', command: 'turn_on' }];
+    const made = await call<{ id: string }>(gw.base, 'POST', '/v1/scenes', { token: admin.body.access_token, body: { name: 'Welcome home', voice: true, commands } });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const id = `scene:${made.body.id}`;
+    const token = tokens['owner@home.test']!.access;
+    expect((await sync(token)).payload.devices.find((d) => d.id === id)).toEqual({
+      id, type: 'action.devices.types.SCENE', traits: ['action.devices.traits.Scene'], name: { name: 'Welcome home' }, willReportState: false, attributes: { sceneReversible: false },
+    });
+    expect((await query(token, [id])).payload.devices[id]).toEqual({ online: true, status: 'SUCCESS' });
+    const activate = (pin?: string) => execute(token, id, { command: 'action.devices.commands.ActivateScene', params: { deactivate: false }, ...(pin ? { challenge: { pin } } : {}) });
+    expect(await activate()).toMatchObject({ status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type: 'pinNeeded' } });
+    expect(await activate('0000')).toMatchObject({ status: 'ERROR', errorCode: 'challengeNeeded', challengeNeeded: { type: 'challengeFailedPinNeeded' } });
+    const unlocksBefore = received['front-door']!.filter((c) => c.name === 'unlock').length;
+    expect(await activate('2468')).toEqual({ ids: [id], status: 'SUCCESS' });
+    // The right PIN's commands arrive; had the refused attempts made any, they would have arrived before them.
+    await waitFor(async () => (received['porch-light']!.length === 1 && received['path-light']!.length === 1 ? true : undefined), 10_000, 'the scene\'s light commands');
+    await waitFor(async () => (received['front-door']!.filter((c) => c.name === 'unlock').length === unlocksBefore + 1 ? true : undefined), 10_000, 'the scene\'s unlock');
+    expect([received['porch-light'], received['path-light']].map((r) => r!.map((c) => c.name))).toEqual([['turn_on'], ['turn_on']]);
   });
 });

@@ -5,6 +5,7 @@ import type { VoiceIntentRecord } from '../../../core/voice-accounts.js';
 import { googleOutcome, type GoogleOutcome } from '../error-codes.js';
 import { statesOf, translate } from '../traits/registry.js';
 import { audit as recordAudit, exposedDevices, type ExposedDevice, type Intent, type IntentHandler } from './intent.js';
+import { executeScene, isSceneId } from './scenes.js';
 
 type Execution = { command: string; params?: Record<string, unknown>; challenge?: { pin?: unknown; ack?: unknown } };
 type ExecutePayload = { commands?: { devices?: { id?: unknown }[]; execution?: Execution[] }[] };
@@ -61,11 +62,12 @@ export const execute: IntentHandler = async (intent, payload) => {
   for (const group of (payload as ExecutePayload).commands ?? []) {
     for (const target of group.devices ?? []) work.set(String(target.id), [...(work.get(String(target.id)) ?? []), ...(group.execution ?? [])]);
   }
-  const devices = await exposedDevices(intent, [...work.keys()]);
+  const devices = await exposedDevices(intent, [...work.keys()].filter((id) => !isSceneId(id)));
   const audit: VoiceIntentRecord[] = [];
-  const done = await Promise.all([...work].map(([id, executions]) => executeOn(intent, id, devices.get(id), executions, audit)));
+  const done = await Promise.all([...work].map(async ([id, executions]) =>
+    isSceneId(id) ? { ...(await executeScene(intent, id, executions, audit)), executed: {} } : executeOn(intent, id, devices.get(id), executions, audit)));
   // The state after: what the device reports now, overlaid with what the commands set (its state message may still be on its way).
-  const succeeded = done.filter((entry) => entry.outcome.status === 'SUCCESS').map((entry) => entry.id);
+  const succeeded = done.filter((entry) => entry.outcome.status === 'SUCCESS' && !isSceneId(entry.id)).map((entry) => entry.id);
   const after = await exposedDevices(intent, succeeded);
   await recordAudit(intent, audit);
   return {

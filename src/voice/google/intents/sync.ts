@@ -1,5 +1,6 @@
 import { googleType } from '../device-types.js';
 import { audit, exposedDevices, type IntentHandler } from './intent.js';
+import { sceneDevices } from './scenes.js';
 
 /** https://developers.home.google.com/cloud-to-cloud/intents/sync */
 export const sync: IntentHandler = async (intent) => {
@@ -18,5 +19,5 @@ export const sync: IntentHandler = async (intent) => {
     attributes: Object.assign({}, ...device.traits.map((trait) => trait.attributes?.(new Set(device.capabilities)) ?? {})),
   }));
   await audit(intent, [{ intent: 'SYNC', requestId, outcome: 'SUCCESS' }]);
-  return { agentUserId, devices };
+  return { agentUserId, devices: [...devices, ...(await sceneDevices(intent))] };
 };
