@@ -8,6 +8,7 @@ import type { Core } from '../../src/core/create-core.js';
 import { alexaMessageErrors } from '../support/alexa-schema.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { deviceOnline as alexaDevice, directive, linkAlexa, type AlexaEvent } from '../support/alexa-smart-home.js';
+import { call } from '../support/gateway.js';
 import { waitFor } from '../support/processes.js';
 
 const SKILL = 'amzn1.ask.skill.gatehouse-test';
@@ -245,5 +246,33 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
       expect(await codeOf(await post(body, headers))).toEqual({ status: 409, code: 'REQUEST_REPLAYED' });
       expect(await intents(message.directive.header.messageId)).toBe(1);
     });
+  });
+  it('scenes without a PIN are SCENE_TRIGGER endpoints; Activate runs each command through the core; a scene needing the PIN is not offered and runs nothing', async () => {
+    const heard: Record<string, string[]> = {};
+    for (const name of ['hall-a', 'hall-b']) {
+      const light = await core.devices.register(await operatorContext(core.db, 'home'), { name, type: 'light', capabilities: [{ name: 'power' }] });
+      await deviceOnline(name, light, (c) => ({ on: c.name === 'turn_on' }));
+    }
+    for (const client of open) client.on('message', (topic, payload) => {
+      const device = topic.split('/')[1]!;
+      if (!topic.endsWith('/result')) (heard[device] ??= []).push((JSON.parse(payload.toString()) as { name: string }).name);
+    });
+    const login = await call<{ access_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email: 'owner@home.test', password: PASSWORD } });
+    const scene = async (name: string, commands: { device: string; command: string }[]) =>
+      (await call<{ id: string }>(gw.base, 'POST', '/v1/scenes', { token: login.body.access_token, body: { name, voice: true, commands } })).body.id;
+    const evening = `scene:${await scene('Evening', [{ device: 'hall-a', command: 'turn_on' }, { device: 'hall-b', command: 'turn_on' }])}`;
+    const welcome = `scene:${await scene('Welcome', [{ device: 'front-door', command: 'unlock' }, { device: 'hall-a', command: 'turn_on' }])}`;
+    const endpoints = (await send(directive('Alexa.Discovery', 'Discover', token, undefined))).event.payload.endpoints as { endpointId: string; displayCategories: string[]; capabilities: { interface: string }[] }[];
+    const offered = endpoints.find((e) => e.endpointId === evening);
+    expect(offered).toMatchObject({ displayCategories: ['SCENE_TRIGGER'], capabilities: [{ interface: 'Alexa' }, { interface: 'Alexa.SceneController' }] });
+    expect(endpoints.some((e) => e.endpointId === welcome)).toBe(false);
+
+    const refused = await send(directive('Alexa.SceneController', 'Activate', token, welcome));
+    expect(refused.event.header.name).toBe('ErrorResponse');
+    const started = await send(directive('Alexa.SceneController', 'Activate', token, evening));
+    expect(started.event.header).toMatchObject({ namespace: 'Alexa.SceneController', name: 'ActivationStarted' });
+    // Evening's commands arrive; had the refused Welcome made any, hall-a would have heard its turn_on first.
+    await waitFor(async () => (heard['hall-b']?.length === 1 && heard['hall-a']?.length === 1 ? true : undefined), 10_000, 'the scene\'s commands');
+    expect([heard['hall-a'], heard['hall-b'], heard['front-door'] ?? []]).toEqual([['turn_on'], ['turn_on'], []]);
   });
 });

@@ -4,6 +4,7 @@ import type { CapabilityDefinition } from '../../core/capabilities/capability.js
 import type { Core } from '../../core/create-core.js';
 import { MAX_STATE_BATCH, type DeviceStateView } from '../../core/devices/device-registry.js';
 import { ALWAYS, interfacesOf } from './capabilities.js';
+import { sceneEndpoints } from './scenes.js';
 
 /** Display categories by device type (https://developer.amazon.com/docs/device-apis/alexa-discovery.html#display-categories). */
 const CATEGORY: Record<DeviceType, string> = {
@@ -59,5 +60,5 @@ export async function discover(core: Core, ctx: TenantContext, proactive = false
       if (endpoint) endpoints.push(endpoint);
     }
   }
-  return endpoints;
+  return [...endpoints, ...(await sceneEndpoints(core, ctx))];
 }

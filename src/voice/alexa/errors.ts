@@ -25,6 +25,7 @@ const general = (type: string) => () => ({ type });
  */
 const TABLE: Partial<Record<ErrorCode, (namespace: string) => { type: string; namespace?: string; extra?: Record<string, unknown> }>> = {
   DEVICE_NOT_FOUND: general('NO_SUCH_ENDPOINT'),
+  SCENE_NOT_FOUND: general('NO_SUCH_ENDPOINT'),
   DEVICE_OFFLINE: general('ENDPOINT_UNREACHABLE'),
   // The command expires with the wait (smart-home-commands.ts), so "unreachable" is what happened.
   COMMAND_TIMEOUT: general('ENDPOINT_UNREACHABLE'),

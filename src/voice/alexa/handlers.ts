@@ -3,6 +3,7 @@ import { discover } from './discovery.js';
 import { AlexaError } from './errors.js';
 import { command, endpointDevice, propertiesOf, type HandlerContext } from './handler-context.js';
 import type { Reply } from './messages.js';
+import { activateScene, isSceneEndpoint } from './scenes.js';
 
 export type Handler = (h: HandlerContext) => Promise<Reply>;
 
@@ -111,5 +112,8 @@ const sceneEvent = (name: string) => async (h: HandlerContext): Promise<Reply> =
   await command(h, name === 'ActivationStarted' ? 'activate_scene' : 'deactivate_scene', {}, {});
   return { namespace: 'Alexa.SceneController', name, payload: { cause: { type: 'VOICE_INTERACTION' }, timestamp: new Date().toISOString() }, properties: [] };
 };
-register('Alexa.SceneController', 'Activate', sceneEvent('ActivationStarted'));
+register('Alexa.SceneController', 'Activate', (h) => {
+  const id = h.directive.endpoint?.endpointId;
+  return isSceneEndpoint(id) ? activateScene(h, id) : sceneEvent('ActivationStarted')(h);
+});
 register('Alexa.SceneController', 'Deactivate', sceneEvent('DeactivationStarted'));
