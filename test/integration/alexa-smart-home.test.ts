@@ -3,8 +3,11 @@ import { SignJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, sign } from '../../deploy/alexa-lambda/index.mjs';
+import { platformRedirectUris } from '../../src/auth/oauth/clients.js';
 import { operatorContext } from '../../src/auth/operator.js';
 import type { Core } from '../../src/core/create-core.js';
+import { GOOGLE_PROJECT, linkGoogle } from '../fakes/google/account-link.js';
+import { googleRequests } from '../fakes/google/smart-home.js';
 import { alexaMessageErrors } from '../support/alexa-schema.js';
 import { startBrokerGateway } from '../support/broker-fixture.js';
 import { deviceOnline as alexaDevice, directive, linkAlexa, type AlexaEvent } from '../support/alexa-smart-home.js';
@@ -69,6 +72,8 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     await register('home', 'boiler', 'other', ['factory_reset']); // nothing Alexa may use
     await register('cabin', 'cabin-light', 'light', ['power'], 'Cabin light');
     token = await linkAccount('owner@home.test');
+    // Presence is written in the state writer's batches: stored now, so that a test run alone finds its devices online.
+    await core.deviceState.flush();
   });
   afterAll(async () => {
     await Promise.all(open.map((c) => c.endAsync(true).catch(() => undefined)));
@@ -167,6 +172,16 @@ describe('Alexa Smart Home: Lambda forwarder → /voice/alexa/smart-home → cor
     expect((await send(disarm(PIN))).event.payload.type).toBe('TOO_MANY_FAILED_ATTEMPTS');
     const lockouts = await core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM security_events WHERE event_type = 'PIN_LOCKOUT' AND channel = 'alexa'`, []);
     expect(lockouts[0]!.n).toBe(1);
+
+    // One lock for the person on every channel: Google's EXECUTE, and the HTTP API for a device that asks the PIN everywhere, refuse the right PIN too.
+    const g = await core.auth.oauth.clients.create({ platform: 'google', redirectUris: platformRedirectUris('google', GOOGLE_PROJECT) });
+    const google = await linkGoogle(gw.base, { id: g.clientId, secret: g.clientSecret }, 'owner@home.test', PASSWORD);
+    const execution = { command: 'action.devices.commands.ArmDisarm', params: { arm: false }, challenge: { pin: PIN } };
+    const viaGoogle = await call<{ payload: { commands: { errorCode?: string }[] } }>(gw.base, 'POST', '/voice/google', { token: google.access, body: googleRequests.execute([{ ids: ['alarm'], execution: [execution] }]) });
+    expect(viaGoogle.body.payload.commands[0]).toMatchObject({ status: 'ERROR', errorCode: 'tooManyFailedAttempts' });
+    const web = await call<{ access_token: string }>(gw.base, 'POST', '/v1/auth/login', { body: { email: 'owner@home.test', password: PASSWORD } });
+    const viaHttp = await call<{ error: { code: string } }>(gw.base, 'POST', '/v1/devices/safe-door/commands', { token: web.body.access_token, body: { name: 'unlock', pin: PIN, confirm: true } });
+    expect([viaHttp.status, viaHttp.body.error.code]).toEqual([423, 'PIN_LOCKED']);
   });
 
   describe('Unlock: Alexa checked its own voice code, which stands in for the PIN only where the tenant chose so', () => {
