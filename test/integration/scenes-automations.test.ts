@@ -263,7 +263,7 @@ describe('scenes and automations, end to end', () => {
     const events = await call<{ items: { principal: unknown; details: Record<string, unknown> }[] }>(gw.base, 'GET', '/v1/security-events?type=AUTOMATION_LOOP_STOPPED', { token: owner.token });
     expect(events.body.items.find((event) => event.details.automationId === id)).toMatchObject({ principal: { kind: 'service', id: 'automation' }, details: { bound: LOOP_BOUND } });
     // The tenant's owners and admins are told at once, whatever their notification rules say.
-    await until(() => to(owner).some((request) => (request.body as Aps).aps.alert.body === 'Security event: AUTOMATION_LOOP_STOPPED.'), 10_000, 'the loop alert at the owner\'s phone');
+    await until(() => to(owner).some((request) => (request.body as Aps).aps.alert.body === 'Security event: automation stopped: it kept triggering itself.'), 10_000, 'the loop alert at the owner\'s phone');
     // And it stays stopped: a press now runs nothing (a marker command arrives right after the last echo).
     await echo.client.publishAsync('devices/echo-1/events/pressed', '{}', { qos: 1 });
     const count = echo.commands().length;
