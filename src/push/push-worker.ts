@@ -1,6 +1,6 @@
 import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../logger.js';
-import { DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from './backoff.js';
+import { DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from '../retry-delay.js';
 import { settlementFor, type ClaimedDelivery, type DeliveryQueue, type Settlement } from './delivery-queue.js';
 import type { BuiltPayload, Notification, Platform, PushSender, SendOutcome } from './push-message.js';
 

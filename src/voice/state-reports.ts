@@ -1,5 +1,5 @@
 import type { EventBus } from '../core/event-bus.js';
-import { retryDelayMs, type RetryPolicy } from '../push/backoff.js';
+import { retryDelayMs, type RetryPolicy } from '../retry-delay.js';
 
 /** What a voice platform is told about one device: the state fields that changed, and its presence if that changed. */
 export type StateReport = { deviceId: string; state: Record<string, unknown>; online?: boolean };

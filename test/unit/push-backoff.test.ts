@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, retryDelayMs } from '../../src/push/backoff.js';
+import { DEFAULT_RETRY, retryDelayMs } from '../../src/retry-delay.js';
 
 describe('push retry backoff', () => {
   it('draws below an exponential bound that stops at the cap', () => {

@@ -9,6 +9,7 @@ import { sceneById } from '../scenes/scene-service.js';
 import { isValidTopicFilter } from '../topic-filter.js';
 import { AutomationInput, checkDocument, type Action, type Condition, type Trigger } from './automation-schema.js';
 import { isTimeZone, nextFiring } from './trigger-rules.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
 
 export type Automation = {
   id: string; name: string; enabled: boolean; disabledReason: string | null; trigger: Trigger; conditions: Condition[]; actions: Action[];
@@ -26,6 +27,7 @@ const COLUMNS = `id, name, enabled, disabled_reason AS "disabledReason", trigger
 const RUN_COLUMNS = `id, status, trigger, triggered_at AS "triggeredAt", scheduled_for AS "scheduledFor", late, depth, conditions, actions,
                      started_at AS "startedAt", finished_at AS "finishedAt"`;
 const notFound = () => new GatewayError('AUTOMATION_NOT_FOUND', 'No such automation, or no access to it.');
+const nameTaken = (name: string) => new GatewayError('CONFLICT', `An automation named "${name}" exists already.`, { name });
 export const MAX_RUN_PAGE = 100;
 
 /**
@@ -61,7 +63,7 @@ export class AutomationService {
         [ctx.tenantId, doc.name, doc.enabled ?? true, JSON.stringify(doc.trigger), JSON.stringify(doc.conditions ?? []), JSON.stringify(doc.actions),
           doc.trigger.kind, triggerDevice ?? null, nextFireAt, JSON.stringify({ ...ctx.principal, channel: ctx.channel })],
       );
-      if (!rows[0]) throw new GatewayError('CONFLICT', `An automation named "${doc.name}" exists already.`, { name: doc.name });
+      if (!rows[0]) throw nameTaken(doc.name);
       await recordSecurityEvent(tx, ctx, { type: 'AUTOMATION_CHANGED', details: { automationId: rows[0].id, change: 'created', name: doc.name } });
       return rows[0];
     });
@@ -82,8 +84,7 @@ export class AutomationService {
         [id, doc.name, doc.enabled ?? true, JSON.stringify(doc.trigger), JSON.stringify(doc.conditions ?? []), JSON.stringify(doc.actions),
           doc.trigger.kind, triggerDevice ?? null, nextFireAt],
       ).catch((error: unknown) => {
-        if ((error as { code?: string }).code === '23505') throw new GatewayError('CONFLICT', `An automation named "${doc.name}" exists already.`, { name: doc.name });
-        throw error;
+        throw isUniqueViolation(error) ? nameTaken(doc.name) : error;
       });
       if (!rows[0]) throw notFound();
       await tx.query('DELETE FROM automation_trigger_state WHERE automation_id = $1', [id]);

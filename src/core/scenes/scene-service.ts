@@ -7,6 +7,7 @@ import type { CommandStatus } from '../event-bus.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { AccessPolicy } from '../policy/access-policy.js';
 import { isVoiceChannel } from '../policy/obligations.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
 
 export type Scene = { id: string; name: string; voice: boolean; commands: SceneCommand[]; createdAt: Date; updatedAt: Date };
 /** One command of an activation: the command the service made, or the error that kept it from being made. */
@@ -22,6 +23,7 @@ export type Activation = { pin?: string; confirm?: boolean };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COLUMNS = 'id, name, voice, commands, created_at AS "createdAt", updated_at AS "updatedAt"';
 const notFound = () => new GatewayError('SCENE_NOT_FOUND', 'No such scene, or no access to it.');
+const nameTaken = (name: string) => new GatewayError('CONFLICT', `A scene named "${name}" exists already.`, { name });
 
 /**
  * Scenes: named, tenant-scoped lists of device commands. Activation runs each
@@ -55,7 +57,7 @@ export class SceneService {
          ON CONFLICT (tenant_id, name) DO NOTHING RETURNING ${COLUMNS}`,
         [ctx.tenantId, scene.name, scene.voice ?? false, JSON.stringify(scene.commands)],
       );
-      if (!rows[0]) throw new GatewayError('CONFLICT', `A scene named "${scene.name}" exists already.`, { name: scene.name });
+      if (!rows[0]) throw nameTaken(scene.name);
       await recordSecurityEvent(tx, ctx, { type: 'SCENE_CHANGED', details: { sceneId: rows[0].id, change: 'created', name: scene.name } });
       return rows[0];
     });
@@ -71,8 +73,7 @@ export class SceneService {
         `UPDATE scenes SET name = $2, voice = $3, commands = $4, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
         [id, scene.name, scene.voice ?? false, JSON.stringify(scene.commands)],
       ).catch((error: unknown) => {
-        if ((error as { code?: string }).code === '23505') throw new GatewayError('CONFLICT', `A scene named "${scene.name}" exists already.`, { name: scene.name });
-        throw error;
+        throw isUniqueViolation(error) ? nameTaken(scene.name) : error;
       });
       if (!rows[0]) throw notFound();
       await recordSecurityEvent(tx, ctx, { type: 'SCENE_CHANGED', details: { sceneId: id, change: 'updated', name: scene.name } });

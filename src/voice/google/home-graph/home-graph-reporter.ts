@@ -4,7 +4,7 @@ import type { Config } from '../../../config.js';
 import type { Core } from '../../../core/create-core.js';
 import { LocalEventBus } from '../../../core/event-bus.js';
 import type { OpenedVoiceCredential } from '../../../core/voice-credentials.js';
-import type { RetryPolicy } from '../../../push/backoff.js';
+import type { RetryPolicy } from '../../../retry-delay.js';
 import { StateReportQueue, type StateReport } from '../../state-reports.js';
 import { exposedDevices } from '../intents/intent.js';
 import { statesOf } from '../traits/registry.js';

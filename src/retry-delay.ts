@@ -1,4 +1,4 @@
-/** How deliveries are retried: at most `maxAttempts` tries, waits growing from `baseMs` to `capMs`. */
+/** How a delivery to a provider (push, Home Graph, Alexa events) is retried: at most `maxAttempts` tries, waits growing from `baseMs` to `capMs`. */
 export type RetryPolicy = { baseMs: number; capMs: number; maxAttempts: number };
 
 export const DEFAULT_RETRY: RetryPolicy = { baseMs: 1_000, capMs: 3_600_000, maxAttempts: 8 };
