@@ -42,6 +42,36 @@ describe('durability of acknowledged telemetry', () => {
     expect(await storedRows(device.id)).toBe(acknowledged);
   }, 120_000);
 
+  it('a SIGKILL in the middle of QoS 1 ingest: every message acknowledged before it is in Postgres after the restart', async () => {
+    const device = await newDevice('killed-midway');
+    const client = await connect(gw.mqttUrl, { username: device.username, password: device.password, reconnectPeriod: 0 });
+    client.on('error', () => undefined); // the connection dies with the process
+    const acknowledged: number[] = [];
+    let killed = false;
+    // 20 lanes publishing until the process is gone; the kill lands while some of them wait for their PUBACK.
+    const lanes = Array.from({ length: 20 }, async (_, lane) => {
+      for (let i = lane; !killed; i += 20) {
+        try {
+          await client.publishAsync('devices/killed-midway/telemetry', JSON.stringify({ i }), { qos: 1 });
+        } catch {
+          return;
+        }
+        acknowledged.push(i);
+        if (acknowledged.length === 500 && !killed) {
+          killed = true;
+          gw.process.kill('SIGKILL');
+        }
+      }
+    });
+    await exitOf(gw.process);
+    client.end(true);
+    await Promise.all(lanes);
+    await gw.start();
+    const stored = new Set((await gw.query<{ i: number }>("SELECT (payload->>'i')::int AS i FROM telemetry WHERE device_id = $1", [device.id])).map((row) => row.i));
+    expect(acknowledged.length).toBeGreaterThanOrEqual(500);
+    expect(acknowledged.filter((i) => !stored.has(i))).toEqual([]);
+  }, 120_000);
+
   it('every QoS 0 message accepted before a SIGTERM is written before the process exits', async () => {
     const device = await newDevice('terminated');
     const client = await connect(gw.mqttUrl, { username: device.username, password: device.password });
