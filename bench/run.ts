@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1Ingest, type Result, type Sizes } from './scenarios/broker-scenarios.js';
 import { medianRuns } from './repeat.js';
 import { credentialsScenario } from './scenarios/credentials.js';
+import { mqttBench } from './scenarios/mqttbench.js';
 import { deviceBatchScenario } from './scenarios/device-batch.js';
 import { startBenchProviders, type BenchProviders } from './push/bench-providers.js';
 import { pushScenario, type PushResult, type PushSizes } from './scenarios/push.js';
@@ -18,7 +19,7 @@ import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Ta
  * each round so that a slow minute of the machine hits them all, and reports
  * the median run (connection storms run once: a second storm would not be cold).
  */
-const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
+const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'mqttbench-qos0', 'mqttbench-qos1', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
 
 const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: { qos0PerPublisher: 2_000, qos1PerPublisher: 300, fanInPerPublisher: 100, latencySeconds: 1, stormDevices: 200, overloadSeconds: 2 },
@@ -125,6 +126,8 @@ async function main(): Promise<void> {
         for (const target of targets) {
           if (scenario === 'qos0-ingest') run.push(await qos0Ingest(target, sizes));
           if (scenario === 'qos1-ingest') run.push(await qos1Ingest(target, sizes));
+          if (scenario === 'mqttbench-qos0') run.push(await mqttBench(target, sizes, 0));
+          if (scenario === 'mqttbench-qos1') run.push(await mqttBench(target, sizes, 1));
           if (scenario === 'fan-in') run.push(await fanIn(target, sizes));
           if (scenario === 'latency') for (const rate of [1_000, 5_000, 20_000]) run.push(await latencyAt(target, sizes, rate));
           if (scenario === 'connect-storm') run.push(...(await connectStorm(target, sizes)));

@@ -16,7 +16,11 @@ async function open(url: string, credentials: { username?: string; password?: st
   return client;
 }
 
-function payload(bytes: number): (sentAt: number) => string {
+function payload(bytes: number, kind: PublishSpec['payloadKind'] = 'json'): (sentAt: number) => string | Buffer {
+  if (kind === 'raw') {
+    const fixed = Buffer.alloc(bytes, 0x61); // 'aaa…': not JSON, as mqtt-bench sends
+    return () => fixed;
+  }
   return (sentAt) => {
     const head = `{"t":${sentAt.toFixed(3)},"p":"`;
     return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 2))}"}`;
@@ -42,7 +46,7 @@ async function publish(spec: PublishSpec): Promise<PublishReport> {
   }
   const clients = await Promise.all(spec.publishers.map((p, i) => open(spec.url, p, `bench-pub-${process.pid}-${i}`)));
   await connected();
-  const make = payload(spec.payloadBytes);
+  const make = payload(spec.payloadBytes, spec.payloadKind);
   let sent = 0;
   let acked = 0;
   let errors = 0;

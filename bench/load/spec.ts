@@ -8,6 +8,8 @@ export type PublishSpec = {
   /** Total offered rate (messages/s over all publishers); unset: as fast as the broker takes them. */
   ratePerSecond?: number;
   payloadBytes: number;
+  /** `raw`: the same fixed bytes every time, not JSON (mqtt-bench's shape); default a timestamped JSON object. */
+  payloadKind?: 'json' | 'raw';
   subscriber?: { username?: string; password?: string; filter: string; qos: 0 | 1 };
   /** How long to wait for stragglers after the publishers are done. */
   drainTimeoutMs: number;

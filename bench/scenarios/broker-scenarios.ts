@@ -48,7 +48,7 @@ const cpuNow = (target: Target) => ({ at: now(), target: cpuSeconds(target.pid),
  * cold connects cost Gatehouse an argon2id verification each, which is not
  * a cost of the messages.
  */
-async function measured<T extends { generatorCpuSeconds: number }>(target: Target, work: (ready: () => void) => Promise<T>): Promise<Measured<T>> {
+export async function measured<T extends { generatorCpuSeconds: number }>(target: Target, work: (ready: () => void) => Promise<T>): Promise<Measured<T>> {
   let before = cpuNow(target);
   const rss = sampleRss(target.pid);
   const report = await work(() => (before = cpuNow(target)));
@@ -70,7 +70,7 @@ async function measured<T extends { generatorCpuSeconds: number }>(target: Targe
 }
 
 /** A result's measured fields, CPU shared out over `units` messages (connections, for a storm). */
-function measuredFields(run: Measured<unknown>, units: number): Pick<Result, 'targetCpuSeconds' | 'peakRssMb' | 'saturated' | 'cpu'> {
+export function measuredFields(run: Measured<unknown>, units: number): Pick<Result, 'targetCpuSeconds' | 'peakRssMb' | 'saturated' | 'cpu'> {
   return { targetCpuSeconds: run.cpu, peakRssMb: run.peakRssMb, saturated: run.saturated, cpu: run.budget(units) };
 }
 
@@ -82,7 +82,7 @@ function publishers(target: Target, count: number) {
 }
 
 /** Rows appear in Postgres after the generator is done: wait for the count to stop moving. */
-async function waitForRows(target: Target, expected: number, before: number): Promise<{ rows: number; at: number }> {
+export async function waitForRows(target: Target, expected: number, before: number): Promise<{ rows: number; at: number }> {
   let rows = (await target.storedRows!()) - before;
   let at = now();
   let stalled = now();
