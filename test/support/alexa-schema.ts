@@ -16,17 +16,38 @@ function forAjv8(node: unknown): unknown {
   return out;
 }
 
-let validate: ValidateFunction | undefined;
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/alexa-smart-home/${name}`, import.meta.url), 'utf8')) as unknown;
 
-/** Amazon's own schema of every Smart Home message (test/fixtures/alexa-smart-home). */
+function compiler(): Ajv {
+  const ajv = new Ajv({ strict: false, allErrors: false, unicodeRegExp: false });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  ajv.addFormat('double', true);
+  return ajv;
+}
+
+let ours: ValidateFunction | undefined;
+let amazons: ValidateFunction | undefined;
+
+/** Gatehouse's own schema, written from the Smart Home API reference (draft-07, read as it is). */
+export function gatehouseSchemaErrors(message: unknown): string | undefined {
+  ours ??= compiler().compile(fixture('gatehouse-smart-home.schema.json') as object);
+  return ours(message) ? undefined : JSON.stringify(ours.errors?.slice(0, 5));
+}
+
+/** Amazon's published schema (alexa_smart_home_message_schema.json, draft-04 converted). */
+export function amazonSchemaErrors(message: unknown): string | undefined {
+  amazons ??= compiler().compile(forAjv8(fixture('alexa_smart_home_message_schema.json')) as object);
+  return amazons(message) ? undefined : JSON.stringify(amazons.errors?.slice(0, 5));
+}
+
+/**
+ * Every Smart Home message against both schemas (test/fixtures/alexa-smart-home): ours first, then Amazon's.
+ * Undefined when both accept it; otherwise which rejected it and why.
+ */
 export function alexaMessageErrors(message: unknown): string | undefined {
-  if (!validate) {
-    const schema = JSON.parse(readFileSync(new URL('../fixtures/alexa-smart-home/alexa_smart_home_message_schema.json', import.meta.url), 'utf8')) as unknown;
-    const ajv = new Ajv({ strict: false, allErrors: false, unicodeRegExp: false });
-    (addFormats as unknown as (a: Ajv) => void)(ajv);
-    ajv.addFormat('double', true);
-    validate = ajv.compile(forAjv8(schema) as object);
-  }
-  if (validate(message)) return undefined;
-  return JSON.stringify(validate.errors?.slice(0, 5));
+  const failures = [
+    ['Gatehouse schema (gatehouse-smart-home.schema.json)', gatehouseSchemaErrors(message)],
+    ["Amazon's schema (alexa_smart_home_message_schema.json)", amazonSchemaErrors(message)],
+  ].filter((failure): failure is [string, string] => failure[1] !== undefined);
+  return failures.length ? failures.map(([schema, errors]) => `${schema}: ${errors}`).join('\n') : undefined;
 }
