@@ -133,6 +133,20 @@ export class DeliveryQueue {
     return depth;
   }
 
+  /**
+   * Holds every queued delivery to these tokens until the time their provider named: a phone throttled
+   * (APNs TooManyRequests is per device token) is not sent its backlog one 429 at a time meanwhile.
+   */
+  async holdTokens(holds: ReadonlyMap<string, number>): Promise<void> {
+    if (holds.size === 0) return;
+    await this.db.withPlatform((tx) => tx.query(
+      `UPDATE push_deliveries d SET next_attempt_at = GREATEST(d.next_attempt_at, now() + make_interval(secs => h.ms / 1000.0))
+         FROM unnest($1::uuid[], $2::float8[]) AS h(token_id, ms)
+        WHERE d.token_id = h.token_id AND d.state = 'queued'`,
+      [[...holds.keys()], [...holds.values()]],
+    ));
+  }
+
   /** Stops taking a tenant's deliveries for a while (its provider credential was refused). */
   async pauseLane(tenantId: string, forMs: number, reason: string): Promise<void> {
     await this.db.withPlatform((tx) => tx.query(

@@ -167,6 +167,13 @@ export class PushWorker {
       await this.deps.queue.pauseLane(tenantId, this.options.pauseMs, refused.reason);
       await this.deps.credentialRefused(tenantId, platform, refused.reason);
     }
+    // Before the tenant is claimed again: its throttled phones' other deliveries wait for the provider's time.
+    const holds = new Map<string, number>();
+    group.forEach((delivery, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.result === 'retry' && outcome.retryAfterMs) holds.set(delivery.token.id, Math.max(holds.get(delivery.token.id) ?? 0, outcome.retryAfterMs));
+    });
+    await this.deps.queue.holdTokens(holds);
     const retry = { delayMs: (attempt: number, after?: number) => retryDelayMs(this.options.retry, attempt, after), maxAttempts: this.options.retry.maxAttempts };
     return group.map((delivery, i) => {
       const settlement = settlementFor(delivery, outcomes[i]!, retry);
