@@ -16,6 +16,10 @@ export type Caller = {
   platformAdmin: boolean;
 };
 
+/** Refusals that mean the token itself is no good (a voice platform relinks on them); an outage is never one. */
+const DEAD_TOKEN = new Set(['UNAUTHENTICATED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'TENANT_FORBIDDEN', 'TENANT_REQUIRED', 'ACCOUNT_SUSPENDED']);
+export const isDeadToken = (error: unknown): error is GatewayError => error instanceof GatewayError && DEAD_TOKEN.has(error.code);
+
 /**
  * Access token (+ X-Active-Tenant) → TenantContext, for every request.
  * The signature proves who; the live state (session revoked? user suspended?
@@ -53,6 +57,17 @@ export class RequestAuthenticator {
       scopes: claims.scopes,
     });
     return { claims, ctx, platformAdmin };
+  }
+
+  /**
+   * A voice platform's linked-account token: only a live token issued to that platform, in a tenant;
+   * any other (a web token too) is UNAUTHENTICATED, so the platform refreshes or relinks.
+   */
+  async authenticateVoice(token: string | undefined, platform: 'alexa' | 'google'): Promise<{ ctx: TenantContext; sessionId: string }> {
+    if (!token) throw new GatewayError('UNAUTHENTICATED', `A ${platform} account-linking access token is required.`);
+    const { claims, ctx } = await this.authenticate(token);
+    if (claims.channel !== platform || !ctx) throw new GatewayError('UNAUTHENTICATED', `This token was not issued to ${platform}.`);
+    return { ctx, sessionId: claims.sid };
   }
 
   private async liveState(claims: AccessClaims, tenantId: string | null): Promise<LiveState> {

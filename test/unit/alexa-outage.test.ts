@@ -11,7 +11,7 @@ const discover = (token: string) => ({
   directive: { header: { namespace: 'Alexa.Discovery', name: 'Discover', payloadVersion: '3', messageId: 'm-1' }, payload: { scope: { type: 'BearerToken', token } } },
 });
 const quiet = { error: () => undefined, child: () => quiet } as unknown as Logger;
-const failingCore = (error: unknown) => ({ auth: { requests: { authenticate: () => Promise.reject(error) } } }) as unknown as Core;
+const failingCore = (error: unknown) => ({ auth: { requests: { authenticateVoice: () => Promise.reject(error) } } }) as unknown as Core;
 const typeOf = async (core: Core) => ((await handleDirective({ core, log: quiet, waitMs: 1000 }, discover('t'))).event.payload as { type: string }).type;
 
 describe('an outage is never a dead credential (Alexa unlinks the user on one)', () => {

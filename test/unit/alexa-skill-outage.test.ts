@@ -7,7 +7,7 @@ import { createSkill } from '../../src/voice/alexa-skill/skill.js';
 import { skillRequest } from '../fakes/alexa/skill-requests.js';
 
 const quiet = { error: () => undefined, child: () => quiet } as unknown as Logger;
-const failingCore = (error: unknown) => ({ auth: { requests: { authenticate: () => Promise.reject(error) } } }) as unknown as Core;
+const failingCore = (error: unknown) => ({ auth: { requests: { authenticateVoice: () => Promise.reject(error) } } }) as unknown as Core;
 
 async function launch(core: Core, locale = 'en-US') {
   const counted: string[] = [];

@@ -2,7 +2,7 @@ import { escapeXmlCharacters, getRequestType, SkillBuilders, type HandlerInput, 
 import type { RequestEnvelope, Response, ResponseEnvelope } from 'ask-sdk-model';
 import type { TenantContext } from '../../auth/context.js';
 import type { Core } from '../../core/create-core.js';
-import { isGatewayError } from '../../core/errors.js';
+import { isDeadToken } from '../../auth/request-context.js';
 import type { Logger } from '../../logger.js';
 import { Early } from './answers.js';
 import { handlerFor } from './handlers.js';
@@ -13,17 +13,15 @@ import { turnFor, type Answer, type Turn } from './turn.js';
 export type IntentCounter = (intent: string, outcome: string) => void;
 export type SkillOptions = { core: Core; log: Logger; waitMs: number; count: IntentCounter };
 
-/** Refusals that mean "this token is no good": the person links again (a LinkAccount card); an outage is not one. */
-const DEAD_TOKEN = new Set(['UNAUTHENTICATED', 'TOKEN_INVALID', 'TOKEN_EXPIRED', 'TOKEN_REVOKED', 'TENANT_FORBIDDEN', 'TENANT_REQUIRED', 'ACCOUNT_SUSPENDED']);
 
 /** The linked account's access token (context.System.user.accessToken) as a TenantContext, or undefined when there is no live one. */
 async function callerOf(core: Core, token: string | undefined): Promise<TenantContext | undefined> {
   if (!token) return undefined;
   try {
-    const { claims, ctx } = await core.auth.requests.authenticate(token);
-    return claims.channel === 'alexa' && ctx ? ctx : undefined;
+    return (await core.auth.requests.authenticateVoice(token, 'alexa')).ctx;
   } catch (error) {
-    if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) return undefined;
+    // A dead token: the person links again (a LinkAccount card); an outage is thrown on.
+    if (isDeadToken(error)) return undefined;
     throw error;
   }
 }

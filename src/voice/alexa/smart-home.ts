@@ -1,6 +1,6 @@
 import type { TenantContext } from '../../auth/context.js';
 import type { Core } from '../../core/create-core.js';
-import { isGatewayError } from '../../core/errors.js';
+import { isDeadToken } from '../../auth/request-context.js';
 import type { Logger } from '../../logger.js';
 import { AlexaError, alexaErrorFor } from './errors.js';
 import { deferral } from './deferred.js';
@@ -15,15 +15,13 @@ import { errorEvent, eventFor, outcomeOf, tokenOf, type Directive, type Event } 
  * on and answers INTERNAL_ERROR.
  */
 async function contextOf(core: Core, token: string | undefined): Promise<{ ctx: TenantContext; sessionId: string }> {
-  if (!token) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The directive carries no bearer token.');
   try {
-    const { claims, ctx } = await core.auth.requests.authenticate(token);
-    if (claims.channel !== 'alexa' || !ctx) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', 'The token was not issued to Alexa.');
-    return { ctx, sessionId: claims.sid };
+    return await core.auth.requests.authenticateVoice(token, 'alexa');
   } catch (error) {
-    if (isGatewayError(error) && error.code === 'TOKEN_EXPIRED') throw new AlexaError('EXPIRED_AUTHORIZATION_CREDENTIAL', 'The access token has expired.');
-    if (isGatewayError(error) && (error.code === 'TOKEN_INVALID' || error.code === 'TOKEN_REVOKED')) throw new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', error.message);
-    throw error;
+    if (!isDeadToken(error)) throw error;
+    throw error.code === 'TOKEN_EXPIRED'
+      ? new AlexaError('EXPIRED_AUTHORIZATION_CREDENTIAL', 'The access token has expired.')
+      : new AlexaError('INVALID_AUTHORIZATION_CREDENTIAL', error.message);
   }
 }
 

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TenantContext } from '../../auth/context.js';
 import type { Core } from '../../core/create-core.js';
-import { isGatewayError, type GatewayError } from '../../core/errors.js';
+import type { GatewayError } from '../../core/errors.js';
 import { conversationRoute, type ConversationOptions } from './conversation/conversation-route.js';
-import { DEAD_TOKEN, googleContext } from './google-context.js';
+import { isDeadToken } from '../../auth/request-context.js';
+import { googleContext } from './google-context.js';
 import { fulfill, intentName, type GoogleRequest } from './fulfillment.js';
 import type { IntentCounter } from './intents/intent.js';
 
@@ -42,7 +43,7 @@ export function googleRoutes({ core, executeWaitMs, count = () => undefined, con
       try {
         ctx = await contextOf(core, request);
       } catch (error) {
-        if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) {
+        if (isDeadToken(error)) {
           count(intentName(request.body), 'unauthorized');
           return unauthorized(reply, error);
         }
@@ -52,7 +53,7 @@ export function googleRoutes({ core, executeWaitMs, count = () => undefined, con
         return await fulfill({ core, ctx, executeWaitMs, count }, request.body);
       } catch (error) {
         // The link was removed (DISCONNECT) while Google still held a live access token.
-        if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) return unauthorized(reply, error);
+        if (isDeadToken(error)) return unauthorized(reply, error);
         throw error;
       }
     });

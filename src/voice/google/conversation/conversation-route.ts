@@ -2,9 +2,9 @@ import { conversation } from '@assistant/conversation';
 import { UnauthorizedError } from '@assistant/conversation/dist/conversation/conversation.js';
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../../../core/create-core.js';
-import { isGatewayError } from '../../../core/errors.js';
 import type { IntentCounter } from '../intents/intent.js';
-import { DEAD_TOKEN, googleContext } from '../google-context.js';
+import { isDeadToken } from '../../../auth/request-context.js';
+import { googleContext } from '../google-context.js';
 import { HANDLERS, type Turn } from './handlers.js';
 import { signatureVerifier, type SignatureOptions } from './signature.js';
 
@@ -25,7 +25,7 @@ export function conversationRoute({ core, waitMs, count, ...signature }: Convers
       try {
         ctx = await googleContext(core, String(conv.user.params?.bearerToken ?? ''));
       } catch (error) {
-        if (isGatewayError(error) && DEAD_TOKEN.has(error.code)) throw new UnauthorizedError(error.message);
+        if (isDeadToken(error)) throw new UnauthorizedError(error.message);
         throw error;
       }
       const intent = name.toUpperCase();
