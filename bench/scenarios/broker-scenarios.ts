@@ -126,15 +126,18 @@ export async function qos0Ingest(target: Target, sizes: Sizes): Promise<Result> 
 /** QoS 1 with one message in flight per client; Gatehouse's PUBACK means "committed", checked by counting rows. */
 export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> {
   const before = target.storedRows ? await target.storedRows() : 0;
+  const commitsBefore = await target.commits?.();
   const run = await measured(target, (ready) =>
     runGenerator({ kind: 'publish', url: target.url, publishers: publishers(target, QOS1_PUBLISHERS), messagesPerPublisher: Math.round(sizes.qos1PerPublisher / (QOS1_PUBLISHERS / 10)), qos: 1, payloadBytes: PAYLOAD, drainTimeoutMs: 0 }, ready));
   const { report } = run;
   const rows = target.storedRows ? (await target.storedRows()) - before : undefined;
+  const commitsAfter = await target.commits?.();
+  const grouping = commitsBefore && commitsAfter ? { commits: commitsAfter.commits - commitsBefore.commits, rowsPerCommit: Math.round(((commitsAfter.rows - commitsBefore.rows) / Math.max(1, commitsAfter.commits - commitsBefore.commits)) * 10) / 10 } : {};
   return {
     scenario: 'qos1-ingest', target: target.name, rate: round((report.acked / (report.publishersDoneAt - report.firstPublishAt)) * 1000), unit: 'msg/s acknowledged',
     latencyMs: report.latencyMs, ...measuredFields(run, report.acked),
     ok: report.acked === report.sent && (rows === undefined || rows === report.acked),
-    details: { sent: report.sent, acked: report.acked, ...(rows === undefined ? {} : { rowsStored: rows }) },
+    details: { sent: report.sent, acked: report.acked, ...(rows === undefined ? {} : { rowsStored: rows }), ...grouping },
   };
 }
 

@@ -29,6 +29,8 @@ export type Target = {
   watcher: Credential;
   /** Rows in Postgres (Gatehouse only): what was really stored, all or one device's. */
   storedRows?(device?: string): Promise<number>;
+  /** Telemetry commits so far and the rows they held (Gatehouse only, from its /metrics): how well acknowledged rows are grouped. */
+  commits?(): Promise<{ commits: number; rows: number }>;
   /** A second tenant's device (Gatehouse only), for the overload scenario. */
   otherTenant?: Credential & { topic: string };
   /** Lets Postgres finish what earlier scenarios left it (a checkpoint), so a baseline is not measured against their aftermath. */
@@ -177,6 +179,11 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
         ? await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry t JOIN devices d ON d.id = t.device_id WHERE d.name = $1', [device])
         : await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry', []);
       return Number(row!.n);
+    },
+    async commits() {
+      const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { commits: value('gatehouse_telemetry_batch_rows_count'), rows: value('gatehouse_telemetry_batch_rows_sum') };
     },
     async settle() {
       await db.platformQuery('CHECKPOINT', []);

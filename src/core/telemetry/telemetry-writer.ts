@@ -169,7 +169,10 @@ export class TelemetryWriter {
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
       this.inFlight++;
-      void this.writeBatch(queue.scope, rows).finally(() => this.batchEnded(turn));
+      void this.writeBatch(queue.scope, rows).then((acknowledge) => {
+        this.batchEnded(turn);
+        acknowledge();
+      });
     }
   }
 
@@ -177,7 +180,8 @@ export class TelemetryWriter {
     this.turns.finished(turn);
     this.inFlight--;
     this.releaseDrained();
-    if (this.queued > 0) this.schedule();
+    if (this.awaited > 0) this.startBatches();
+    else if (this.queued > 0) this.schedule();
     else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
   }
 
@@ -190,7 +194,7 @@ export class TelemetryWriter {
     }
   }
 
-  private async writeBatch(scope: TenantScope, rows: Pending[]): Promise<void> {
+  private async writeBatch(scope: TenantScope, rows: Pending[]): Promise<() => void> {
     const started = process.hrtime.bigint();
     let failure: Error | undefined;
     try {
@@ -200,7 +204,9 @@ export class TelemetryWriter {
       failure = error as Error;
       this.observer.batchFailed?.(rows.length, failure);
     }
-    for (const row of rows) row.done?.(failure);
+    return () => {
+      for (const row of rows) row.done?.(failure);
+    };
   }
 
   /**

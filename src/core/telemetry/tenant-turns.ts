@@ -70,8 +70,10 @@ export class TenantTurns {
     const cap = Math.max(1, this.options.concurrency - 1);
     for (let i = 0; i < tenants.length; i++) {
       const tenantId = tenants[(this.turn + i) % tenants.length]!;
-      if ((this.inFlightByTenant.get(tenantId) ?? 0) >= cap || this.rests.isResting(tenantId)) continue;
+      const inFlight = this.inFlightByTenant.get(tenantId) ?? 0;
+      if (inFlight >= cap || this.rests.isResting(tenantId)) continue;
       const queued = queues.get(tenantId)!.rows.length;
+      if (inFlight > 0 && queued <= INLINE_MAX_ROWS) continue;
       const held = queued > this.options.maxBatchBesideLight && this.othersWriting(tenantId, true);
       const rows = Math.min(queued, held ? this.options.maxBatchBesideLight : this.options.maxBatch);
       const bulk = rows > INLINE_MAX_ROWS;
