@@ -83,6 +83,19 @@ describe('TelemetryWriter', () => {
     expect(writer.depth).toBe(0);
   });
 
+  it('group commit: a lone acknowledged row goes at once; rows arriving while its commit is in flight go together in the next one', async () => {
+    const { db, batches } = slowDatabase();
+    const writer = writerFor(db, { maxBatch: 1_000, concurrency: 4 });
+    const first = confirmed(writer, row(A, 0));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.map((batch) => batch.rows)).toEqual([1]); // no timer, no waiting for company
+    const next = Array.from({ length: 9 }, (_, n) => confirmed(writer, row(A, n + 1)));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(batches.map((batch) => batch.rows)).toEqual([1]); // free writers, but the tenant's commit is in flight: they wait for it
+    await settled(Promise.all([first, ...next]));
+    expect(batches.map((batch) => batch.rows)).toEqual([1, 9]);
+  });
+
   it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
     const { db, batches } = slowDatabase();
     const writer = writerFor(db, { maxBatch: 1_000, highWater: 5_000 });
