@@ -76,22 +76,20 @@ export class Database {
   }
 
   /**
-   * One statement that carries its values inline (escaped), in a tenant
-   * transaction sent as one simple query: one round trip in all. For the
-   * telemetry hot path, where small batches wait on the commit.
+   * One call of a function that enters the tenant itself (the restricted role
+   * and app.tenant_id from its first argument, as withTenant sets them; see
+   * migrations/…_telemetry-write-function.sql), prepared once per connection
+   * and sent alone, so that it is its own transaction: one round trip and
+   * nothing parsed again. For the telemetry hot path, where acknowledged
+   * batches wait on the commit.
    */
-  async executeAsTenant(scope: TenantScope, sql: string): Promise<void> {
+  async callAsTenant(scope: TenantScope, fn: 'gatehouse_write_telemetry', args: unknown[]): Promise<void> {
     const tenantId = checkedTenant(scope);
-    const client = await this.connect();
-    let broken: Error | undefined;
+    const text = `SELECT ${fn}(${[tenantId, ...args].map((_, i) => `$${i + 1}`).join(', ')})`;
     try {
-      await client.query(`BEGIN; SET LOCAL ROLE ${TENANT_ROLE}; SELECT set_config('app.tenant_id', '${tenantId}', true);\n${sql};\nCOMMIT`);
+      await this.pool.query({ name: fn, text, values: [tenantId, ...args] });
     } catch (error) {
-      // A failed statement leaves the transaction open and aborted.
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw unavailableOr(error);
-    } finally {
-      client.release(broken);
     }
   }
 

@@ -76,12 +76,13 @@ describe('DeviceStateWriter against PostgreSQL', () => {
   });
 
   it('the batch entry points take only a scope made from an issued context', async () => {
+    const NO_ROWS = ['', '', [], '', '', ''];
     const refused = (error: unknown) => hasCode(error, 'TENANT_REQUIRED');
     const lookAlike = Object.freeze({ tenantId }) as TenantScope;
-    await expect(db.executeAsTenant(lookAlike, 'SELECT 1')).rejects.toSatisfy(refused);
-    await expect(db.executeAsTenant(tenantId as unknown as TenantScope, 'SELECT 1')).rejects.toSatisfy(refused);
+    await expect(db.callAsTenant(lookAlike, 'gatehouse_write_telemetry', NO_ROWS)).rejects.toSatisfy(refused);
+    await expect(db.callAsTenant(tenantId as unknown as TenantScope, 'gatehouse_write_telemetry', NO_ROWS)).rejects.toSatisfy(refused);
     await expect(db.withEachTenant([[lookAlike, 1]], async () => undefined)).rejects.toSatisfy(refused);
     expect(() => tenantScope({ tenantId, principal: { kind: 'device', id: deviceId }, channel: 'iot', roles: [], scopes: [] } as unknown as TenantContext)).toThrow(/tenant/i);
-    await expect(db.executeAsTenant(scope, 'SELECT 1')).resolves.toBeUndefined();
+    await expect(db.callAsTenant(scope, 'gatehouse_write_telemetry', NO_ROWS)).resolves.toBeUndefined();
   });
 });

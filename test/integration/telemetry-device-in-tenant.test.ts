@@ -9,7 +9,7 @@ import { scopeFor } from '../support/fixtures.js';
 /**
  * The database's guarantee that a telemetry row's device is a device of the
  * row's tenant (migrations/1763800000010_telemetry-device-in-tenant.sql),
- * through the writer's two statements and through SQL that names the table or
+ * through the writer's write function and through SQL that names the table or
  * its partition directly.
  */
 describe('a telemetry row\'s device belongs to its tenant', () => {
@@ -35,7 +35,7 @@ describe('a telemetry row\'s device belongs to its tenant', () => {
   });
   afterAll(() => close());
 
-  /** Writes `devices.length` rows in one batch (over 64 rows: the unnest statement; else the inline one) and returns each row's outcome. */
+  /** Writes `devices.length` rows in one batch and returns each row's outcome. */
   async function writeBatch(devices: string[]): Promise<(Error | undefined)[]> {
     const writer = new TelemetryWriter(db, { maxBatch: 1_000, maxBatchBesideLight: 1_000, heavyShareBesideLight: 1, maxDelayMs: 50, highWater: 10_000, highWaterBesideLight: 10_000, concurrency: 1, bulkConcurrency: 1 });
     const outcomes = devices.map((deviceId, n) => {

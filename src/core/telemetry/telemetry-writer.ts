@@ -51,7 +51,7 @@ export type TelemetryWriterOptions = {
   /** Batches written at once (each holds a pool connection). */
   concurrency: number;
   /**
-   * Of those, large ones (the `unnest` path) at once while more than one
+   * Of those, large ones (over SMALL_BATCH_ROWS) at once while more than one
    * tenant is writing. Each costs Postgres tens of milliseconds of CPU; side
    * by side on a small server they slow every small commit (a QoS 1 row, a
    * quiet tenant's) queued behind them for the CPU. Small batches may use

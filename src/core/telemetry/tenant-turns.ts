@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { INLINE_MAX_ROWS } from './telemetry-insert.js';
 import { TenantRests } from './tenant-rests.js';
 
 /** What the turn-taking reads of the writer's options (TelemetryWriterOptions documents each). */
@@ -13,6 +12,14 @@ export type TurnOptions = {
 
 /** A batch the turn-taking chose: whose, how many rows, and whether it is held small beside a light tenant. */
 export type Turn = { tenantId: string; held: boolean; rows: number; bulk: boolean; startedAt: number };
+
+/**
+ * Rows in a small batch at most: acknowledged (QoS 1) traffic's size, and the
+ * most a light tenant has queued. A tenant's small batches are written one at
+ * a time, each taking what queued while the last was in flight (group commit);
+ * larger ones may go side by side.
+ */
+export const SMALL_BATCH_ROWS = 64;
 
 /** A tenant that queued a row within this long counts as writing (for `bulkConcurrency`). */
 const ACTIVE_WINDOW_MS = 1_000;
@@ -73,10 +80,10 @@ export class TenantTurns {
       const inFlight = this.inFlightByTenant.get(tenantId) ?? 0;
       if (inFlight >= cap || this.rests.isResting(tenantId)) continue;
       const queued = queues.get(tenantId)!.rows.length;
-      if (inFlight > 0 && queued <= INLINE_MAX_ROWS) continue;
+      if (inFlight > 0 && queued <= SMALL_BATCH_ROWS) continue;
       const held = queued > this.options.maxBatchBesideLight && this.othersWriting(tenantId, true);
       const rows = Math.min(queued, held ? this.options.maxBatchBesideLight : this.options.maxBatch);
-      const bulk = rows > INLINE_MAX_ROWS;
+      const bulk = rows > SMALL_BATCH_ROWS;
       if (bulk && this.bulkInFlight >= this.options.bulkConcurrency && this.othersWriting(tenantId)) continue;
       this.turn = (this.turn + i + 1) % Math.max(1, tenants.length);
       this.queuedAtLastBatch.set(tenantId, queued);
@@ -110,7 +117,7 @@ export class TenantTurns {
         this.lastWriteAt.delete(other);
         this.queuedAtLastBatch.delete(other);
         this.besideLight.delete(other);
-      } else if (other !== tenantId && (!light || (this.queuedAtLastBatch.get(other) ?? 0) <= INLINE_MAX_ROWS)) {
+      } else if (other !== tenantId && (!light || (this.queuedAtLastBatch.get(other) ?? 0) <= SMALL_BATCH_ROWS)) {
         others = true;
       }
     }
