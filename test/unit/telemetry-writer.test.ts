@@ -95,6 +95,16 @@ describe('TelemetryWriter', () => {
     expect(batches.map((batch) => batch.rows)).toEqual([1, 9]);
   });
 
+  it('confirms rows in queue order when a later batch of the tenant commits first (PUBACKs in each client\'s order)', async () => {
+    const { db, timings } = slowDatabase();
+    const writer = writerFor(db, { maxBatch: 200, concurrency: 4 });
+    const confirmedOrder: number[] = [];
+    for (let n = 0; n < 300; n++) writer.write(row(A, n), () => confirmedOrder.push(n));
+    await settled(writer.flush());
+    expect(timings[1]!.end).toBeLessThan(timings[0]!.end); // 100 rows side by side with 200, done first
+    expect(confirmedOrder).toEqual(Array.from({ length: 300 }, (_, n) => n));
+  });
+
   it('a quiet tenant waits for one small commit, not behind a flooding tenant\'s backlog', async () => {
     const { db, batches } = slowDatabase();
     const writer = writerFor(db, { maxBatch: 1_000, highWater: 5_000 });

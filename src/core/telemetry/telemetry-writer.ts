@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import { insertTelemetry, nextId, type TelemetryRow } from './telemetry-insert.js';
 import type { TelemetryPayload } from './telemetry-payload.js';
+import { AcknowledgementOrder } from './acknowledgement-order.js';
 import { TenantTurns, type Turn } from './tenant-turns.js';
 
 /** A row to store, for the tenant of `tenant` (a scope made from the publisher's TenantContext). */
@@ -83,6 +84,7 @@ export class TelemetryWriter {
   private queued = 0;
   private inFlight = 0;
   private readonly turns: TenantTurns;
+  private readonly acknowledgements = new AcknowledgementOrder();
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -169,9 +171,10 @@ export class TelemetryWriter {
       this.queued -= rows.length;
       for (const row of rows) if (row.done) this.awaited--;
       this.inFlight++;
+      const ended = this.acknowledgements.started(turn.tenantId);
       void this.writeBatch(queue.scope, rows).then((acknowledge) => {
         this.batchEnded(turn);
-        acknowledge();
+        ended(acknowledge);
       });
     }
   }
