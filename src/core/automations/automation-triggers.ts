@@ -1,4 +1,5 @@
 import type { TenantContext } from '../../auth/context.js';
+import type { Clock } from '../../clock.js';
 import type { Tx } from '../../db/database.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import type { EventBus } from '../event-bus.js';
@@ -36,6 +37,8 @@ export class AutomationTriggers {
     /** The automation principal's context, for auditing a loop stop in the cause's transaction. */
     private readonly principalOf: (tenantId: string) => TenantContext,
     private readonly limits: AutomationLimits = DEFAULT_AUTOMATION_LIMITS,
+    /** The automations' clock: a trigger's `at`, at which the run's time windows are read. */
+    private readonly clock: Clock = () => new Date(),
     /** Wakes this node's runner once runs were committed. */
     private readonly wake: () => void = () => undefined,
     /** Told of runs recorded without running (limited, loop_stopped), once committed. */
@@ -45,7 +48,7 @@ export class AutomationTriggers {
   async deviceEvent(tx: Tx, tenantId: string, event: { deviceId: string; eventId: string; kind: string }): Promise<void> {
     for (const automation of await candidates(tx, tenantId, 'event', [event.deviceId])) {
       if (automation.trigger.kind !== 'event' || !topicMatches(automation.trigger.event, event.kind)) continue;
-      await this.queue(tx, tenantId, automation, { kind: 'event', deviceId: event.deviceId, device: automation.trigger.device, event: event.kind, eventId: event.eventId, at: new Date().toISOString() });
+      await this.queue(tx, tenantId, automation, { kind: 'event', deviceId: event.deviceId, device: automation.trigger.device, event: event.kind, eventId: event.eventId, at: this.clock().toISOString() });
     }
   }
 
@@ -68,7 +71,7 @@ export class AutomationTriggers {
         if (next.fire) {
           await this.queue(tx, tenantId, automation, {
             kind: 'threshold', deviceId, device: trigger.device, field: trigger.field, value: value as number,
-            ...(trigger.above !== undefined ? { above: trigger.above } : { below: trigger.below }), at: new Date().toISOString(),
+            ...(trigger.above !== undefined ? { above: trigger.above } : { below: trigger.below }), at: this.clock().toISOString(),
           });
         }
       }
@@ -83,7 +86,7 @@ export class AutomationTriggers {
       [tenantId, finished.deviceId],
     );
     for (const automation of rows) {
-      await this.queue(tx, tenantId, automation, { kind: 'command_failed', deviceId: finished.deviceId, commandId: finished.commandId, status: finished.status, at: new Date().toISOString() });
+      await this.queue(tx, tenantId, automation, { kind: 'command_failed', deviceId: finished.deviceId, commandId: finished.commandId, status: finished.status, at: this.clock().toISOString() });
     }
   }
 
