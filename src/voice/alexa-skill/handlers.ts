@@ -1,3 +1,4 @@
+import { activateScene, sceneSaidAsDevice } from './activate-scene.js';
 import { spokenName } from './device-match.js';
 import { deviceSaid } from './device-slot.js';
 import { runCapability } from './run-capability.js';
@@ -56,4 +57,5 @@ register('RecentEventsIntent', async (turn): Promise<Answer> => {
   return { say: 'events', params: { device: spokenName(device), events: listOf(turn.locale, spoken) }, ...about };
 });
 
-register('RunCapabilityIntent', runCapability);
+register('RunCapabilityIntent', async (turn) => ((await sceneSaidAsDevice(turn)) ? activateScene(turn, 'device') : runCapability(turn)));
+register('ActivateSceneIntent', (turn) => activateScene(turn));
