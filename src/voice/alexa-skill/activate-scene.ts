@@ -1,4 +1,4 @@
-import type { SceneCommandResult } from '../../core/scenes/scene-service.js';
+import type { SceneCommandResult, VoiceScene } from '../../core/scenes/scene-service.js';
 import { answerForError, Early } from './answers.js';
 import { matchDevice, matchSpoken, spokenName } from './device-match.js';
 import { commandWords, listOf, say, type SpeechKey } from './speech.js';
@@ -17,11 +17,18 @@ const STEP: Readonly<Record<string, SpeechKey>> = { succeeded: 'stepDone', faile
  * Each command's device is then waited for, together, as a single command
  * is, and the answer tells each command's result.
  */
-export async function activateScene(turn: Turn, slot = 'scene'): Promise<Answer> {
-  const said = slotValue(turn, slot)?.said;
-  if (!said) throw new Early({ say: 'whichScene', reprompt: 'whichScene', ...(turn.intent ? { elicit: { slot, intent: turn.intent } } : {}), outcome: 'SCENE_MISSING' });
-  const scene = matchSpoken(await turn.core.scenes.forVoice(turn.ctx), (s) => [s.name], said);
-  if (!scene) return { say: 'noSuchScene', params: { scene: said }, outcome: 'SCENE_NOT_FOUND' };
+export async function activateSceneIntent(turn: Turn): Promise<Answer> {
+  const said = slotValue(turn, 'scene')?.said;
+  if (!said) throw new Early({ say: 'whichScene', reprompt: 'whichScene', ...(turn.intent ? { elicit: { slot: 'scene', intent: turn.intent } } : {}), outcome: 'SCENE_MISSING' });
+  const scene = await sceneNamed(turn, said);
+  return scene ? activateScene(turn, scene) : { say: 'noSuchScene', params: { scene: said }, outcome: 'SCENE_NOT_FOUND' };
+}
+
+/** The caller's voice scene (offered, every command passing the caller's gate) the words name. */
+const sceneNamed = async (turn: Turn, said: string): Promise<VoiceScene | undefined> => matchSpoken(await turn.core.scenes.forVoice(turn.ctx), (s) => [s.name], said);
+
+/** The scene through the core's scene service, with the PIN of the `pin` slot; its refusals answered as a single command's are. */
+export async function activateScene(turn: Turn, scene: VoiceScene): Promise<Answer> {
   const pin = pinSaid(turn);
   const about = { device: `scene:${scene.id}`, spoken: scene.name, command: 'activate_scene', said: commandWords(turn.locale, 'activate_scene') };
   try {
@@ -38,11 +45,11 @@ export async function activateScene(turn: Turn, slot = 'scene'): Promise<Answer>
  * as RunCapabilityIntent's device with the command activate_scene (which some
  * devices have). A device the words name wins; else a voice scene they name.
  */
-export async function sceneSaidAsDevice(turn: Turn): Promise<boolean> {
+export async function sceneSaidAsDevice(turn: Turn): Promise<VoiceScene | undefined> {
   const said = slotValue(turn, 'device')?.said;
-  if (!said || slotValue(turn, 'command')?.id !== 'activate_scene') return false;
-  if (matchDevice(await turn.core.devices.list(turn.ctx), said)) return false;
-  return matchSpoken(await turn.core.scenes.forVoice(turn.ctx), (s) => [s.name], said) !== undefined;
+  if (!said || slotValue(turn, 'command')?.id !== 'activate_scene') return undefined;
+  if (matchDevice(await turn.core.devices.list(turn.ctx), said)) return undefined;
+  return sceneNamed(turn, said);
 }
 
 /** Each command's result as words, after waiting up to the skill's wait for the devices' answers (at once, not one after another). */
