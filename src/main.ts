@@ -6,6 +6,7 @@ import { stateReporterContext } from './auth/state-reporter.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
+import { startClock, type Clock } from './clock.js';
 import { startPush } from './push/push-service.js';
 import { alexaRoutes } from './voice/alexa-routes.js';
 import { alexaSkillRoutes } from './voice/alexa-skill/routes.js';
@@ -44,8 +45,8 @@ async function listen(app: HttpApp, port: number, host: string, variable: string
 
 /** The composition root: config → database → core → adapters. */
 export type GatewayOptions = {
-  /** The automations' clock (schedules, offline triggers): tests move it instead of waiting for real time. */
-  clock?: () => Date;
+  /** The automations' clock (schedules, time windows, offline triggers): tests in this process move it instead of waiting. Unset: CLOCK_START's, or real time. */
+  clock?: Clock;
 };
 
 export async function startGateway(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
@@ -70,7 +71,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log, clock: options.clock,
+      config, log, clock: options.clock ?? startClock(config.clockStart),
       automationObserver: {
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),

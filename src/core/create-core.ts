@@ -6,6 +6,7 @@ import { AutomationScheduler } from './automations/automation-scheduler.js';
 import { AutomationService } from './automations/automation-service.js';
 import { AutomationTriggers } from './automations/automation-triggers.js';
 import { SceneService } from './scenes/scene-service.js';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -87,8 +88,8 @@ export type Core = {
 
 export type CoreOptions = {
   config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push' | 'automations'>;
-  /** The automations' clock (schedules, offline triggers); tests move it instead of waiting. */
-  clock?: () => Date;
+  /** The automations' clock (schedules, time windows, offline triggers), from the composition root (CLOCK_START, or a test's). */
+  clock?: Clock;
   automationObserver?: AutomationObserver;
   /** Whether this process runs automations and ticks schedules (the gateway: yes; a one-off CLI command: no). */
   runAutomations?: boolean;
@@ -111,7 +112,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   let wakeRunner = () => undefined as void;
   const triggers = new AutomationTriggers(events, outbox, automationAuditContext, {
     runsPerMinute: config.automations.runsPerMinute, loopBound: config.automations.loopBound, loopWindowSeconds: config.automations.loopWindowSeconds,
-  }, () => wakeRunner(), (status) => automationObserver?.runFinished?.(status));
+  }, clock, () => wakeRunner(), (status) => automationObserver?.runFinished?.(status));
   const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox, triggers);
   const approvals = new Approvals(db, policy, events, (id) => commands.wake(id));
   const telemetry = new TelemetryWriter(db, {
