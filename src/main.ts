@@ -53,6 +53,11 @@ export type GatewayOptions = {
 };
 
 export async function startGateway(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  if (config.redisUrl && !config.databaseUrl) {
+    throw new GatewayError('CONFIG_INVALID', 'REDIS_URL is set, so this node is one of several, but DATABASE_URL is not: each node would start its own embedded PostgreSQL '
+      + 'in its DATA_DIR and the nodes would share no devices, credentials or commands. Give every node the same DATABASE_URL (a PostgreSQL server they all reach), '
+      + 'or unset REDIS_URL to run a single node.');
+  }
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let fleet: Fleet | undefined;
   let http: HttpApp | undefined;
