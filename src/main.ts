@@ -14,6 +14,7 @@ import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
 import { createFleet } from './fleet/create-fleet.js';
 import type { Fleet } from './fleet/fleet.js';
+import { registerFleetMetrics } from './fleet/fleet-metrics.js';
 import { flushLogsSync, type Logger } from './logger.js';
 import { createMetrics, registerDatabaseMetrics } from './metrics.js';
 import { PublicUrl } from './public-url.js';
@@ -75,6 +76,8 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     log.error({ err: error, failedFlushes: count }, 'writing device presence or state failed; kept, retrying every second'), 30_000);
   try {
     fleet = await createFleet(config, log);
+    registerFleetMetrics(metrics.registry, fleet);
+    const node = fleet;
     const brokerMetrics = new BrokerMetrics(metrics.registry, {
       connections: () => broker?.frontDoor.connections ?? 0,
       telemetryQueue: () => core?.telemetry.depth ?? 0,
@@ -106,7 +109,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     // The Alexa plugin's closure needs the core as it is now, not the variable.
     const voiceCore = core;
     http = await buildApi({
-      core, log, metrics, publicUrl: () => publicUrl.href,
+      core, log, metrics, publicUrl: () => publicUrl.href, fleet: () => node.health(),
       adapterRoutes: [
         googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, conversation: config.google.conversation, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
         async (app) => {

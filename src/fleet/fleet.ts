@@ -20,6 +20,14 @@ export type MessageEmitter = {
   readonly closed: boolean;
 };
 
+/** What crossed between this node and the others since it started (Redis only), for /metrics. */
+export type FleetCounters = {
+  /** Packet frames sent on a tenant's channel, received from other nodes, dropped because Redis was unreachable, unreadable. */
+  framesSent: number; framesReceived: number; framesDropped: number; badFrames: number;
+  /** Fleet-wide events sent (including those kept while Redis was away and sent later), received, and dropped (the backlog was full). */
+  eventsSent: number; eventsReceived: number; eventsDropped: number;
+};
+
 export type FleetHealth = {
   /** `single`: no REDIS_URL, this node is the whole gateway; `redis`: nodes share through Redis. */
   mode: 'single' | 'redis';
@@ -56,6 +64,8 @@ export interface Fleet {
   /** How the core's fleet-wide events (event-bus.ts FLEET_EVENTS) reach the other nodes; none on a single node. */
   readonly events: EventChannel | undefined;
   health(): FleetHealth;
+  /** What crossed to and from the other nodes; none on a single node. */
+  counters(): FleetCounters | undefined;
   /** Closes the connections; the tenants' emitters are closed by their brokers first. */
   close(): Promise<void>;
 }

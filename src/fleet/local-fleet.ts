@@ -21,5 +21,9 @@ export class LocalFleet implements Fleet {
     return HEALTH;
   }
 
+  counters(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {}
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { EventChannel, EventName, GatewayEvents } from '../core/event-bus.js';
 import type { Logger } from '../logger.js';
-import type { EmittedPacket, Fleet, FleetHealth, MessageEmitter } from './fleet.js';
+import type { EmittedPacket, Fleet, FleetCounters, FleetHealth, MessageEmitter } from './fleet.js';
 import { decodeFrame, encodeFrame, NODE_ID_BYTES, sentBy } from './packet-frame.js';
 import { TenantEmitter, type TenantLink } from './tenant-emitter.js';
 
@@ -23,9 +23,6 @@ export type RedisFleetOptions = {
   /** How long start-up waits for Redis before serving degraded (local clients only) and reconnecting behind. */
   connectTimeoutMs?: number;
 };
-
-/** What crossed, for /metrics. */
-export type FleetCounters = { framesSent: number; framesReceived: number; framesDropped: number; badFrames: number; eventsSent: number; eventsReceived: number; eventsDropped: number };
 
 type Connection = { redis: Redis; name: 'publisher' | 'subscriber'; reason?: string };
 
@@ -56,7 +53,7 @@ type Connection = { redis: Redis; name: 'publisher' | 'subscriber'; reason?: str
 export class RedisFleet implements Fleet {
   readonly nodeId = randomBytes(NODE_ID_BYTES);
   readonly events: EventChannel;
-  readonly counters: FleetCounters = { framesSent: 0, framesReceived: 0, framesDropped: 0, badFrames: 0, eventsSent: 0, eventsReceived: 0, eventsDropped: 0 };
+  private readonly counted: FleetCounters = { framesSent: 0, framesReceived: 0, framesDropped: 0, badFrames: 0, eventsSent: 0, eventsReceived: 0, eventsDropped: 0 };
   private readonly routes = new Map<string, Set<TenantEmitter>>();
   private readonly publisher: Connection;
   private readonly subscriber: Connection;
@@ -141,6 +138,10 @@ export class RedisFleet implements Fleet {
     return { mode: 'redis', degraded: true, reason };
   }
 
+  counters(): FleetCounters {
+    return { ...this.counted };
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([this.publisher, this.subscriber].map(async ({ redis }) => {
@@ -152,14 +153,14 @@ export class RedisFleet implements Fleet {
 
   private async publishFrame(channel: string, packet: EmittedPacket): Promise<void> {
     if (this.publisher.redis.status !== 'ready') {
-      this.counters.framesDropped++;
+      this.counted.framesDropped++;
       return;
     }
     try {
       await this.publisher.redis.publish(channel, encodeFrame(this.nodeId, packet));
-      this.counters.framesSent++;
+      this.counted.framesSent++;
     } catch {
-      this.counters.framesDropped++;
+      this.counted.framesDropped++;
     }
   }
 
@@ -178,25 +179,25 @@ export class RedisFleet implements Fleet {
     try {
       packet = decodeFrame(message);
     } catch (error) {
-      this.counters.badFrames++;
+      this.counted.badFrames++;
       this.log.warn({ err: error, channel }, 'a frame from another node could not be read; dropped');
       return;
     }
-    this.counters.framesReceived++;
+    this.counted.framesReceived++;
     for (const emitter of emitters) emitter.deliver(packet);
   }
 
   private sendEvent(message: string): void {
     if (this.publisher.redis.status !== 'ready') {
       if (this.backlog.length < EVENT_BACKLOG) this.backlog.push(message);
-      else this.counters.eventsDropped++;
+      else this.counted.eventsDropped++;
       return;
     }
     this.publisher.redis.publish(EVENTS_CHANNEL, message).then(
-      () => this.counters.eventsSent++,
+      () => this.counted.eventsSent++,
       () => {
         if (this.backlog.length < EVENT_BACKLOG) this.backlog.push(message);
-        else this.counters.eventsDropped++;
+        else this.counted.eventsDropped++;
       },
     );
   }
@@ -216,7 +217,7 @@ export class RedisFleet implements Fleet {
       return;
     }
     if (event.n === this.nodeHex) return;
-    this.counters.eventsReceived++;
+    this.counted.eventsReceived++;
     this.deliverEvent?.(event.e, event.p);
   }
 
