@@ -9,6 +9,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Config } from '../config.js';
 import type { Core } from '../core/create-core.js';
 import { GatewayError } from '../core/errors.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
 import { CERTS_DIR } from '../paths.js';
 import type { BrokerMetrics } from './broker-metrics.js';
@@ -47,11 +48,11 @@ async function tlsOptions(config: Config['mqtt']): Promise<tls.TlsOptions | unde
 }
 
 /** The MQTT adapter: TCP, TLS and WebSocket listeners feeding the front door, and the core's events fed to the brokers. */
-export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer }): Promise<MqttBroker> {
-  const { core, config, metrics } = deps;
+export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet }): Promise<MqttBroker> {
+  const { core, config, metrics, fleet } = deps;
   const log = deps.log.child({ component: 'mqtt' });
   const context = {
-    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log,
+    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log, fleet,
     limits: {
       maxPayloadBytes: config.mqtt.maxPayloadBytes, maxPacketBytes: config.mqtt.maxPacketBytes,
       maxSubscriptionsPerPacket: config.mqtt.maxSubscriptionsPerPacket, maxSubscriptionsPerClient: config.mqtt.maxSubscriptionsPerClient,

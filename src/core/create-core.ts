@@ -17,7 +17,7 @@ import { PinGate } from './commands/pin-gate.js';
 import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
-import { LocalEventBus, type EventBus } from './event-bus.js';
+import { LocalEventBus, type EventBus, type EventChannel } from './event-bus.js';
 import { SECURITY_EVENTS_RECORDED } from './audit-log.js';
 import { NotificationOutbox } from './notifications/notification-outbox.js';
 import { NotificationSettings } from './notifications/notification-settings.js';
@@ -99,10 +99,12 @@ export type CoreOptions = {
   telemetryObserver?: TelemetryWriterObserver;
   /** Hears of each failed write of presence or state (retried every second); by default each is logged. */
   deviceStateFailed?: (error: Error) => void;
+  /** The fleet's channel for FLEET_EVENTS when several nodes run (the composition root's Fleet); none on a single node. */
+  eventChannel?: EventChannel;
 };
 
-export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true }: CoreOptions): Promise<Core> {
-  const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
+export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel }: CoreOptions): Promise<Core> {
+  const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'), eventChannel);
   const policy = new AccessPolicy(db);
   const outbox = new NotificationOutbox(events);
   db.join(SECURITY_EVENTS_RECORDED, (tx, recorded) => outbox.securityEventsRecorded(tx, recorded));
