@@ -31,9 +31,9 @@ export class LimiterConnectRate implements ConnectRate {
   }
 }
 
-/** In this process (a single node). */
-export function localConnectRate(perSecond: number): ConnectRate {
-  return perSecond === 0 ? UNLIMITED_CONNECTS : new LimiterConnectRate(new RateLimiterMemory({ points: perSecond, duration: 1 }));
+/** In this process (a single node). `windowSeconds`: 1 in the gateway; tests widen it so that no window ends mid-test. */
+export function localConnectRate(perSecond: number, windowSeconds = 1): ConnectRate {
+  return perSecond === 0 ? UNLIMITED_CONNECTS : new LimiterConnectRate(new RateLimiterMemory({ points: perSecond, duration: windowSeconds }));
 }
 
 /**
@@ -41,10 +41,10 @@ export function localConnectRate(perSecond: number): ConnectRate {
  * INCRBY-with-expiry script per CONNECT). While Redis is unreachable the
  * insurance limiter counts on this node alone, so the rate holds per node.
  */
-export function redisConnectRate(redis: Redis, perSecond: number): ConnectRate {
+export function redisConnectRate(redis: Redis, perSecond: number, windowSeconds = 1): ConnectRate {
   if (perSecond === 0) return UNLIMITED_CONNECTS;
   return new LimiterConnectRate(new RateLimiterRedis({
-    storeClient: redis, keyPrefix: '', points: perSecond, duration: 1, rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ points: perSecond, duration: 1 }),
+    storeClient: redis, keyPrefix: '', points: perSecond, duration: windowSeconds, rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ points: perSecond, duration: windowSeconds }),
   }));
 }

@@ -13,13 +13,18 @@ export interface ConnectionSlots {
   close(): Promise<void>;
 }
 
-/** The slots held on this node, per credential: a Map of counts, decided synchronously. */
+/**
+ * The slots held on this node, per tenant and credential (a person's token
+ * acts in one tenant per connection, and counts there, as in Redis): a Map of
+ * counts, decided synchronously.
+ */
 export class LocalConnectionSlots implements ConnectionSlots {
   private readonly held = new Map<string, number>();
 
   constructor(private readonly limit: number) {}
 
-  take(_tenantId: string, credentialId: string): Slot | undefined {
+  take(tenantId: string, credential: string): Slot | undefined {
+    const credentialId = `${tenantId} ${credential}`;
     const count = this.held.get(credentialId) ?? 0;
     if (count >= this.limit) return undefined;
     this.held.set(credentialId, count + 1);
@@ -35,9 +40,9 @@ export class LocalConnectionSlots implements ConnectionSlots {
     };
   }
 
-  /** Slots this node holds for the credential (tests, and the Redis slots' fallback). */
-  count(credentialId: string): number {
-    return this.held.get(credentialId) ?? 0;
+  /** Slots this node holds for the tenant's credential. */
+  count(tenantId: string, credential: string): number {
+    return this.held.get(`${tenantId} ${credential}`) ?? 0;
   }
 
   async close(): Promise<void> {}
