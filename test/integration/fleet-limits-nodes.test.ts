@@ -1,0 +1,91 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { COMMANDS, type Flags } from '../../src/cli/commands.js';
+import { loadConfig } from '../../src/config.js';
+import { createCore, type Core } from '../../src/core/create-core.js';
+import { openDatabase } from '../../src/db/open.js';
+import { createEmptyDatabase, silentLog } from '../support/database.js';
+import { connect, refusedWith } from '../support/mqtt.js';
+import { exitOf, gatewayEnv, waitFor } from '../support/processes.js';
+import { metric } from '../support/metrics.js';
+import { describeWithRedis, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
+
+type Credential = { id: string; username: string; password: string };
+const CAP = 2;
+
+/**
+ * Two real `gatehouse start` processes over one PostgreSQL and one
+ * redis-server: a credential's connection cap holds across them, a slot freed
+ * on one node is taken on the other, and a node killed with SIGKILL holds its
+ * connections' slots no longer than FLEET_NODE_TTL_MS.
+ */
+describeWithRedis('fleet-wide limits over two gateway processes', () => {
+  let redis: RedisServer;
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  let nodes: UrlGateway[] = [];
+  let core: Core;
+  const clients: MqttClient[] = [];
+  const credentials = new Map<string, Credential>();
+  const cli = async <T>(name: string, flags: Flags, args: string[] = []): Promise<T> => (await COMMANDS[name]!.run(core, flags, args)).json as T;
+  const mqttUrl = (node: UrlGateway) => `mqtt://127.0.0.1:${node.env.MQTT_PORT}`;
+  const options = (name: string, clientId: string) => ({ username: credentials.get(name)!.username, password: credentials.get(name)!.password, clientId, reconnectPeriod: 0 });
+  const mqtt = async (node: UrlGateway, name: string, clientId: string) => {
+    const client = await connect(mqttUrl(node), options(name, clientId));
+    client.on('error', () => undefined);
+    clients.push(client);
+    return client;
+  };
+  /** Connects until a CONNECT is accepted (a slot is released asynchronously, or runs out). */
+  const connectOnceFree = (node: UrlGateway, name: string, clientId: string, timeoutMs: number) =>
+    waitFor(async () => mqtt(node, name, clientId).catch((error: unknown) => {
+      expect((error as { code?: number }).code).toBe(3);
+      return undefined;
+    }), timeoutMs, `a slot of ${name} free`);
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const databaseUrl = await createEmptyDatabase();
+    const env = { REDIS_URL: redis.url, MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: String(CAP), FLEET_NODE_TTL_MS: '5000' };
+    nodes = [await spawnUrlGateway(databaseUrl, env)];
+    const config = loadConfig(gatewayEnv({ DATABASE_URL: databaseUrl }));
+    database = await openDatabase(config, silentLog, { adoptOrphan: false, migrate: false });
+    core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false });
+    await cli('tenant create', {}, ['caps']);
+    for (const name of ['lamp', 'fan']) credentials.set(name, await cli<Credential>('device create', { tenant: 'caps', name, type: 'light', capability: ['power'] }));
+    nodes.push(await spawnUrlGateway(databaseUrl, env));
+  }, 180_000);
+  afterAll(async () => {
+    for (const client of clients) client.end(true);
+    await Promise.all(nodes.map((node) => node.stop()));
+    await core?.stop();
+    await database?.close();
+    await redis?.close();
+  }, 60_000);
+
+  it(`two connections of a credential on node 1 and a third on node 2: the third gets CONNACK 3; once one leaves, a new one is accepted`, async () => {
+    const [first] = [await mqtt(nodes[0]!, 'lamp', 'lamp-1'), await mqtt(nodes[0]!, 'lamp', 'lamp-2')];
+    expect(await refusedWith(mqttUrl(nodes[1]!), options('lamp', 'lamp-3'))).toBe(3);
+    expect(await refusedWith(mqttUrl(nodes[0]!), options('lamp', 'lamp-3'))).toBe(3);
+    expect(await metric(nodes[1]!.base, 'gatehouse_mqtt_connects_refused_total')).toBeGreaterThanOrEqual(1);
+    await first!.endAsync();
+    const third = await connectOnceFree(nodes[1]!, 'lamp', 'lamp-3', 10_000);
+    expect(third.connected).toBe(true);
+    expect(await refusedWith(mqttUrl(nodes[1]!), options('lamp', 'lamp-4'))).toBe(3);
+  });
+
+  it('a node killed with SIGKILL holds its connections\' slots for FLEET_NODE_TTL_MS at most', async () => {
+    await mqtt(nodes[0]!, 'fan', 'fan-1');
+    const onDoomed = await mqtt(nodes[1]!, 'fan', 'fan-2');
+    const lost = new Promise<void>((resolve) => onDoomed.once('close', () => resolve()));
+    nodes[1]!.process.kill('SIGKILL');
+    await exitOf(nodes[1]!.process);
+    await lost;
+    // The dead node's slot is still counted: refused at first (its field lives until its last renewal + 5 s) ...
+    expect(await refusedWith(mqttUrl(nodes[0]!), options('fan', 'fan-3'))).toBe(3);
+    // ... then freed without anyone releasing it.
+    const replacement = await connectOnceFree(nodes[0]!, 'fan', 'fan-3', 15_000);
+    expect(replacement.connected).toBe(true);
+    expect(await refusedWith(mqttUrl(nodes[0]!), options('fan', 'fan-4'))).toBe(3);
+  }, 40_000);
+});
