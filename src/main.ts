@@ -90,7 +90,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log, clock: options.clock, eventChannel: fleet.events,
+      config, log, clock: options.clock, eventChannel: fleet.events, failureLimits: limits.failureLimits,
       automationObserver: {
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),

@@ -1,8 +1,11 @@
 import { Redis } from 'ioredis';
+import { FailureLimiter, type FailureLimits, type LimitRule } from '../../src/auth/failure-limiter.js';
+import { isGatewayError } from '../../src/core/errors.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { localConnectRate, redisConnectRate, type ConnectRate } from '../../src/fleet/limits/connect-rate.js';
 import { LocalConnectionSlots, type ConnectionSlots } from '../../src/fleet/limits/connection-slots.js';
 import { RedisConnectionSlots } from '../../src/fleet/limits/redis-connection-slots.js';
+import { LOCKOUT_PREFIX, RedisFailureLimits } from '../../src/fleet/limits/redis-failure-limits.js';
 import { RedisTenantRates } from '../../src/fleet/limits/redis-tenant-rates.js';
 import { LocalTenantRates, type TenantRateLimits, type TenantRates } from '../../src/fleet/limits/tenant-rates.js';
 import { silentLog } from '../support/database.js';
@@ -87,6 +90,59 @@ function limitsContract(name: string, start: (options: FleetOptions) => Promise<
   });
 }
 
+const RULES: Record<string, LimitRule> = { mqtt: { maxFailures: 3, windowMs: 60_000, lockMs: 60_000 }, ip: { maxFailures: 5, windowMs: 60_000, lockMs: 60_000 } };
+
+/** The refusal of a locked key, or undefined when it is allowed. */
+async function refusal(limits: FailureLimits, keys: string[]): Promise<{ code: string; retryAfterSeconds: number } | undefined> {
+  try {
+    await limits.assertAllowed(keys);
+    return undefined;
+  } catch (error) {
+    if (!isGatewayError(error)) throw error;
+    return { code: error.code, retryAfterSeconds: (error.details as { retryAfterSeconds: number }).retryAfterSeconds };
+  }
+}
+
+/** Brute-force lockouts, for each implementation: two nodes' failures add up, a lock holds on both, a success before it forgets. */
+function lockoutContract(name: string, start: (onLockout: (key: string) => void) => Promise<[FailureLimits, FailureLimits]>) {
+  describe(name, () => {
+    it('failures on two nodes add up to a lockout, told once, refused on both nodes; other keys are served', async () => {
+      const told: string[] = [];
+      const [a, b] = await start((key) => told.push(key));
+      expect(await a.recordFailure(['mqtt:lamp', 'ip:10.0.0.1'])).toEqual([]);
+      expect(await b.recordFailure(['mqtt:lamp'])).toEqual([]);
+      expect(await refusal(a, ['mqtt:lamp'])).toBeUndefined();
+      expect(await b.recordFailure(['mqtt:lamp', 'ip:10.0.0.1'])).toEqual(['mqtt:lamp']);
+      expect(await a.recordFailure(['mqtt:lamp'])).toEqual([]); // already locked: not locked again
+      expect(told).toEqual(['mqtt:lamp']);
+      for (const node of [a, b]) {
+        const refused = await refusal(node, ['mqtt:lamp', 'ip:10.0.0.2']);
+        expect(refused?.code).toBe('RATE_LIMITED');
+        expect(refused!.retryAfterSeconds).toBeGreaterThan(0);
+        expect(refused!.retryAfterSeconds).toBeLessThanOrEqual(60);
+      }
+      expect(await refusal(a, ['mqtt:fan', 'ip:10.0.0.1'])).toBeUndefined(); // 2 of the address's 5
+      await a.recordSuccess('mqtt:lamp');
+      expect((await refusal(b, ['mqtt:lamp']))?.code).toBe('RATE_LIMITED'); // a success does not lift a lock
+    });
+
+    it('a success before the lock forgets the key\'s failures', async () => {
+      const [a, b] = await start(() => undefined);
+      await a.recordFailure(['mqtt:door']);
+      await b.recordFailure(['mqtt:door']);
+      await b.recordSuccess('mqtt:door');
+      expect(await a.recordFailure(['mqtt:door'])).toEqual([]);
+      expect(await a.recordFailure(['mqtt:door'])).toEqual([]);
+      expect(await refusal(b, ['mqtt:door'])).toBeUndefined();
+    });
+  });
+}
+
+lockoutContract('brute-force lockouts in memory (one node: src/auth\'s FailureLimiter)', async (onLockout) => {
+  const limiter = new FailureLimiter(RULES, onLockout);
+  return [limiter, limiter];
+});
+
 limitsContract('fleet limits in memory (one node)', async ({ capPerCredential, rates, connectsPerWindow, now }) => {
   const node: Node = {
     slots: new LocalConnectionSlots(capPerCredential),
@@ -131,6 +187,26 @@ describeWithRedis('fleet limits over a real redis-server', () => {
       await slots.close();
     } };
   };
+
+  lockoutContract('brute-force lockouts, two nodes (rate-limiter-flexible\'s RateLimiterRedis)', async (onLockout) => {
+    const [a, b] = [await connection(), await connection()];
+    return [new RedisFailureLimits(a, RULES, onLockout), new RedisFailureLimits(b, RULES, onLockout)];
+  });
+
+  it('keeps lockouts under gh:lockout: (their keys name no tenant), and counts on the node alone while Redis is away', async () => {
+    const redis = await connection();
+    const limits = new RedisFailureLimits(redis, RULES);
+    await limits.recordFailure(['mqtt:lamp', 'ip:10.0.0.9']);
+    expect((await admin.keys('*')).sort()).toEqual([`${LOCKOUT_PREFIX}:ip:10.0.0.9`, `${LOCKOUT_PREFIX}:mqtt:lamp`]);
+    await server.stop();
+    await waitFor(async () => (redis.status !== 'ready' ? true : undefined), 5_000, 'the connection lost');
+    expect(await limits.recordFailure(['mqtt:away'])).toEqual([]);
+    expect(await limits.recordFailure(['mqtt:away'])).toEqual([]);
+    expect(await limits.recordFailure(['mqtt:away'])).toEqual(['mqtt:away']);
+    expect((await refusal(limits, ['mqtt:away']))?.code).toBe('RATE_LIMITED');
+    await server.start();
+    await waitFor(async () => (redis.status === 'ready' && admin.status === 'ready' ? true : undefined), 15_000, 'reconnected');
+  }, 40_000);
 
   limitsContract('two nodes', async (options) => {
     const [a, b] = [await redisNode(options), await redisNode(options)];

@@ -1,9 +1,11 @@
+import { DEFAULT_LIMITS, type FailureLimitsFactory } from '../../auth/failure-limiter.js';
 import type { Logger } from '../../logger.js';
 import type { Fleet } from '../fleet.js';
 import { RedisFleet } from '../redis-fleet.js';
 import { localConnectRate, redisConnectRate, type ConnectRate } from './connect-rate.js';
 import { LocalConnectionSlots, type ConnectionSlots } from './connection-slots.js';
 import { RedisConnectionSlots } from './redis-connection-slots.js';
+import { RedisFailureLimits } from './redis-failure-limits.js';
 import { RedisTenantRates } from './redis-tenant-rates.js';
 import { LocalTenantRates, type TenantRateLimits, type TenantRates } from './tenant-rates.js';
 
@@ -19,6 +21,8 @@ export type FleetLimits = {
   connectRate: ConnectRate;
   /** MQTT_TENANT_RATE_MESSAGES, MQTT_TENANT_RATE_BYTES. */
   tenantRates: TenantRates;
+  /** Brute-force lockouts in Redis; none on a single node, where src/auth keeps its own FailureLimiter. */
+  failureLimits: FailureLimitsFactory | undefined;
   close(): Promise<void>;
 };
 
@@ -44,10 +48,12 @@ export function createFleetLimits(fleet: Fleet, options: FleetLimitOptions, log:
     connectionSlots: new RedisConnectionSlots(redis, { limit: options.maxConnectionsPerCredential, lifetimeMs: options.nodeTtlMs }, limitsLog),
     connectRate: redisConnectRate(redis, options.connectsPerSecondPerCredential),
     tenantRates: new RedisTenantRates(redis, { ...options.tenantRates, settleMs: options.settleMs }, limitsLog),
+    failureLimits: (onLockout) => new RedisFailureLimits(redis, DEFAULT_LIMITS, onLockout),
   } : {
     connectionSlots: new LocalConnectionSlots(options.maxConnectionsPerCredential),
     connectRate: localConnectRate(options.connectsPerSecondPerCredential),
     tenantRates: new LocalTenantRates(options.tenantRates),
+    failureLimits: undefined,
   };
   return {
     ...limits,
