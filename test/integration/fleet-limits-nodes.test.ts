@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../src/auth/failure-limiter.js';
 import { COMMANDS, type Flags } from '../../src/cli/commands.js';
 import { loadConfig } from '../../src/config.js';
 import { createCore, type Core } from '../../src/core/create-core.js';
@@ -18,7 +19,8 @@ const CAP = 2;
  * Two real `gatehouse start` processes over one PostgreSQL and one
  * redis-server: a credential's connection cap holds across them, a slot freed
  * on one node is taken on the other, and a node killed with SIGKILL holds its
- * connections' slots no longer than FLEET_NODE_TTL_MS.
+ * connections' slots no longer than FLEET_NODE_TTL_MS; guesses on either node
+ * count towards one lockout.
  */
 describeWithRedis('fleet-wide limits over two gateway processes', () => {
   let redis: RedisServer;
@@ -52,7 +54,7 @@ describeWithRedis('fleet-wide limits over two gateway processes', () => {
     database = await openDatabase(config, silentLog, { adoptOrphan: false, migrate: false });
     core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false });
     await cli('tenant create', {}, ['caps']);
-    for (const name of ['lamp', 'fan']) credentials.set(name, await cli<Credential>('device create', { tenant: 'caps', name, type: 'light', capability: ['power'] }));
+    for (const name of ['lamp', 'fan', 'door']) credentials.set(name, await cli<Credential>('device create', { tenant: 'caps', name, type: 'light', capability: ['power'] }));
     nodes.push(await spawnUrlGateway(databaseUrl, env));
   }, 180_000);
   afterAll(async () => {
@@ -72,6 +74,17 @@ describeWithRedis('fleet-wide limits over two gateway processes', () => {
     const third = await connectOnceFree(nodes[1]!, 'lamp', 'lamp-3', 10_000);
     expect(third.connected).toBe(true);
     expect(await refusedWith(mqttUrl(nodes[1]!), options('lamp', 'lamp-4'))).toBe(3);
+  });
+
+  it('bad passwords guessed on both nodes add up to one lockout of the username, on every node (CONNACK 5, even with the right password)', async () => {
+    const door = credentials.get('door')!;
+    const { maxFailures } = DEFAULT_LIMITS.mqtt!;
+    for (let i = 0; i < maxFailures; i++) {
+      const node = nodes[i % 2]!;
+      expect(await refusedWith(mqttUrl(node), { username: door.username, password: `wrong-${i}`, clientId: `guess-${i}`, reconnectPeriod: 0 })).toBe(4);
+    }
+    expect(await refusedWith(mqttUrl(nodes[0]!), options('door', 'door-1'))).toBe(5);
+    expect(await refusedWith(mqttUrl(nodes[1]!), options('door', 'door-1'))).toBe(5);
   });
 
   it('a node killed with SIGKILL holds its connections\' slots for FLEET_NODE_TTL_MS at most', async () => {
