@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js';
 import { createCore, type Core } from '../../src/core/create-core.js';
 import { openDatabase } from '../../src/db/open.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
-import { connect, refusedWith } from '../support/mqtt.js';
+import { connect, record, refusedWith, subscribe, until } from '../support/mqtt.js';
 import { exitOf, gatewayEnv, waitFor } from '../support/processes.js';
 import { metric } from '../support/metrics.js';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -14,6 +14,7 @@ import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
 
 type Credential = { id: string; username: string; password: string };
 const CAP = 2;
+const TENANT_RATE = 100;
 
 /**
  * Two real `gatehouse start` processes over one PostgreSQL and one
@@ -48,13 +49,14 @@ describeWithRedis('fleet-wide limits over two gateway processes', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const databaseUrl = await createEmptyDatabase();
-    const env = { REDIS_URL: redis.url, MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: String(CAP), FLEET_NODE_TTL_MS: '5000' };
+    const env = { REDIS_URL: redis.url, MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: String(CAP), FLEET_NODE_TTL_MS: '5000', MQTT_TENANT_RATE_MESSAGES: String(TENANT_RATE) };
     nodes = [await spawnUrlGateway(databaseUrl, env)];
     const config = loadConfig(gatewayEnv({ DATABASE_URL: databaseUrl }));
     database = await openDatabase(config, silentLog, { adoptOrphan: false, migrate: false });
     core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false });
     await cli('tenant create', {}, ['caps']);
     for (const name of ['lamp', 'fan', 'door']) credentials.set(name, await cli<Credential>('device create', { tenant: 'caps', name, type: 'light', capability: ['power'] }));
+    for (const name of ['feeder', 'reader']) credentials.set(name, await cli<Credential>('app create', { tenant: 'caps', name }));
     nodes.push(await spawnUrlGateway(databaseUrl, env));
   }, 180_000);
   afterAll(async () => {
@@ -74,6 +76,17 @@ describeWithRedis('fleet-wide limits over two gateway processes', () => {
     const third = await connectOnceFree(nodes[1]!, 'lamp', 'lamp-3', 10_000);
     expect(third.connected).toBe(true);
     expect(await refusedWith(mqttUrl(nodes[1]!), options('lamp', 'lamp-4'))).toBe(3);
+  });
+
+  it(`a tenant past MQTT_TENANT_RATE_MESSAGES (${TENANT_RATE}/s) has its PUBLISHes dropped and counted, and what passed still crosses to the other node`, async () => {
+    const reader = await mqtt(nodes[1]!, 'reader', 'reader-1');
+    const heard = record(reader);
+    await subscribe(reader, 'burst/#', 0);
+    const feeder = await mqtt(nodes[0]!, 'feeder', 'feeder-1');
+    for (let i = 0; i < 10 * TENANT_RATE; i++) feeder.publish('burst/x', String(i), { qos: 0 });
+    await feeder.publishAsync('burst/x', 'flushed', { qos: 1 });
+    await waitFor(async () => (await metric(nodes[0]!.base, 'gatehouse_mqtt_publishes_refused_total', { reason: 'tenant_rate' })) > 0 || undefined, 10_000, 'refusals at the tenant rate');
+    await until(() => heard.length > 0, 10_000, 'the messages within the rate on node 2');
   });
 
   it('bad passwords guessed on both nodes add up to one lockout of the username, on every node (CONNACK 5, even with the right password)', async () => {
