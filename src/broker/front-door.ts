@@ -160,8 +160,10 @@ export class FrontDoor {
     const taken = this.options.connectionSlots.take(tenantId, session.credentialId);
     const slot: Slot | undefined = taken === undefined || 'release' in taken ? taken : await taken;
     if (!slot) return this.refuseOverCap(session, packet, stream, version);
-    if (stream.destroyed) {
+    // Gone while the fleet was asked (the same half-close as above).
+    if (stream.destroyed || stream.readableEnded) {
       slot.release();
+      stream.destroy();
       return;
     }
 
