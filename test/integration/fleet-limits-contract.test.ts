@@ -283,4 +283,17 @@ describeWithRedis('fleet limits over a real redis-server', () => {
     expect(await b.node.slots.take(T1, 'lamp')).toBeUndefined();
     await Promise.all([a.close(), b.close()]);
   }, 40_000);
+
+  it('a tenant\'s messages counted while Redis is away are decided on this node and settled once it is back', async () => {
+    const a = await redisNode({ ...options, rates: { messagesPerSecond: 3, bytesPerSecond: 0 } });
+    await server.stop();
+    await waitFor(async () => (a.redis.status !== 'ready' ? true : undefined), 5_000, 'the connection lost');
+    expect([1, 2, 3, 4].map(() => a.node.rates.take(T1, 10))).toEqual([true, true, true, false]);
+    await a.node.settle();
+    await server.start();
+    await waitFor(async () => (a.redis.status === 'ready' && admin.status === 'ready' ? true : undefined), 15_000, 'reconnected');
+    await a.node.settle();
+    expect(Number(await admin.get(`gh:{${T1}}:rate:5000:m`))).toBe(3);
+    await a.close();
+  }, 40_000);
 });
