@@ -45,7 +45,8 @@ export function createFleetLimits(fleet: Fleet, options: FleetLimitOptions, log:
   const redis = fleet instanceof RedisFleet ? fleet.commands : undefined;
   const limitsLog = log.child({ component: 'fleet-limits' });
   const limits: Omit<FleetLimits, 'close'> = redis ? {
-    connectionSlots: new RedisConnectionSlots(redis, { limit: options.maxConnectionsPerCredential, lifetimeMs: options.nodeTtlMs }, limitsLog),
+    // The node's field is named as its Redis connections are (gatehouse:<node>:pub), to be told apart in Redis.
+    connectionSlots: new RedisConnectionSlots(redis, { limit: options.maxConnectionsPerCredential, lifetimeMs: options.nodeTtlMs, nodeId: (fleet as RedisFleet).nodeId.toString('hex') }, limitsLog),
     connectRate: redisConnectRate(redis, options.connectsPerSecondPerCredential),
     tenantRates: new RedisTenantRates(redis, { ...options.tenantRates, settleMs: options.settleMs }, limitsLog),
     failureLimits: (onLockout) => new RedisFailureLimits(redis, DEFAULT_LIMITS, onLockout),
