@@ -36,6 +36,8 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   /** Redis for scale-out; cluster mode when set. */
   REDIS_URL: z.string().url('must be a URL like redis://host:6379').optional(),
+  /** With REDIS_URL: how long the connection slots a node holds outlive it once it stops renewing them (killed, cut off), in ms. */
+  FLEET_NODE_TTL_MS: z.coerce.number().int().min(1_000).max(600_000).default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** json (default when not a terminal) or pretty (default in a terminal). */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -152,6 +154,11 @@ const schema = z.object({
   MQTT_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(100_000),
   /** Connections at once per device or app credential (distinct client ids), so mqtt-bench can share one. */
   MQTT_MAX_CONNECTIONS_PER_CREDENTIAL: z.coerce.number().int().min(1).default(1_000),
+  /** Authenticated CONNECTs per credential per second, fleet-wide; more get CONNACK 3. 0: no limit. */
+  MQTT_CONNECT_RATE_PER_CREDENTIAL: z.coerce.number().int().min(0).default(0),
+  /** A tenant's PUBLISH messages and payload bytes per second, fleet-wide; more are dropped and counted. 0: no limit. */
+  MQTT_TENANT_RATE_MESSAGES: z.coerce.number().int().min(0).default(0),
+  MQTT_TENANT_RATE_BYTES: z.coerce.number().int().min(0).default(0),
   /** Largest PUBLISH payload routed, in bytes; larger ones are dropped and counted. */
   MQTT_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(1).max(268_435_455).default(256 * 1024),
   /** Largest packet after CONNECT, in bytes, enforced while it is read: over it the connection is closed. A PUBLISH under it but over MQTT_MAX_PAYLOAD_BYTES is dropped and counted. */
@@ -200,6 +207,8 @@ export type Config = {
   databaseUrl: string | undefined;
   dataDir: string;
   redisUrl: string | undefined;
+  /** FLEET_NODE_TTL_MS. */
+  fleetNodeTtlMs: number;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   logFormat: 'json' | 'pretty';
   /** PUBLIC_URL without a trailing slash; undefined until the composition root knows the HTTP port (public-url.ts). */
@@ -228,6 +237,9 @@ export type Config = {
     tlsClientCa: string | undefined;
     maxConnections: number;
     maxConnectionsPerCredential: number;
+    connectRatePerCredential: number;
+    tenantRateMessages: number;
+    tenantRateBytes: number;
     maxPayloadBytes: number;
     maxPacketBytes: number;
     maxConnectBytes: number;
@@ -280,6 +292,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
     databaseUrl: e.DATABASE_URL,
     dataDir: path.resolve(e.DATA_DIR),
     redisUrl: e.REDIS_URL,
+    fleetNodeTtlMs: e.FLEET_NODE_TTL_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (isTerminal ? 'pretty' : 'json'),
     publicUrl: e.PUBLIC_URL?.replace(/\/$/, ''),
@@ -324,6 +337,9 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       tlsClientCa: e.MQTT_TLS_CLIENT_CA,
       maxConnections: e.MQTT_MAX_CONNECTIONS,
       maxConnectionsPerCredential: e.MQTT_MAX_CONNECTIONS_PER_CREDENTIAL,
+      connectRatePerCredential: e.MQTT_CONNECT_RATE_PER_CREDENTIAL,
+      tenantRateMessages: e.MQTT_TENANT_RATE_MESSAGES,
+      tenantRateBytes: e.MQTT_TENANT_RATE_BYTES,
       maxPayloadBytes: e.MQTT_MAX_PAYLOAD_BYTES,
       maxPacketBytes: e.MQTT_MAX_PACKET_BYTES,
       maxConnectBytes: e.MQTT_MAX_CONNECT_BYTES,

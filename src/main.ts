@@ -15,6 +15,7 @@ import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
 import { createFleet } from './fleet/create-fleet.js';
 import type { Fleet } from './fleet/fleet.js';
+import { createFleetLimits, type FleetLimits } from './fleet/limits/index.js';
 import { registerFleetMetrics } from './fleet/fleet-metrics.js';
 import { flushLogsSync, type Logger } from './logger.js';
 import { createMetrics, registerDatabaseMetrics } from './metrics.js';
@@ -62,6 +63,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
   }
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let fleet: Fleet | undefined;
+  let limits: FleetLimits | undefined;
   let http: HttpApp | undefined;
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
@@ -78,6 +80,10 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
   try {
     fleet = await createFleet(config, log);
     registerFleetMetrics(metrics.registry, fleet);
+    limits = createFleetLimits(fleet, {
+      maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, connectsPerSecondPerCredential: config.mqtt.connectRatePerCredential,
+      tenantRates: { messagesPerSecond: config.mqtt.tenantRateMessages, bytesPerSecond: config.mqtt.tenantRateBytes }, nodeTtlMs: config.fleetNodeTtlMs, settleMs: 200,
+    }, log);
     const node = fleet;
     const brokerMetrics = new BrokerMetrics(metrics.registry, {
       connections: () => broker?.frontDoor.connections ?? 0,
@@ -85,7 +91,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log, clock: options.clock ?? startClock(config.clockStart), eventChannel: fleet.events,
+      config, log, clock: options.clock ?? startClock(config.clockStart), eventChannel: fleet.events, failureLimits: limits.failureLimits,
       automationObserver: {
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),
@@ -131,14 +137,14 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     const homeGraphLog = log.child({ component: 'google-home-graph' });
     homeGraph = startHomeGraph(core, config.google.homeGraph, (tenantId) => stateReporterContext(tenantId, 'google'),
       (what, tenantId, error) => homeGraphLog.warn({ err: error, tenantId }, `Home Graph ${what} failed; retrying with backoff`));
-    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, fleet });
+    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, fleet, limits });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
     publicUrl.listening(httpPort);
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services, notifier, reporter, shared] = [http, broker, core, push, homeGraph, fleet];
+    const [server, mqtt, services, notifier, reporter, shared, counters] = [http, broker, core, push, homeGraph, fleet, limits];
     let closing: Promise<void> | undefined;
     return {
       core: services,
@@ -157,6 +163,8 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
           await reporter.close();
           // QoS 0 telemetry still buffered, presence and state: written before the pool goes.
           await services.stop();
+          // After the brokers (their connections gave their slots back), before the connection it shares.
+          await counters.close();
           // After the brokers (their emitters leave the tenants' channels) and the core (its last events go out).
           await shared.close();
           await database.close();
@@ -171,6 +179,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     await push?.stop().catch(() => undefined);
     await homeGraph?.close().catch(() => undefined);
     await core?.stop().catch(() => undefined);
+    await limits?.close().catch(() => undefined);
     await fleet?.close().catch(() => undefined);
     await database.close();
     throw error;

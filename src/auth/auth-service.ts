@@ -7,7 +7,7 @@ import { AccessTokens } from './access-tokens.js';
 import { alexaGrantHolders } from './alexa-grant-holders.js';
 import { AppCredentials } from './app-credentials.js';
 import { CredentialVerifier } from './credential-verifier.js';
-import { DEFAULT_LIMITS, FailureLimiter } from './failure-limiter.js';
+import { DEFAULT_LIMITS, FailureLimiter, type FailureLimitsFactory } from './failure-limiter.js';
 import { Invitations } from './invitations.js';
 import { Members } from './members.js';
 import { AuthorizationServer } from './oauth/authorization-server.js';
@@ -27,16 +27,17 @@ export type AuthOptions = {
   /** The core's bus: role changes and revoked app credentials are announced on it. */
   events: EventBus;
   log: Logger;
+  /** Where failures are counted: this process (the default) or the fleet's Redis (src/fleet/limits). */
+  failureLimits?: FailureLimitsFactory;
 };
 
 /** src/auth assembled: everything that turns a credential into a TenantContext. */
 export async function createAuth(db: Database, policy: AccessPolicy, options: AuthOptions) {
-  const limiter = new FailureLimiter(DEFAULT_LIMITS, (key) => {
-    // Audited off the request path: a lockout must never fail the refusal it accompanies.
-    db.withPlatform((tx) => recordPlatformEvent(tx, null, { type: 'LOCKOUT', details: { key } })).catch((error: unknown) =>
-      options.log.error({ err: error, key }, 'could not record a lockout'),
-    );
-  });
+  // Audited off the request path: a lockout must never fail the refusal it accompanies.
+  const audit = (key: string) => void db.withPlatform((tx) => recordPlatformEvent(tx, null, { type: 'LOCKOUT', details: { key } })).catch((error: unknown) =>
+    options.log.error({ err: error, key }, 'could not record a lockout'),
+  );
+  const limiter = options.failureLimits?.(audit) ?? new FailureLimiter(DEFAULT_LIMITS, audit);
   const keys = new SigningKeys(db);
   await keys.init();
   const tokens = new AccessTokens(keys, options.issuer);

@@ -5,7 +5,7 @@ import { scopesForChannel } from '../core/policy/capability-matrix.js';
 import type { Database } from '../db/database.js';
 import type { TopicFilters } from './app-credentials.js';
 import type { TenantContext } from './context.js';
-import type { FailureLimiter } from './failure-limiter.js';
+import type { FailureLimits } from './failure-limiter.js';
 import { issueContext } from './issue-context.js';
 import { verifyAgainstNothing, verifySecret } from './secrets.js';
 import { isDataException } from '../db/pg-errors.js';
@@ -115,7 +115,7 @@ export class CredentialVerifier {
   private readonly apps: DataLoader<string, CredentialRow | undefined>;
   private readonly certificates: DataLoader<string, CredentialRow | undefined>;
 
-  constructor(db: Database, private readonly limiter: FailureLimiter, private readonly now: () => number = Date.now) {
+  constructor(db: Database, private readonly limiter: FailureLimits, private readonly now: () => number = Date.now) {
     this.devices = rowLoader(db, DEVICE_QUERY);
     this.apps = rowLoader(db, APP_QUERY);
     this.certificates = rowLoader(db, CERTIFICATE_QUERY);
@@ -123,13 +123,13 @@ export class CredentialVerifier {
 
   async verify(username: string, secret: string, ip?: string): Promise<VerifiedCredential> {
     const keys = [`mqtt:${username}`, ...(ip ? [`ip:${ip}`] : [])];
-    this.limiter.assertAllowed(keys);
+    await this.limiter.assertAllowed(keys);
     // A malformed name is refused like an unknown one, argon2 included, so its answer takes as long.
     const row = couldExist(username) ? await (username.startsWith('app:') ? this.apps : this.devices).load(username) : undefined;
     // An unknown device username costs what a known device's generated secret does (secrets.ts); an unknown app what an app's.
     const ok = row ? await this.secretMatches(username, row.secret_hash, secret) : await verifyAgainstNothing(secret, username.startsWith('app:') ? 'password' : 'generated');
     if (!row || !ok) {
-      this.limiter.recordFailure(keys);
+      await this.limiter.recordFailure(keys);
       throw new GatewayError('INVALID_CREDENTIALS', 'Bad username or password.');
     }
     if (row.status !== 'active' || row.tenant_status !== 'active') {

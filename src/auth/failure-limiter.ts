@@ -12,6 +12,29 @@ export const DEFAULT_LIMITS: Record<string, LimitRule> = {
 
 type Entry = { failures: number[]; lockedUntil: number };
 
+/**
+ * Brute-force lockouts as logins, CONNECTs and token exchanges ask them: this
+ * process's FailureLimiter (below, answering at once) on a single node, or the
+ * fleet's in Redis (src/fleet/limits/redis-failure-limits.ts).
+ */
+export interface FailureLimits {
+  /** Throws RATE_LIMITED if any key is locked. */
+  assertAllowed(keys: readonly string[]): void | Promise<void>;
+  /** Records a failure on every key; returns the keys this failure locked (and tells its onLockout). */
+  recordFailure(keys: readonly string[]): string[] | Promise<string[]>;
+  /** Forgets a key's failures once its owner succeeded (a lock stays). */
+  recordSuccess(key: string): void | Promise<void>;
+}
+
+/** Makes the process's FailureLimits, telling `onLockout` of each key as it locks (the audit log writes a LOCKOUT event). */
+export type FailureLimitsFactory = (onLockout: (key: string) => void) => FailureLimits;
+
+/** The refusal of a locked key, `waitMs` before it unlocks. */
+export function lockedOut(waitMs: number): GatewayError {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new GatewayError('RATE_LIMITED', `Too many failed attempts; try again in ${seconds} s.`, { retryAfterSeconds: seconds });
+}
+
 const MAX_ENTRIES = 100_000;
 
 /**
@@ -19,9 +42,9 @@ const MAX_ENTRIES = 100_000;
  * failures per key (`account:<email>`, `ip:<address>`, `client:<id>`…) in a
  * sliding window and lock a key that passes its limit. A key locks whether or
  * not the account exists, so a lockout says nothing about existence.
- * In-process; a cluster shares it through Redis (scale-out issue).
+ * In-process; a fleet shares them through Redis (FailureLimits).
  */
-export class FailureLimiter {
+export class FailureLimiter implements FailureLimits {
   private readonly entries = new Map<string, Entry>();
 
   /** `onLockout` hears of every key the moment it locks (the audit log writes a LOCKOUT event). */
@@ -34,9 +57,7 @@ export class FailureLimiter {
   /** Throws RATE_LIMITED if any key is locked. */
   assertAllowed(keys: readonly string[]): void {
     const wait = Math.max(0, ...keys.map((key) => (this.entries.get(key)?.lockedUntil ?? 0) - this.now()));
-    if (wait > 0) {
-      throw new GatewayError('RATE_LIMITED', `Too many failed attempts; try again in ${Math.ceil(wait / 1000)} s.`, { retryAfterSeconds: Math.ceil(wait / 1000) });
-    }
+    if (wait > 0) throw lockedOut(wait);
   }
 
   /** Records a failure on every key; returns the keys this failure locked (and tells onLockout). */

@@ -3,6 +3,7 @@ import type { Core } from '../core/create-core.js';
 import type { DeviceStateWriter } from '../core/devices/device-state-writer.js';
 import type { TelemetryWriter } from '../core/telemetry/telemetry-writer.js';
 import type { Fleet } from '../fleet/fleet.js';
+import type { TenantRates } from '../fleet/limits/index.js';
 import type { Logger } from '../logger.js';
 import type { BrokerMetrics } from './broker-metrics.js';
 
@@ -27,4 +28,6 @@ export type BrokerContext = {
   log: Logger;
   /** What this node shares with the others: each tenant's emitter comes from it. */
   fleet: Fleet;
+  /** MQTT_TENANT_RATE_MESSAGES and _BYTES, this node's or the fleet's (src/fleet/limits). */
+  tenantRates: TenantRates;
 };

@@ -12,7 +12,7 @@ export class BrokerMetrics {
   messagesIn = 0;
   bytesIn = 0;
   messagesOut = 0;
-  refusedPublishes: Record<string, number> = { acl: 0, rate_limit: 0, payload_too_large: 0, topic_limits: 0, invalid_topic: 0 };
+  refusedPublishes: Record<string, number> = { acl: 0, rate_limit: 0, tenant_rate: 0, payload_too_large: 0, topic_limits: 0, invalid_topic: 0 };
   refusedSubscribes = 0;
   telemetryRejected: Record<string, number> = { too_large: 0 };
   readonly batchRows: Histogram;

@@ -1,6 +1,7 @@
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import { isGatewayError } from '../core/errors.js';
+import type { ConnectionSlots, ConnectRate, Slot } from '../fleet/limits/index.js';
 import type { Logger } from '../logger.js';
 import { RepeatedFailures } from '../repeated-failures.js';
 import { CONNACK, connackCodeFor, refuse } from './connack.js';
@@ -24,6 +25,9 @@ export type FrontDoorOptions = {
   connectTimeoutMs: number;
   maxConnections: number;
   maxConnectionsPerCredential: number;
+  /** The credential caps and connect rates, this node's or the fleet's (src/fleet/limits). */
+  connectionSlots: ConnectionSlots;
+  connectRate: ConnectRate;
   maxTopicLength: number;
   /** The largest CONNECT, read before anyone is authenticated. */
   maxConnectBytes: number;
@@ -40,7 +44,6 @@ export type FrontDoorOptions = {
  */
 export class FrontDoor {
   private open = 0;
-  private readonly perCredential = new Map<string, number>();
   /**
    * CONNACK 3 refusals (the database down, the node full, an unexpected failure) come in storms: every
    * device of every tenant retries. The first is logged at once, with its error; then one line per 10 s with a count.
@@ -148,17 +151,27 @@ export class FrontDoor {
     if (packet.will && (packet.will.topic.length > this.options.maxTopicLength || !session.acl.canPublish(packet.will.topic))) {
       return deny(CONNACK.NOT_AUTHORIZED, `the will topic ${packet.will.topic.slice(0, 200)} is not allowed`);
     }
-    const count = this.perCredential.get(session.credentialId) ?? 0;
-    if (count >= this.options.maxConnectionsPerCredential) return this.refuseOverCap(session, packet, stream, version);
+    const { tenantId } = session.ctx;
+    // Off (the default), or on a single node, both answer at once; in a fleet each is one Redis round trip.
+    const allowed = this.options.connectRate.allow(tenantId, session.credentialId);
+    if (!(typeof allowed === 'boolean' ? allowed : await allowed.catch(() => true))) {
+      return deny(CONNACK.SERVER_UNAVAILABLE, 'the credential connects faster than MQTT_CONNECT_RATE_PER_CREDENTIAL allows');
+    }
+    const taken = this.options.connectionSlots.take(tenantId, session.credentialId);
+    const slot: Slot | undefined = taken === undefined || 'release' in taken ? taken : await taken;
+    if (!slot) return this.refuseOverCap(session, packet, stream, version);
+    // Gone while the fleet was asked (the same half-close as above).
+    if (stream.destroyed || stream.readableEnded) {
+      slot.release();
+      stream.destroy();
+      return;
+    }
 
-    this.perCredential.set(session.credentialId, count + 1);
     this.open++;
     this.metrics.connectsAccepted++;
     stream.once('close', () => {
       this.open--;
-      const left = (this.perCredential.get(session.credentialId) ?? 1) - 1;
-      if (left <= 0) this.perCredential.delete(session.credentialId);
-      else this.perCredential.set(session.credentialId, left);
+      slot.release();
     });
     (stream as Duplex & WithSession)[SESSION] = session;
     for (let i = bytes.length - 1; i >= 0; i--) stream.unshift(bytes[i]!);

@@ -10,6 +10,7 @@ import type { Config } from '../config.js';
 import type { Core } from '../core/create-core.js';
 import { GatewayError } from '../core/errors.js';
 import type { Fleet } from '../fleet/fleet.js';
+import type { FleetLimits } from '../fleet/limits/index.js';
 import type { Logger } from '../logger.js';
 import { CERTS_DIR } from '../paths.js';
 import type { BrokerMetrics } from './broker-metrics.js';
@@ -48,11 +49,12 @@ async function tlsOptions(config: Config['mqtt']): Promise<tls.TlsOptions | unde
 }
 
 /** The MQTT adapter: TCP, TLS and WebSocket listeners feeding the front door, and the core's events fed to the brokers. */
-export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet }): Promise<MqttBroker> {
+export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet; limits: FleetLimits }): Promise<MqttBroker> {
   const { core, config, metrics, fleet } = deps;
+  const { connectionSlots, connectRate, tenantRates } = deps.limits;
   const log = deps.log.child({ component: 'mqtt' });
   const context = {
-    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log, fleet,
+    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log, fleet, tenantRates,
     limits: {
       maxPayloadBytes: config.mqtt.maxPayloadBytes, maxPacketBytes: config.mqtt.maxPacketBytes,
       maxSubscriptionsPerPacket: config.mqtt.maxSubscriptionsPerPacket, maxSubscriptionsPerClient: config.mqtt.maxSubscriptionsPerClient,
@@ -63,7 +65,7 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
   const frontDoor = new FrontDoor(
     new ConnectAuthenticator(core, { messagesPerSecond: config.mqtt.rateMessages, bytesPerSecond: config.mqtt.rateBytes }),
     (session, stream) => brokers.handOff(session, stream),
-    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, maxTopicLength: config.mqtt.maxTopicLength,
+    { connectTimeoutMs: 10_000, maxConnections: config.mqtt.maxConnections, maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, connectionSlots, connectRate, maxTopicLength: config.mqtt.maxTopicLength,
       maxConnectBytes: config.mqtt.maxConnectBytes, maxPacketBytes: config.mqtt.maxPacketBytes },
     metrics,
     log,

@@ -1,4 +1,5 @@
 import { createAuth, type Auth } from '../auth/auth-service.js';
+import type { FailureLimitsFactory } from '../auth/failure-limiter.js';
 import { VoicePins } from '../auth/voice-pins.js';
 import { automationAuditContext, automationContext } from '../auth/automation-principal.js';
 import { AutomationRunner, type AutomationObserver } from './automations/automation-runner.js';
@@ -101,9 +102,11 @@ export type CoreOptions = {
   deviceStateFailed?: (error: Error) => void;
   /** The fleet's channel for FLEET_EVENTS when several nodes run (the composition root's Fleet); none on a single node. */
   eventChannel?: EventChannel;
+  /** Brute-force lockouts shared by the fleet (src/fleet/limits); by default src/auth's own, in this process. */
+  failureLimits?: FailureLimitsFactory;
 };
 
-export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel }: CoreOptions): Promise<Core> {
+export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel, failureLimits }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'), eventChannel);
   const policy = new AccessPolicy(db);
   const outbox = new NotificationOutbox(events);
@@ -177,7 +180,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     notifications: new NotificationSettings(db, policy),
     deadLetters: new DeadLetters(db, policy, events),
     offlineWatch,
-    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log }),
+    auth: await createAuth(db, policy, { issuer, sessionCacheMs: config.auth.sessionCacheMs, invitationTtlHours: config.auth.invitationTtlHours, events, log, failureLimits }),
     async stop() {
       await automationScheduler.stop();
       await automationRunner.stop();

@@ -116,6 +116,14 @@ export class RedisFleet implements Fleet {
     return fleet;
   }
 
+  /**
+   * The node's command connection, shared with the limits' counters
+   * (src/fleet/limits): pipelined, and failing at once while Redis is away.
+   */
+  get commands(): Redis {
+    return this.publisher.redis;
+  }
+
   emitterFor(tenantId: string, local: MessageEmitter): MessageEmitter {
     const emitter = new TenantEmitter(tenantChannel(tenantId), local, this.link);
     let emitters = this.routes.get(emitter.channel);

@@ -6,7 +6,7 @@ import { recordVoiceLink } from '../../core/voice-accounts.js';
 import { scopesForChannel } from '../../core/policy/capability-matrix.js';
 import type { AccessPolicy } from '../../core/policy/access-policy.js';
 import type { Database } from '../../db/database.js';
-import type { FailureLimiter } from '../failure-limiter.js';
+import type { FailureLimits } from '../failure-limiter.js';
 import { issueContext } from '../issue-context.js';
 import type { AuthenticatedUser, PasswordLogin } from '../password-login.js';
 import { chooseTenant, hashOpaqueToken, type Sessions, type TokenPair } from '../sessions.js';
@@ -54,7 +54,7 @@ export class AuthorizationServer {
     private readonly sessions: Sessions,
     private readonly logins: PasswordLogin,
     private readonly keys: SigningKeys,
-    private readonly limiter: FailureLimiter,
+    private readonly limiter: FailureLimits,
     private readonly policy: AccessPolicy,
   ) {}
 
@@ -113,7 +113,7 @@ export class AuthorizationServer {
     }
     if (!PKCE_VERIFIER.test(input.codeVerifier)) throw new GatewayError('OAUTH_REQUEST_INVALID', 'code_verifier must be 43-128 unreserved characters (RFC 7636 §4.1).');
     const keys = [`client:${client.clientId}`, ...(ip ? [`ip:${ip}`] : [])];
-    this.limiter.assertAllowed(keys);
+    await this.limiter.assertAllowed(keys);
     const outcome = await this.db.withPlatform(async (tx) => {
       const { rows } = await tx.query<{ tenant_id: string; user_id: string; client_id: string; redirect_uri: string; code_challenge: string; scopes: string[]; expires_at: Date; used_at: Date | null; family_id: string | null }>(
         'SELECT * FROM oauth_codes WHERE code_hash = $1 FOR UPDATE',
@@ -133,7 +133,7 @@ export class AuthorizationServer {
       return { row };
     });
     if ('error' in outcome) {
-      this.limiter.recordFailure(keys);
+      await this.limiter.recordFailure(keys);
       throw new GatewayError('OAUTH_GRANT_INVALID', outcome.error!);
     }
     const { row } = outcome;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError } from '../../core/errors.js';
 import type { Database } from '../../db/database.js';
-import type { FailureLimiter } from '../failure-limiter.js';
+import type { FailureLimits } from '../failure-limiter.js';
 import { generateSecret, hashSecret, verifyAgainstNothing, verifySecret } from '../secrets.js';
 
 export type VoicePlatform = 'alexa' | 'google';
@@ -36,7 +36,7 @@ function assertRedirectUri(uri: string): void {
 }
 
 export class OAuthClients {
-  constructor(private readonly db: Database, private readonly limiter: FailureLimiter) {}
+  constructor(private readonly db: Database, private readonly limiter: FailureLimits) {}
 
   /** Registers a client (a platform operation); its secret is shown once. */
   async create(input: { platform: VoicePlatform; name?: string; redirectUris: string[] }): Promise<OAuthClient & { clientSecret: string }> {
@@ -65,7 +65,7 @@ export class OAuthClients {
   /** Client authentication at the token endpoint (HTTP Basic or body), rate-limited per client and address. */
   async authenticate(clientId: string, clientSecret: string, ip?: string): Promise<OAuthClient> {
     const keys = [`client:${clientId}`, ...(ip ? [`ip:${ip}`] : [])];
-    this.limiter.assertAllowed(keys);
+    await this.limiter.assertAllowed(keys);
     const { rows } = await this.db.withPlatform((tx) =>
       tx.query<OAuthClient & { secretHash: string }>(
         `SELECT client_id AS "clientId", platform, name, redirect_uris AS "redirectUris", secret_hash AS "secretHash" FROM oauth_clients WHERE client_id = $1`,
@@ -75,7 +75,7 @@ export class OAuthClients {
     const row = rows[0];
     const ok = row ? await verifySecret(row.secretHash, clientSecret) : await verifyAgainstNothing(clientSecret);
     if (!row || !ok) {
-      this.limiter.recordFailure(keys);
+      await this.limiter.recordFailure(keys);
       throw new GatewayError('OAUTH_CLIENT_INVALID', 'Client authentication failed.');
     }
     const { secretHash: _secretHash, ...client } = row;

@@ -101,6 +101,11 @@ export function authorizePublishHook(context: BrokerContext) {
       reportViolation(context, session, { reason: 'rate limit exceeded', topic: packet.topic });
       return callback(new Error('rate limit exceeded: disconnected'));
     }
+    // The tenant's rate across the fleet (MQTT_TENANT_RATE_*): decided from counts at hand, never a round trip per message.
+    if (!oversized && !context.tenantRates.take(session.ctx.tenantId, size)) {
+      metrics.refusedPublishes.tenant_rate!++;
+      return drop(packet, callback);
+    }
     if (oversized) {
       metrics.refusedPublishes.payload_too_large!++;
       log.info({ tenantId: session.ctx.tenantId, principal: session.ctx.principal, size }, 'payload over the limit dropped');
