@@ -8,7 +8,7 @@ export type PacketSizeLimits = { maxPacketBytes: number; maxConnectBytes: number
  *
  * aedes parses with its own mqtt-packet parser, which keeps a packet's bytes
  * until the whole packet has arrived and has no size limit in MQTT 3.1.1. So
- * the stream's `read` (what aedes and read-slicing.ts call) is wrapped: each
+ * the stream's `read` (what aedes and aedes-tuning/read-slicing.ts call) is wrapped: each
  * chunk's packet headers are followed (fixed-header.ts) before the parser
  * sees it, and the first packet declaring more than the limit closes the
  * connection with nothing of it buffered. MQTT 3.1.1 has no way to tell the

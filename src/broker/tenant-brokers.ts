@@ -3,16 +3,16 @@ import type { Duplex } from 'node:stream';
 import type { CommandMessage } from '../core/event-bus.js';
 import { commandTopic } from '../core/topics/device-topics.js';
 import type { BrokerContext } from './broker-context.js';
-import { batchQos0Deliveries } from './qos0-delivery.js';
-import { ReadScheduler } from './read-slicing.js';
+import { batchQos0Deliveries } from './aedes-tuning/qos0-delivery.js';
+import { ReadScheduler } from './aedes-tuning/read-slicing.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
 import { TenantStore } from './tenant-store.js';
-import { coalesceWrites } from './write-coalescing.js';
+import { coalesceWrites } from './aedes-tuning/write-coalescing.js';
 
 /**
  * Backlogged connections are read 8 KiB (~60 telemetry messages) at a time
- * and share 1 ms of each event-loop turn (read-slicing.ts). Measured with the
+ * and share 1 ms of each event-loop turn (aedes-tuning/read-slicing.ts). Measured with the
  * bench: overload quiet-tenant p99 120–187 → 59–104 ms, fan-in +20 %.
  */
 const READ_SLICE_BYTES = 8_192;

@@ -6,7 +6,7 @@ import type { BrokerContext } from './broker-context.js';
 import { authenticate, preConnect } from './hooks/connect.js';
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
-import { createMessageEmitter } from './message-emitter.js';
+import { createMessageEmitter } from './aedes-tuning/message-emitter.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { publishStatistics } from './tenant-stats.js';
 import type { TenantStore } from './tenant-store.js';

@@ -9,7 +9,7 @@ export type PacketListener = (packet: EmittedPacket, done: Done) => void;
 
 /**
  * What aedes asks of its `mq` option, which is mqemitter's interface: the
- * broker's own emitter (src/broker/message-emitter.ts) has it, and so has the
+ * broker's own emitter (src/broker/aedes-tuning/message-emitter.ts) has it, and so has the
  * fleet's wrapper around it.
  */
 export type MessageEmitter = {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMessageEmitter } from '../../src/broker/message-emitter.js';
+import { createMessageEmitter } from '../../src/broker/aedes-tuning/message-emitter.js';
 import { LocalEventBus, type EventName } from '../../src/core/event-bus.js';
 import type { EmittedPacket, Fleet, MessageEmitter } from '../../src/fleet/fleet.js';
 import { LocalFleet } from '../../src/fleet/local-fleet.js';

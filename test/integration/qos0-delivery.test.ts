@@ -4,8 +4,8 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { batchQos0Deliveries } from '../../src/broker/qos0-delivery.js';
-import { coalesceWrites } from '../../src/broker/write-coalescing.js';
+import { batchQos0Deliveries } from '../../src/broker/aedes-tuning/qos0-delivery.js';
+import { coalesceWrites } from '../../src/broker/aedes-tuning/write-coalescing.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ReadScheduler } from '../../src/broker/read-slicing.js';
+import { ReadScheduler } from '../../src/broker/aedes-tuning/read-slicing.js';
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 

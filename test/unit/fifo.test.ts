@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Fifo } from '../../src/broker/fifo.js';
-import { createMessageEmitter } from '../../src/broker/message-emitter.js';
+import { Fifo } from '../../src/broker/aedes-tuning/fifo.js';
+import { createMessageEmitter } from '../../src/broker/aedes-tuning/message-emitter.js';
 
 describe('Fifo', () => {
   it('keeps order across compactions', () => {

@@ -178,7 +178,7 @@ function retainInOrder(client: Client, packet: PublishPacket, log: BrokerContext
  * aedes authorizeForward, synchronous and asked for every delivery (live,
  * queued for a persistent session, and the retained messages a SUBSCRIBE is
  * sent: aedes 1.2 hands those to deliverQoS/deliver0 too, see
- * handlers/subscribe.js and qos0-delivery.ts): topics the session's deny
+ * handlers/subscribe.js and aedes-tuning/qos0-delivery.ts): topics the session's deny
  * filters withhold go nowhere (their subscription was granted because it only
  * overlapped a deny), and expired commands are never delivered, whatever queue
  * they sat in.

@@ -1,5 +1,5 @@
 import mqemitter from 'mqemitter';
-import type { MessageEmitter } from '../fleet/fleet.js';
+import type { MessageEmitter } from '../../fleet/fleet.js';
 import { Fifo } from './fifo.js';
 
 /**
