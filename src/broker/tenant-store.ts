@@ -54,9 +54,7 @@ export class TenantStore extends MemoryPersistence {
    * would receive the retained `$SYS/` statistics [MQTT-4.7.2-1].
    */
   override createRetainedStreamCombi(patterns: string[]): Readable {
-    const named = super.createRetainedStreamCombi(patterns.filter((pattern) => !wildcardFirst(pattern)));
-    const wild = super.createRetainedStreamCombi(patterns.filter(wildcardFirst));
-    return Readable.from(withoutDollarTopics(named, wild));
+    return retainedWithoutDollarTopics(patterns, (some) => super.createRetainedStreamCombi(some));
   }
 
   override async outgoingEnqueue(sub: { clientId: string }, packet: Packet): Promise<void> {
@@ -107,12 +105,22 @@ export class TenantStore extends MemoryPersistence {
   }
 }
 
+/**
+ * A store's retained messages for `patterns`, less the `$` topics matched by
+ * patterns that start with a wildcard (shared by the Redis store, src/fleet/persistence).
+ */
+export function retainedWithoutDollarTopics(patterns: string[], stream: (patterns: string[]) => AsyncIterable<unknown>): Readable {
+  const named = stream(patterns.filter((pattern) => !wildcardFirst(pattern)));
+  const wild = stream(patterns.filter(wildcardFirst));
+  return Readable.from(withoutDollarTopics(named, wild));
+}
+
 function wildcardFirst(pattern: string): boolean {
   return pattern.startsWith('#') || pattern.startsWith('+');
 }
 
-async function* withoutDollarTopics(named: Readable, wild: Readable): AsyncGenerator<Packet> {
-  yield* named;
+async function* withoutDollarTopics(named: AsyncIterable<unknown>, wild: AsyncIterable<unknown>): AsyncGenerator<Packet> {
+  yield* named as AsyncIterable<Packet>;
   for await (const packet of wild) if (!(packet as IPublishPacket).topic.startsWith('$')) yield packet as Packet;
 }
 
