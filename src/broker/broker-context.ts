@@ -15,6 +15,12 @@ export type BrokerLimits = {
   telemetryMaxBytes: number;
 };
 
+/** One connection per client id fleet-wide (src/fleet/persistence/takeover-locks.ts); absent on a single node. */
+export type ClientLocks = {
+  /** Resolves once the client id is this connection's alone, any other holder closed first; rejects when it cannot be had in time. */
+  lock(tenantId: string, clientId: string, client: { close(): void; conn: { destroyed: boolean; once(event: 'close', listener: () => void): unknown } }): Promise<void>;
+};
+
 /** Everything a tenant broker's hooks need; shared by all tenants' brokers. */
 export type BrokerContext = {
   core: Core;
@@ -24,4 +30,5 @@ export type BrokerContext = {
   limits: BrokerLimits;
   metrics: BrokerMetrics;
   log: Logger;
+  clientLocks?: ClientLocks;
 };

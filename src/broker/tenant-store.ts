@@ -133,3 +133,48 @@ async function any(stream: Readable, test: (packet: Packet) => boolean): Promise
   }
   return false;
 }
+
+/** What a tenant's aedes instance runs on (`persistence:`): a TenantStore, or the Redis store of src/fleet/persistence. */
+export type InstanceStore = MemoryPersistence;
+
+/**
+ * Where tenants' MQTT state lives between their aedes instances, as
+ * tenant-brokers.ts asks it: in this process (MemoryTenantStores, below) or in
+ * Redis (src/fleet/persistence/redis-tenant-stores.ts, which keeps nothing here).
+ */
+export interface TenantStores {
+  /** The store for the tenant's next instance; `unused()` when that instance did not start. */
+  forInstance(tenantId: string): { store: InstanceStore; unused(): void };
+  /** The tenant's instance that ran on `store` has closed: what described it ends, and the tenant is forgotten if nothing is left. */
+  released(tenantId: string, store: InstanceStore): Promise<void>;
+  /** Tenants whose state this process keeps while they may have no instance. */
+  readonly withState: number;
+  clear(): void;
+}
+
+/** One TenantStore per tenant, kept while it holds anything (the single-node path). */
+export class MemoryTenantStores implements TenantStores {
+  private readonly stores = new Map<string, TenantStore>();
+
+  get withState(): number {
+    return this.stores.size;
+  }
+
+  forInstance(tenantId: string): { store: TenantStore; unused(): void } {
+    const kept = this.stores.get(tenantId);
+    const store = kept ?? new TenantStore();
+    this.stores.set(tenantId, store);
+    // A store made for an instance that never ran holds nothing.
+    return { store, unused: () => !kept && this.stores.delete(tenantId) };
+  }
+
+  async released(tenantId: string, store: InstanceStore): Promise<void> {
+    if (this.stores.get(tenantId) !== store) return;
+    await (store as TenantStore).endInstance();
+    if (!(await (store as TenantStore).holdsState())) this.stores.delete(tenantId);
+  }
+
+  clear(): void {
+    this.stores.clear();
+  }
+}

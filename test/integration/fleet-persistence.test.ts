@@ -105,7 +105,7 @@ describe('two tenants on one shared connection', () => {
     expect(await a.subscriptionsByClient(client)).toEqual([{ topic: 'home/#', qos: 1 }]);
     expect((await all<{ topic: string }>(a.createRetainedStream('#'))).map((p) => p.topic)).toEqual(['home/door']);
     expect((await all<{ payload: Buffer }>(a.outgoingStream(client))).map((p) => p.payload.toString())).toEqual(['queued']);
-    expect((await a.incomingGetPacket(client, publish('home/door', 'x', { messageId: 9 }))).payload.toString()).toBe('qos2');
+    expect(((await a.incomingGetPacket(client, publish('home/door', 'x', { messageId: 9 }))) as unknown as { payload: Buffer }).payload.toString()).toBe('qos2');
     expect((await a.getWill(client))?.payload.toString()).toBe('gone');
 
     // Every key tenant A wrote is under its own hash-tagged prefix.
