@@ -5,7 +5,13 @@ import type { DropChannel, DropRequest } from './drop-channel.js';
 import { lockKey, tenantKeyPrefix } from './keys.js';
 
 /** A connection as the lock sees it: aedes's Client fits. */
-export type LockedConnection = { close(): void; conn: { destroyed: boolean; once(event: 'close', listener: () => void): unknown } };
+export type LockedConnection = {
+  close(): void;
+  conn: { destroyed: boolean; once(event: 'close', listener: () => void): unknown };
+  /** aedes: true from CONNECT until its CONNACK was sent (or the connect failed), then 'connected' is emitted. */
+  connecting?: boolean;
+  once?(event: 'connected', listener: () => void): unknown;
+};
 
 export type TakeoverOptions = {
   /** How long a lock outlives its node: a crashed node's client ids are free again after this. */
@@ -123,7 +129,7 @@ export class TakeoverLocks {
     const holding = this.held.get(tenantKeyPrefix(request.tenantId) + lockKey(request.clientId));
     if (!holding || holding.value !== request.holder) return;
     this.log.debug({ tenantId: request.tenantId, clientId: request.clientId }, 'client id taken over by a new connection: closing this one');
-    holding.connection.close();
+    closeOnceConnected(holding.connection);
   }
 
   private async release(holding: Holding): Promise<void> {
@@ -153,10 +159,21 @@ export class TakeoverLocks {
       const holding = holdings[i]!;
       if (kept === 0 && !holding.released && this.held.get(holding.key) === holding) {
         this.log.info({ key: holding.key }, 'client id taken by another connection while this node could not renew: closing this one');
-        holding.connection.close();
+        closeOnceConnected(holding.connection);
       }
     });
   }
+}
+
+/**
+ * aedes goes on with a CONNECT it has started even when its client is closed
+ * meanwhile, and would then register the closed client as connected: a
+ * connection still in its CONNECT is closed once that is done (its stream
+ * closing ends the wait too: the lock is released then).
+ */
+function closeOnceConnected(connection: LockedConnection): void {
+  if (connection.connecting === true && connection.once) connection.once('connected', () => connection.close());
+  else connection.close();
 }
 
 async function beforeDeadline<T>(promise: Promise<T>, deadline: number): Promise<T> {
