@@ -134,6 +134,17 @@ describe('takeover across nodes', () => {
     expect(a.locks.holding).toBe(0);
   });
 
+  it('closes a connection whose lock was taken by another while it could not renew', async () => {
+    const tenant = randomUUID();
+    const a = await startNode(tenant);
+    const client = connect(a, 'overtaken');
+    await connected(client);
+    const closed = once(m_(client), 'close');
+    await admin.set(tenantKeyPrefix(tenant) + lockKey('overtaken'), `${randomUUID()}|elsewhere`, 'PX', 5_000);
+    await closed; // at the next renewal, a third of the TTL later
+    expect(await admin.get(tenantKeyPrefix(tenant) + lockKey('overtaken'))).toMatch(/\|elsewhere$/);
+  });
+
   it('serves a client id whose holder crashed once its lock expires', async () => {
     const tenant = randomUUID();
     const a = await startNode(tenant);

@@ -51,6 +51,9 @@ export class TakeoverRefused extends Error {}
  */
 export class TakeoverLocks {
   private readonly held = new Map<string, Holding>();
+  /** Releases under way: awaited by close(), so a node that stops leaves no lock to expire. */
+  private readonly releasing = new Set<Promise<unknown>>();
+  private renewSha: string | undefined;
   private renewing: NodeJS.Timeout | undefined;
   private renewFailedLogged = false;
 
@@ -71,12 +74,15 @@ export class TakeoverLocks {
 
   async start(): Promise<void> {
     await this.channel.listen(this.nodeId, (request) => this.drop(request));
+    this.renewSha = (await this.redis.script('LOAD', RENEW)) as string;
     this.renewing = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.options.ttlMs / 3)));
     this.renewing.unref();
   }
 
+  /** After the node's connections have closed: their releases are awaited, then the channel closes. */
   async close(): Promise<void> {
     clearInterval(this.renewing);
+    await Promise.all(this.releasing);
     await this.channel.close();
   }
 
@@ -137,7 +143,10 @@ export class TakeoverLocks {
     holding.released = true;
     if (this.held.get(holding.key) === holding) this.held.delete(holding.key);
     // Unreleased (Redis unreachable), the lock expires after ttlMs.
-    await this.redis.eval(RELEASE, 1, holding.key, holding.value).catch(() => undefined);
+    const released = this.redis.eval(RELEASE, 1, holding.key, holding.value).catch(() => undefined);
+    this.releasing.add(released);
+    await released;
+    this.releasing.delete(released);
   }
 
   /** Every lock of this node in one pipeline; a connection whose lock another took meanwhile is closed. */
@@ -145,10 +154,13 @@ export class TakeoverLocks {
     const holdings = [...this.held.values()];
     if (holdings.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const holding of holdings) pipeline.eval(RENEW, 1, holding.key, holding.value, this.options.ttlMs);
+    // By its SHA: renewing ten thousand locks should not send the script ten thousand times.
+    for (const holding of holdings) pipeline.evalsha(this.renewSha!, 1, holding.key, holding.value, this.options.ttlMs);
     const results = await pipeline.exec().catch((error: unknown) => [[error as Error, null] as [Error, null]]);
     const failure = results?.find(([error]) => error)?.[0];
     if (failure) {
+      // A Redis that restarted has forgotten the script: loaded again for the next round.
+      if (/NOSCRIPT/.test(failure.message)) this.renewSha = (await this.redis.script('LOAD', RENEW).catch(() => this.renewSha)) as string;
       if (!this.renewFailedLogged) this.log.warn({ err: failure }, 'takeover locks could not be renewed; local clients keep being served');
       this.renewFailedLogged = true;
       return;
