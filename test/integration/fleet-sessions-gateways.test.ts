@@ -1,8 +1,9 @@
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmptyDatabase } from '../support/database.js';
 import { connect, record, subscribe, until } from '../support/mqtt.js';
-import { runCli } from '../support/processes.js';
+import { exitOf, runCli } from '../support/processes.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
 
@@ -12,6 +13,9 @@ describe('sessions across two gateway nodes', () => {
   let nodes: UrlGateway[] = [];
   let device: { username: string; password: string };
   let app: { username: string; password: string };
+  let tenantId: string;
+  /** An app that may publish its will (on panels/…). */
+  let willing: { username: string; password: string };
   const mqttUrl = (node: UrlGateway) => `mqtt://127.0.0.1:${node.env.MQTT_PORT}`;
 
   beforeAll(async () => {
@@ -21,13 +25,18 @@ describe('sessions across two gateway nodes', () => {
     nodes.push(await spawnUrlGateway(databaseUrl, { REDIS_URL: redis.url }));
     nodes.push(await spawnUrlGateway(databaseUrl, { REDIS_URL: redis.url }));
     const { env } = nodes[0]!;
-    expect((await runCli(['tenant', 'create', 'fleet', '--json'], env)).code).toBe(0);
+    const tenant = await runCli(['tenant', 'create', 'fleet', '--json'], env);
+    expect(tenant.code, tenant.stderr).toBe(0);
+    tenantId = (JSON.parse(tenant.stdout) as { id: string }).id;
     const createdDevice = await runCli(['device', 'create', '--tenant', 'fleet', '--name', 'sensor', '--json'], env);
     expect(createdDevice.code, createdDevice.stderr).toBe(0);
     device = JSON.parse(createdDevice.stdout);
     const createdApp = await runCli(['app', 'create', '--tenant', 'fleet', '--name', 'panel', '--subscribe', 'devices/+/telemetry', '--deny-publish', '#', '--json'], env);
     expect(createdApp.code, createdApp.stderr).toBe(0);
     app = JSON.parse(createdApp.stdout);
+    const createdWilling = await runCli(['app', 'create', '--tenant', 'fleet', '--name', 'willing', '--subscribe', 'devices/+/telemetry', '--publish', 'panels/#', '--json'], env);
+    expect(createdWilling.code, createdWilling.stderr).toBe(0);
+    willing = JSON.parse(createdWilling.stdout);
   }, 120_000);
 
   afterAll(async () => {
@@ -74,4 +83,31 @@ describe('sessions across two gateway nodes', () => {
       await Promise.all(racers.map((client) => client.endAsync(true)));
     }
   });
+
+  it('a node killed with SIGKILL: its client reconnects to the other node once the lock expires, resumes its session, and its stale will is gone', async () => {
+    const [one, two] = [nodes[0]!, nodes[1]!];
+    const wills = new Redis(redis.url);
+    const willsOf = async (suffix: string) => (await wills.lrange(`gh:{${tenantId}}:will`, 0, -1)).filter((entry) => entry.endsWith(suffix));
+    try {
+      const first = await connect(mqttUrl(one), { ...willing, clientId: 'panel-crash', clean: false, will: { topic: 'panels/crash/gone', payload: Buffer.from('x'), qos: 1, retain: false } });
+      first.on('error', () => undefined);
+      expect(await subscribe(first, 'devices/sensor/telemetry', 1)).toEqual([1]);
+      expect(await willsOf(encodeURIComponent('/panel-crash'))).toHaveLength(1);
+
+      one.process.kill('SIGKILL');
+      await exitOf(one.process);
+      const started = Date.now();
+      const resumed = await connect(mqttUrl(two), { ...willing, clientId: 'panel-crash', clean: false, connectTimeout: 20_000 });
+      // The dead node's lock is not renewed: the new connection waited for it to expire (10 s at most).
+      expect(Date.now() - started).toBeLessThan(12_000);
+      expect(await willsOf(encodeURIComponent('/panel-crash'))).toEqual([]);
+      const received = record(resumed);
+      const sensor = await connect(mqttUrl(two), device);
+      await sensor.publishAsync('devices/sensor/telemetry', JSON.stringify({ temperature: 3 }), { qos: 1 });
+      await until(() => received.length > 0, 5_000, 'delivery to the resumed session');
+      await Promise.all([sensor.endAsync(), resumed.endAsync()]);
+    } finally {
+      wills.disconnect();
+    }
+  }, 60_000);
 });
