@@ -24,6 +24,8 @@ export type TakeoverOptions = {
 
 export const DEFAULT_TAKEOVER: TakeoverOptions = { ttlMs: 10_000, waitMs: 11_000, pollMs: 20 };
 
+const REASK_MS = 1_000;
+
 /** The holder's value is `<nodeId>|<token>`: the node to ask, and which of its connections. */
 const SEPARATOR = '|';
 
@@ -105,13 +107,16 @@ export class TakeoverLocks {
     const value = `${this.nodeId}${SEPARATOR}${randomUUID()}`;
     const deadline = Date.now() + this.options.waitMs;
     let asked: string | undefined;
+    let askedAt = 0;
     for (;;) {
       if (connection.conn.destroyed) throw new TakeoverRefused('the connection closed while it waited for its client id');
       const taken = await beforeDeadline(this.redis.set(key, value, 'PX', this.options.ttlMs, 'NX'), deadline);
       if (taken === 'OK') break;
       const holder = await beforeDeadline(this.redis.get(key), deadline);
-      if (holder !== null && holder !== asked) {
+      // Pub/sub is at most once: a holder still there a second later is asked again.
+      if (holder !== null && (holder !== asked || Date.now() - askedAt >= REASK_MS)) {
         asked = holder;
+        askedAt = Date.now();
         await this.ask(tenantId, clientId, holder);
       }
       if (Date.now() + this.options.pollMs > deadline) throw new TakeoverRefused(`client id ${clientId} is still held by ${holder ?? 'another connection'}`);
