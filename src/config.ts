@@ -134,6 +134,11 @@ const schema = z.object({
   ALEXA_SKILL_ROOT_CA: z.string().min(1).optional(),
   /** A PEM file of CA certificates trusted for the HTTPS download of the signing chain (a test's local server). Unset: Node's. */
   ALEXA_SKILL_CERT_FETCH_CA: z.string().min(1).optional(),
+  /**
+   * For tests and demos: an ISO 8601 instant (with Z or an offset) at which the automations' clock starts when the process boots;
+   * it then advances in real time. Schedules, time windows and offline absences are judged by it; nothing else is. Unset: real time.
+   */
+  CLOCK_START: z.iso.datetime({ offset: true, message: 'must be an ISO 8601 instant like 2027-01-15T01:29:50Z' }).optional(),
   /** Milliseconds a graceful shutdown may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(9_000),
   /** Connections in the PostgreSQL pool. */
@@ -212,6 +217,8 @@ export type Config = {
   /** Custom skill: allowed skill ids, and where its signing certificates may come from and lead to (Amazon's by default). */
   alexaSkill: { skillIds: ReadonlySet<string>; certHost: string; rootCaFile?: string; certFetchCaFile?: string };
   google: { executeWaitMs: number; conversation: { projectId?: string; jwksUrl: string }; homeGraph: { baseUrl: string; caFile?: string; intervalMs: number } };
+  /** CLOCK_START: where the automations' clock starts (tests and demos); undefined is real time. */
+  clockStart: Date | undefined;
   /** Automations: per-tenant runs per minute, loop protection, the scheduler's tick and lateness, the runners' lease. */
   automations: { runsPerMinute: number; loopBound: number; loopWindowSeconds: number; tickMs: number; lateAfterMs: number; leaseMs: number };
   push: { keyringFile: string; workers: number; apnsEndpoint?: string; fcmEndpoint?: string; providerCa?: string; pauseMs: number; leaseMs: number };
@@ -301,6 +308,7 @@ export function loadConfig(env: Environment = process.env, isTerminal = Boolean(
       conversation: { projectId: e.GOOGLE_CONVERSATION_PROJECT_ID, jwksUrl: e.GOOGLE_CONVERSATION_JWKS_URL },
       homeGraph: { baseUrl: e.GOOGLE_HOMEGRAPH_URL.replace(/\/$/, ''), caFile: e.GOOGLE_HOMEGRAPH_CA, intervalMs: e.GOOGLE_REPORT_STATE_INTERVAL_MS },
     },
+    clockStart: e.CLOCK_START === undefined ? undefined : new Date(e.CLOCK_START),
     automations: {
       runsPerMinute: e.AUTOMATION_RUNS_PER_MINUTE, loopBound: e.AUTOMATION_LOOP_BOUND, loopWindowSeconds: e.AUTOMATION_LOOP_WINDOW_SECONDS,
       tickMs: e.AUTOMATION_TICK_MS, lateAfterMs: e.AUTOMATION_LATE_AFTER_MS, leaseMs: e.AUTOMATION_LEASE_MS,

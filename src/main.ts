@@ -6,12 +6,16 @@ import { stateReporterContext } from './auth/state-reporter.js';
 import { BrokerMetrics } from './broker/broker-metrics.js';
 import { startMqttBroker, type MqttBroker } from './broker/mqtt-broker.js';
 import type { Config } from './config.js';
+import { startClock, type Clock } from './clock.js';
 import { startPush } from './push/push-service.js';
 import { alexaRoutes } from './voice/alexa-routes.js';
 import { alexaSkillRoutes } from './voice/alexa-skill/routes.js';
 import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
+import { createFleet } from './fleet/create-fleet.js';
+import type { Fleet } from './fleet/fleet.js';
+import { registerFleetMetrics } from './fleet/fleet-metrics.js';
 import { flushLogsSync, type Logger } from './logger.js';
 import { connectFleetSessions, type FleetSessions } from './fleet/persistence/index.js';
 import { createMetrics, registerDatabaseMetrics } from './metrics.js';
@@ -20,6 +24,8 @@ import { RepeatedFailures } from './repeated-failures.js';
 
 export type Gateway = {
   core: Core;
+  /** What this node shares with the other nodes (in memory when it is the only one). */
+  fleet: Fleet;
   http: HttpApp;
   httpPort: number;
   /** PUBLIC_URL, or http://localhost:<httpPort>: the tokens' issuer. */
@@ -45,12 +51,18 @@ async function listen(app: HttpApp, port: number, host: string, variable: string
 
 /** The composition root: config → database → core → adapters. */
 export type GatewayOptions = {
-  /** The automations' clock (schedules, offline triggers): tests move it instead of waiting for real time. */
-  clock?: () => Date;
+  /** The automations' clock (schedules, time windows, offline triggers): tests in this process move it instead of waiting. Unset: CLOCK_START's, or real time. */
+  clock?: Clock;
 };
 
 export async function startGateway(config: Config, log: Logger, options: GatewayOptions = {}): Promise<Gateway> {
+  if (config.redisUrl && !config.databaseUrl) {
+    throw new GatewayError('CONFIG_INVALID', 'REDIS_URL is set, so this node is one of several, but DATABASE_URL is not: each node would start its own embedded PostgreSQL '
+      + 'in its DATA_DIR and the nodes would share no devices, credentials or commands. Give every node the same DATABASE_URL (a PostgreSQL server they all reach), '
+      + 'or unset REDIS_URL to run a single node.');
+  }
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
+  let fleet: Fleet | undefined;
   let http: HttpApp | undefined;
   let broker: MqttBroker | undefined;
   let core: Core | undefined;
@@ -66,13 +78,16 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
   const failedStateWrites = new RepeatedFailures<Error>((count, error) =>
     log.error({ err: error, failedFlushes: count }, 'writing device presence or state failed; kept, retrying every second'), 30_000);
   try {
+    fleet = await createFleet(config, log);
+    registerFleetMetrics(metrics.registry, fleet);
+    const node = fleet;
     const brokerMetrics = new BrokerMetrics(metrics.registry, {
       connections: () => broker?.frontDoor.connections ?? 0,
       telemetryQueue: () => core?.telemetry.depth ?? 0,
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log, clock: options.clock,
+      config, log, clock: options.clock ?? startClock(config.clockStart), eventChannel: fleet.events,
       automationObserver: {
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),
@@ -97,7 +112,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     // The Alexa plugin's closure needs the core as it is now, not the variable.
     const voiceCore = core;
     http = await buildApi({
-      core, log, metrics, publicUrl: () => publicUrl.href,
+      core, log, metrics, publicUrl: () => publicUrl.href, fleet: () => node.health(),
       adapterRoutes: [
         googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, conversation: config.google.conversation, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
         async (app) => {
@@ -120,17 +135,18 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       (what, tenantId, error) => homeGraphLog.warn({ err: error, tenantId }, `Home Graph ${what} failed; retrying with backoff`));
     // With REDIS_URL, sessions live in Redis and a client id connects once across the fleet.
     if (config.redisUrl) sessions = await connectFleetSessions(config.redisUrl, log);
-    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, sessions });
+    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, fleet, sessions });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
     publicUrl.listening(httpPort);
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services, notifier, reporter, fleetSessions] = [http, broker, core, push, homeGraph, sessions];
+    const [server, mqtt, services, notifier, reporter, shared, fleetSessions] = [http, broker, core, push, homeGraph, fleet, sessions];
     let closing: Promise<void> | undefined;
     return {
       core: services,
+      fleet: shared,
       http: server,
       httpPort,
       publicUrl: publicUrl.href,
@@ -146,6 +162,8 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
           await reporter.close();
           // QoS 0 telemetry still buffered, presence and state: written before the pool goes.
           await services.stop();
+          // After the brokers (their emitters leave the tenants' channels) and the core (its last events go out).
+          await shared.close();
           await database.close();
           log.info('gatehouse stopped');
         })();
@@ -159,6 +177,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     await push?.stop().catch(() => undefined);
     await homeGraph?.close().catch(() => undefined);
     await core?.stop().catch(() => undefined);
+    await fleet?.close().catch(() => undefined);
     await database.close();
     throw error;
   }

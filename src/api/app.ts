@@ -13,7 +13,7 @@ import { automationRoutes } from './routes/automations.js';
 import { sceneRoutes } from './routes/scenes.js';
 import { commandRoutes } from './routes/commands.js';
 import { deviceRoutes } from './routes/devices.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type FleetReadiness } from './routes/health.js';
 import { invitationPageRoutes } from './routes/invitation-page.js';
 import { invitationRoutes } from './routes/invitations.js';
 import { jwksRoutes } from './routes/jwks.js';
@@ -43,6 +43,8 @@ export type ApiDependencies = {
    * src/api. They run behind the same error handling, limits and metrics.
    */
   adapterRoutes?: readonly ((app: FastifyInstance) => Promise<void>)[];
+  /** Whether this node reaches the others (the composition root's Fleet), for /readyz; a single node without. */
+  fleet?: FleetReadiness;
 };
 
 /** The HTTP adapter: translates requests into calls on the core and core errors into HTTP. */
@@ -86,7 +88,7 @@ export async function buildApi(deps: ApiDependencies): Promise<HttpApp> {
 
   app.decorateRequest('caller', null);
   const { core } = deps;
-  await app.register(healthRoutes, { db: core.db });
+  await app.register(healthRoutes, { db: core.db, fleet: deps.fleet });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(jwksRoutes, { core });
   await app.register(sessionRoutes, { core });

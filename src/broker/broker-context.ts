@@ -2,6 +2,7 @@ import type { CommandService } from '../core/commands/command-service.js';
 import type { Core } from '../core/create-core.js';
 import type { DeviceStateWriter } from '../core/devices/device-state-writer.js';
 import type { TelemetryWriter } from '../core/telemetry/telemetry-writer.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
 import type { BrokerMetrics } from './broker-metrics.js';
 
@@ -30,5 +31,7 @@ export type BrokerContext = {
   limits: BrokerLimits;
   metrics: BrokerMetrics;
   log: Logger;
+  /** What this node shares with the others: each tenant's emitter comes from it. */
+  fleet: Fleet;
   clientLocks?: ClientLocks;
 };

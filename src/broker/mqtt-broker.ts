@@ -9,6 +9,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Config } from '../config.js';
 import type { Core } from '../core/create-core.js';
 import { GatewayError } from '../core/errors.js';
+import type { Fleet } from '../fleet/fleet.js';
 import type { Logger } from '../logger.js';
 import { CERTS_DIR } from '../paths.js';
 import type { BrokerContext, ClientLocks } from './broker-context.js';
@@ -52,12 +53,12 @@ async function tlsOptions(config: Config['mqtt']): Promise<tls.TlsOptions | unde
 export type FleetSessionsOption = { stores: TenantStores; clientLocks: ClientLocks };
 
 /** The MQTT adapter: TCP, TLS and WebSocket listeners feeding the front door, and the core's events fed to the brokers. */
-export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; sessions?: FleetSessionsOption }): Promise<MqttBroker> {
-  const { core, config, metrics } = deps;
+export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet; sessions?: FleetSessionsOption }): Promise<MqttBroker> {
+  const { core, config, metrics, fleet } = deps;
   const log = deps.log.child({ component: 'mqtt' });
   const context: BrokerContext = {
     clientLocks: deps.sessions?.clientLocks,
-    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log,
+    core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log, fleet,
     limits: {
       maxPayloadBytes: config.mqtt.maxPayloadBytes, maxPacketBytes: config.mqtt.maxPacketBytes,
       maxSubscriptionsPerPacket: config.mqtt.maxSubscriptionsPerPacket, maxSubscriptionsPerClient: config.mqtt.maxSubscriptionsPerClient,

@@ -88,12 +88,17 @@ export class TenantBrokers {
     return this.tenants.get(tenantId)?.broker;
   }
 
+  /**
+   * A command, published once for the fleet from the node it was issued on:
+   * through the tenant's broker when it runs here, else straight onto the
+   * tenant's channel for the node the device may be connected to (on a single
+   * node: no broker, no one connected). A device that is not connected gets
+   * it when it subscribes (sendOutstanding).
+   */
   async publishCommand(tenantId: string, deviceName: string, command: CommandMessage): Promise<void> {
     const broker = await this.running(tenantId);
-    if (!broker) return; // no one connected: delivered when the device subscribes
-    await new Promise<void>((resolve) =>
-      broker.publish({ cmd: 'publish', topic: commandTopic(deviceName, command.id), payload: Buffer.from(JSON.stringify(command)), qos: 1, retain: false, dup: false }, () => resolve()),
-    );
+    if (!broker) return this.context.fleet.publish(tenantId, commandPacket(deviceName, command));
+    await new Promise<void>((resolve) => broker.publish(commandPacket(deviceName, command), () => resolve()));
   }
 
   /** Closes every connection of a device (revoked or suspended). */
@@ -184,4 +189,8 @@ export class TenantBrokers {
     await closeTenantInstance(broker);
     this.instances--;
   }
+}
+
+function commandPacket(deviceName: string, command: CommandMessage) {
+  return { cmd: 'publish' as const, topic: commandTopic(deviceName, command.id), payload: Buffer.from(JSON.stringify(command)), qos: 1 as const, retain: false, dup: false };
 }

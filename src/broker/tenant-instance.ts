@@ -23,7 +23,7 @@ export async function startTenantInstance(context: BrokerContext, tenantId: stri
   const broker = await Aedes.createBroker({
     ...options,
     persistence: store,
-    mq: createMessageEmitter(options.concurrency),
+    mq: context.fleet.emitterFor(tenantId, createMessageEmitter(options.concurrency)),
     // Client ids are namespaced by credential (hooks/connect.ts), which makes them longer than MQTT 3.1's 23.
     maxClientsIdLength: 128,
     preConnect: context.clientLocks ? lockingPreConnect(context.clientLocks, tenantId) : preConnect,

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { isGatewayError, type ErrorCode } from '../core/errors.js';
 import { openDatabase } from '../db/open.js';
 import { createLogger, type Logger } from '../logger.js';
+import { startClock } from '../clock.js';
 import { createCore, type Core } from '../core/create-core.js';
 import { startGateway } from '../main.js';
 import { COMMANDS, type CommandResult, type Flags } from './commands.js';
@@ -71,7 +72,9 @@ async function runOneOff(config: Config, run: (core: Core) => Promise<CommandRes
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
   // One-off commands bind no listener and issue no tokens; should one ever, PUBLIC_URL or the configured port is the best guess.
   // A one-off command runs no automations: the gateway's runners and schedulers do.
-  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}`, runAutomations: false });
+  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}`, runAutomations: false,
+    // An automation created here computes its first firing by the clock the gateway would use.
+    clock: startClock(config.clockStart) });
   try {
     print(json, await run(core));
   } finally {

@@ -6,6 +6,7 @@ import { AutomationScheduler } from './automations/automation-scheduler.js';
 import { AutomationService } from './automations/automation-service.js';
 import { AutomationTriggers } from './automations/automation-triggers.js';
 import { SceneService } from './scenes/scene-service.js';
+import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
@@ -16,7 +17,7 @@ import { PinGate } from './commands/pin-gate.js';
 import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
-import { LocalEventBus, type EventBus } from './event-bus.js';
+import { LocalEventBus, type EventBus, type EventChannel } from './event-bus.js';
 import { SECURITY_EVENTS_RECORDED } from './audit-log.js';
 import { NotificationOutbox } from './notifications/notification-outbox.js';
 import { NotificationSettings } from './notifications/notification-settings.js';
@@ -87,8 +88,8 @@ export type Core = {
 
 export type CoreOptions = {
   config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push' | 'automations'>;
-  /** The automations' clock (schedules, offline triggers); tests move it instead of waiting. */
-  clock?: () => Date;
+  /** The automations' clock (schedules, time windows, offline triggers), from the composition root (CLOCK_START, or a test's). */
+  clock?: Clock;
   automationObserver?: AutomationObserver;
   /** Whether this process runs automations and ticks schedules (the gateway: yes; a one-off CLI command: no). */
   runAutomations?: boolean;
@@ -98,10 +99,12 @@ export type CoreOptions = {
   telemetryObserver?: TelemetryWriterObserver;
   /** Hears of each failed write of presence or state (retried every second); by default each is logged. */
   deviceStateFailed?: (error: Error) => void;
+  /** The fleet's channel for FLEET_EVENTS when several nodes run (the composition root's Fleet); none on a single node. */
+  eventChannel?: EventChannel;
 };
 
-export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true }: CoreOptions): Promise<Core> {
-  const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'));
+export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel }: CoreOptions): Promise<Core> {
+  const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'), eventChannel);
   const policy = new AccessPolicy(db);
   const outbox = new NotificationOutbox(events);
   db.join(SECURITY_EVENTS_RECORDED, (tx, recorded) => outbox.securityEventsRecorded(tx, recorded));
@@ -111,7 +114,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
   let wakeRunner = () => undefined as void;
   const triggers = new AutomationTriggers(events, outbox, automationAuditContext, {
     runsPerMinute: config.automations.runsPerMinute, loopBound: config.automations.loopBound, loopWindowSeconds: config.automations.loopWindowSeconds,
-  }, () => wakeRunner(), (status) => automationObserver?.runFinished?.(status));
+  }, clock, () => wakeRunner(), (status) => automationObserver?.runFinished?.(status));
   const commands = new CommandService(db, policy, pins, events, voicePolicy, outbox, triggers);
   const approvals = new Approvals(db, policy, events, (id) => commands.wake(id));
   const telemetry = new TelemetryWriter(db, {

@@ -49,9 +49,39 @@ export type EventName = keyof GatewayEvents;
 export type Listener<K extends EventName> = (payload: GatewayEvents[K]) => void;
 
 /**
- * The bus the core announces on. In one process it is `LocalEventBus`; the
- * scale-out work will put a Redis-backed implementation behind this same
- * interface, so that a listener on one node hears what happened on another.
+ * The events every node of a fleet hears, wherever they happened: their
+ * listeners act on what their own node holds, which another node cannot reach
+ * (its connections, its command waiters, its caches). A revoked device is
+ * dropped by each node it is connected to; a command's result, stored by the
+ * node its device is connected to, wakes the waiter on the node that issued it.
+ *
+ * The others are heard only on the node they happened on, which is the one to
+ * act on them once for the fleet (a state report to Google or Amazon, a push).
+ * `command.issued` is one of those: its MQTT publish reaches the device on
+ * whichever node holds it through the tenant's channel, once, like any other
+ * message of the tenant; heard on every node it would be published once per node.
+ */
+export const FLEET_EVENTS: ReadonlySet<EventName> = new Set<EventName>([
+  'command.status.changed',
+  'device.access.revoked',
+  'app.access.revoked',
+  'member.access.changed',
+]);
+
+/**
+ * How fleet-wide events reach the other nodes (src/fleet): at most once, in
+ * order from each node. A node's own events never come back to it.
+ */
+export interface EventChannel {
+  send<K extends EventName>(event: K, payload: GatewayEvents[K]): void;
+  /** Registers who hears the other nodes' events (one receiver per channel). */
+  receive(deliver: <K extends EventName>(event: K, payload: GatewayEvents[K]) => void): void;
+}
+
+/**
+ * The bus the core announces on. On a single node it is `LocalEventBus` alone;
+ * in a fleet the same bus is given the fleet's `EventChannel`, so that a
+ * listener on one node hears what happened on another (FLEET_EVENTS).
  */
 export interface EventBus {
   /** `owner`: whoever registers (an adapter); `removeOwner(owner)` removes all of its listeners at once. */
@@ -64,7 +94,10 @@ export class LocalEventBus implements EventBus {
   private readonly emitter = new EventEmitter().setMaxListeners(100);
   private readonly byOwner = new Map<object, (() => void)[]>();
 
-  constructor(private readonly onListenerError: (event: EventName, error: unknown) => void = () => undefined) {}
+  /** `channel`: the fleet's (several nodes); without one, nothing leaves or enters this process. */
+  constructor(private readonly onListenerError: (event: EventName, error: unknown) => void = () => undefined, private readonly channel?: EventChannel) {
+    channel?.receive((event, payload) => this.emitter.emit(event, payload));
+  }
 
   on<K extends EventName>(event: K, listener: Listener<K>, owner?: object): () => void {
     // A listener's failure is its own: it must not keep the others, or the emitting core code, from going on.
@@ -88,5 +121,6 @@ export class LocalEventBus implements EventBus {
 
   emit<K extends EventName>(event: K, payload: GatewayEvents[K]): void {
     this.emitter.emit(event, payload);
+    if (this.channel !== undefined && FLEET_EVENTS.has(event)) this.channel.send(event, payload);
   }
 }

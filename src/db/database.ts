@@ -76,18 +76,18 @@ export class Database {
   }
 
   /**
-   * One call of a function that enters the tenant itself (the restricted role
+   * One call of a procedure that enters the tenant itself (the restricted role
    * and app.tenant_id from its first argument, as withTenant sets them; see
-   * migrations/…_telemetry-write-function.sql), prepared once per connection
+   * migrations/…_telemetry-write-procedure.sql), prepared once per connection
    * and sent alone, so that it is its own transaction: one round trip and
    * nothing parsed again. For the telemetry hot path, where acknowledged
    * batches wait on the commit.
    */
-  async callAsTenant(scope: TenantScope, fn: 'gatehouse_write_telemetry', args: unknown[]): Promise<void> {
+  async callAsTenant(scope: TenantScope, procedure: 'gatehouse_write_telemetry', args: unknown[]): Promise<void> {
     const tenantId = checkedTenant(scope);
-    const text = `SELECT ${fn}(${[tenantId, ...args].map((_, i) => `$${i + 1}`).join(', ')})`;
+    const text = `CALL ${procedure}(${[tenantId, ...args].map((_, i) => `$${i + 1}`).join(', ')})`;
     try {
-      await this.pool.query({ name: fn, text, values: [tenantId, ...args] });
+      await this.pool.query({ name: procedure, text, values: [tenantId, ...args] });
     } catch (error) {
       throw unavailableOr(error);
     }

@@ -19,6 +19,8 @@ const WHITE_LABEL = 'amzn1.ask.skill.acme-homes';
 const PASSWORD = 'correct horse battery';
 const PIN = '2468';
 const LOCK_PIN = '1357';
+const VILLA_PIN = '8642';
+const KEEPER_PIN = '3141';
 
 type SkillResponse = {
   version: string;
@@ -40,6 +42,7 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
   const users: Record<string, string> = {};
   const received: Record<string, Received[]> = {};
   const devices: Record<string, MqttClient> = {};
+  const scenes: Record<string, string> = {};
 
   /** POSTs a body signed as Amazon signs it (or as a test spoils it). */
   async function post(body: string, headers: Record<string, string> = {}) {
@@ -75,8 +78,8 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
    * issued after them through the same command service (only the gateway
    * publishes command topics, in the order they were issued).
    */
-  async function commandsAt(name: string): Promise<string[]> {
-    const marker = await core.commands.issue(await operatorContext(core.db, 'home'), name, { name: 'restart' });
+  async function commandsAt(name: string, tenant = 'home'): Promise<string[]> {
+    const marker = await core.commands.issue(await operatorContext(core.db, tenant), name, { name: 'restart' });
     const names = () => received[name]!.map((m) => JSON.parse(m.payload) as { id: string; name: string });
     await until(() => names().some((c) => c.id === marker.id), 5_000, `the marker command at ${name}`);
     return names().filter((c) => c.name !== 'restart').map((c) => c.name);
@@ -115,6 +118,21 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     devices.greenhouse = sensor;
     await devices.garage!.publishAsync('devices/garage/state', JSON.stringify({ position: 0, moving: false }), { qos: 1, retain: true });
     await register(cabin, 'cabin-light', 'light', [{ name: 'power' }], 'Cabin light');
+    // A third tenant with a scene of a lock and two lights; the lock is marked PIN, so the scene needs it.
+    await gw.tenant('villa');
+    const villa = await operatorContext(core.db, 'villa');
+    users.villa = (await core.auth.members.add(villa, { email: 'owner@villa.test', password: PASSWORD, role: 'owner' })).id;
+    users.keeper = (await core.auth.members.add(villa, { email: 'keeper@villa.test', password: PASSWORD, role: 'admin' })).id;
+    await core.voicePins.setFor(villa, { email: 'owner@villa.test' }, VILLA_PIN);
+    await core.voicePins.setFor(villa, { email: 'keeper@villa.test' }, KEEPER_PIN);
+    await online('front-door', await register(villa, 'front-door', 'lock', [{ name: 'lock', requiresPin: true }, { name: 'restart' }], 'Front door'));
+    await online('hall-light', await register(villa, 'hall-light', 'light', [{ name: 'power' }, { name: 'restart' }], 'Hall light'));
+    await online('porch-light', await register(villa, 'porch-light', 'light', [{ name: 'power' }, { name: 'restart' }], 'Porch light'));
+    scenes.goodNight = (await core.scenes.create(villa, {
+      name: 'good night', voice: true,
+      commands: [{ device: 'front-door', command: 'lock' }, { device: 'hall-light', command: 'turn_off' }, { device: 'porch-light', command: 'turn_off' }],
+    })).id;
+    await core.scenes.create(villa, { name: 'party', commands: [{ device: 'hall-light', command: 'turn_on' }] });
     // The state writer flushes on its own beat: polled until both states are stored.
     for (let tries = 0; !(await core.devices.readStates(home, ['garage', 'greenhouse'])).devices.every((d) => d.stateUpdatedAt); tries += 1) {
       if (tries > 250) throw new Error('the retained states were not stored');
@@ -124,6 +142,8 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     tokens.owner = await linkVoiceAccount(gw.base, client, { email: 'owner@home.test', password: PASSWORD });
     tokens.admin = await linkVoiceAccount(gw.base, client, { email: 'admin@home.test', password: PASSWORD });
     tokens.cabin = await linkVoiceAccount(gw.base, client, { email: 'owner@cabin.test', password: PASSWORD });
+    tokens.villa = await linkVoiceAccount(gw.base, client, { email: 'owner@villa.test', password: PASSWORD });
+    tokens.keeper = await linkVoiceAccount(gw.base, client, { email: 'keeper@villa.test', password: PASSWORD });
   });
   afterAll(async () => {
     await Promise.all(Object.values(devices).map((c) => c.endAsync(true).catch(() => undefined)));
@@ -282,6 +302,66 @@ describe('Alexa custom skill: signed requests → POST /voice/alexa → core →
     expect(await commandsAt('heater')).toEqual([]);
     const waiting = await core.db.platformQuery<{ status: string }>("SELECT c.status FROM commands c JOIN devices d ON d.id = c.device_id WHERE d.name = 'heater' AND c.name = 'turn_on'", []);
     expect(waiting).toEqual([{ status: 'awaiting_approval' }]);
+  });
+
+  describe('scenes by voice, the PIN asked in the dialog (the Smart Home skill cannot offer a scene needing it)', () => {
+    const LIGHTS = ['hall-light', 'porch-light'];
+    const villaCommands = async () => Object.fromEntries(await Promise.all(['front-door', ...LIGHTS].map(async (name) => [name, await commandsAt(name, 'villa')] as const)));
+
+    it('asks for the PIN; a wrong one runs nothing; the right one runs each command at its device, under the caller\'s context, and tells each result', async () => {
+      const first = await intent('ActivateSceneIntent', tokens.villa!, { scene: 'good night' });
+      expect(spoken(first)).toBe('That needs your voice PIN. What is it?');
+      expect(first.response.directives).toEqual([expect.objectContaining({ type: 'Dialog.ElicitSlot', slotToElicit: 'pin', updatedIntent: expect.objectContaining({ name: 'ActivateSceneIntent' }) })]);
+      const wrong = await intent('ActivateSceneIntent', tokens.villa!, { scene: 'good night', pin: '0000' });
+      expect(spoken(wrong)).toBe('That PIN didn\'t match. Please say it again.');
+      expect(wrong.response.directives?.[0]).toMatchObject({ type: 'Dialog.ElicitSlot', slotToElicit: 'pin' });
+      expect(JSON.stringify(wrong)).not.toContain('0000');
+      // Proven by a marker behind them at each device: nothing of the scene reached any.
+      expect(await villaCommands()).toEqual({ 'front-door': [], 'hall-light': [], 'porch-light': [] });
+
+      const requestId = `amzn1.echo-api.request.scene-${Date.now()}`;
+      const right = await intent('ActivateSceneIntent', tokens.villa!, { scene: 'the good night scene', pin: VILLA_PIN }, { requestId });
+      expect(spoken(right)).toBe('Scene good night. Front door lock: done, Hall light turn off: done and Porch light turn off: done.');
+      expect(right.response.shouldEndSession).toBe(true);
+      expect(JSON.stringify(right)).not.toContain(VILLA_PIN);
+      expect(await villaCommands()).toEqual({ 'front-door': ['lock'], 'hall-light': ['turn_off'], 'porch-light': ['turn_off'] });
+      const issued = await core.db.platformQuery<{ name: string; issued_by: Record<string, string>; status: string }>(
+        `SELECT name, issued_by, status FROM commands WHERE idempotency_key LIKE '%:alexa-skill:' || $1 || ':%' ORDER BY idempotency_key`, [requestId]);
+      expect(issued).toEqual(['lock', 'turn_off', 'turn_off'].map((name) => ({ name, status: 'succeeded', issued_by: { kind: 'voice', id: users.villa, channel: 'alexa' } })));
+      const [activated] = await core.db.platformQuery<{ channel: string; details: Record<string, unknown> }>(
+        `SELECT channel, details FROM security_events WHERE event_type = 'SCENE_ACTIVATED' AND details->>'sceneId' = $1`, [scenes.goodNight]);
+      expect(activated).toMatchObject({ channel: 'alexa', details: { pin: true } });
+    });
+
+    it('"activate good night" heard as a command of a device runs the scene too, and answers in German', async () => {
+      const answer = await intent('RunCapabilityIntent', tokens.villa!, { device: 'good night', command: { value: 'aktiviere szene', id: 'activate_scene' }, pin: VILLA_PIN }, { locale: 'de-DE' });
+      expect(spoken(answer)).toBe('Szene good night. Front door verriegeln: erledigt, Hall light ausschalten: erledigt und Porch light ausschalten: erledigt.');
+      expect(await villaCommands()).toEqual({ 'front-door': ['lock', 'lock'], 'hall-light': ['turn_off', 'turn_off'], 'porch-light': ['turn_off', 'turn_off'] });
+    });
+
+    it('five wrong PINs on a scene lock out as for a single command: the session ends, the right PIN is refused, and nothing reached any device', async () => {
+      const goodNight = { scene: 'good night' };
+      for (let i = 1; i <= 4; i += 1) expect(spoken(await intent('ActivateSceneIntent', tokens.keeper!, { ...goodNight, pin: '9999' }))).toMatch(/didn't match/);
+      const fifth = await intent('ActivateSceneIntent', tokens.keeper!, { ...goodNight, pin: '9999' });
+      expect(spoken(fifth)).toBe('Too many wrong PINs. Commands that need your PIN are locked for a while.');
+      expect(fifth.response.shouldEndSession).toBe(true);
+      expect(fifth.response.directives).toBeUndefined();
+      expect(spoken(await intent('ActivateSceneIntent', tokens.keeper!, { ...goodNight, pin: KEEPER_PIN }))).toMatch(/^Too many wrong PINs/);
+      // The lock is the PIN's, not the scene's: a single command needing it is refused too.
+      expect(spoken(await intent('RunCapabilityIntent', tokens.keeper!, { device: 'front door', command: { value: 'unlock', id: 'unlock' }, pin: KEEPER_PIN }))).toMatch(/^Too many wrong PINs/);
+      const lockouts = await core.db.platformQuery<{ channel: string }>(`SELECT channel FROM security_events WHERE event_type = 'PIN_LOCKOUT' AND user_id = $1`, [users.keeper]);
+      expect(lockouts).toEqual([{ channel: 'alexa' }]);
+      expect(await villaCommands()).toEqual({ 'front-door': ['lock', 'lock'], 'hall-light': ['turn_off', 'turn_off'], 'porch-light': ['turn_off', 'turn_off'] });
+    });
+
+    it('finds only the caller\'s voice scenes: not one kept off voice, not another tenant\'s', async () => {
+      expect(spoken(await intent('ActivateSceneIntent', tokens.villa!, { scene: 'party' }))).toBe('I can\'t find a scene called party.');
+      expect(spoken(await intent('ActivateSceneIntent', tokens.owner!, { scene: 'good night', pin: PIN }))).toBe('I can\'t find a scene called good night.');
+      const which = await intent('ActivateSceneIntent', tokens.villa!);
+      expect(spoken(which)).toBe('Which scene?');
+      expect(which.response.directives?.[0]).toMatchObject({ type: 'Dialog.ElicitSlot', slotToElicit: 'scene' });
+      expect(await commandsAt('hall-light', 'villa')).toEqual(['turn_off', 'turn_off']);
+    });
   });
 
   it('help, stop and fallback', async () => {

@@ -1,105 +1,135 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operatorContext } from '../../src/auth/operator.js';
-import { createTenant } from '../../src/core/tenants.js';
 import { createEmptyDatabase } from '../support/database.js';
-import { contextFor } from '../support/fixtures.js';
-import { startTestGateway, type TestGateway } from '../support/gateway.js';
+import { call } from '../support/gateway.js';
 import { metric } from '../support/metrics.js';
-import { waitFor } from '../support/processes.js';
+import { runCli, waitFor } from '../support/processes.js';
+import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
+
+type Run = { id: string; status: string; late: boolean; scheduledFor: string | null; trigger: Record<string, unknown> };
 
 /**
- * Schedules fire once fleet-wide: two gateway processes' worth of schedulers
- * and runners (two gateways in this process) on one database, with one clock
- * the test moves instead of waiting for 02:30 to come.
+ * Schedules fire once fleet-wide: two `gatehouse start` processes on one
+ * database, each with its clock started by CLOCK_START a few seconds before
+ * 02:30 in the tenant's time zone (instead of waiting for the night). What
+ * fired, and when by the automations' clock, is read from the run history,
+ * never from the test's wall clock.
  */
-describe('automation schedules', () => {
-  let now = new Date('2027-01-15T01:00:00Z'); // 02:00 in Berlin (CET, UTC+1)
-  const clock = () => now;
+describe('automation schedules, two gateway processes on one database', () => {
   let url: string;
-  const gateways: TestGateway[] = [];
-  let tenantId: string;
+  const running = new Set<UrlGateway>();
+  const email = 'owner@sched.test';
+  const password = 'correct horse battery';
   let automationId: string;
-  const env = () => ({ DATABASE_URL: url, MQTT_PORT: '0', AUTOMATION_TICK_MS: '100', AUTOMATION_LATE_AFTER_MS: '60000' });
-  const start = async () => {
-    const gateway = await startTestGateway(env(), undefined, { clock });
-    gateways.push(gateway);
-    return gateway;
+
+  /** A gateway process whose automations' clock starts at `clockStart`. */
+  async function start(clockStart: string): Promise<UrlGateway & { token: string }> {
+    const gateway = await spawnUrlGateway(url, { CLOCK_START: clockStart, AUTOMATION_TICK_MS: '100', AUTOMATION_LATE_AFTER_MS: '60000' });
+    running.add(gateway);
+    const login = await call<{ access_token: string }>(gateway.base, 'POST', '/v1/auth/login', { body: { email, password, tenant: 'sched' } });
+    expect(login.status).toBe(200);
+    return { ...gateway, token: login.body.access_token };
+  }
+  async function stop(...gateways: UrlGateway[]): Promise<void> {
+    for (const gateway of gateways) {
+      expect(await gateway.stop()).toMatchObject({ code: 0 });
+      running.delete(gateway);
+    }
+  }
+  const runs = async (gateway: { base: string; token: string }) => {
+    const page = await call<{ items: Run[] }>(gateway.base, 'GET', `/v1/automations/${automationId}/runs`, { token: gateway.token });
+    expect(page.status).toBe(200);
+    return page.body.items;
   };
-  const core = () => gateways.at(-1)!.gateway.core;
-  const owner = () => contextFor(tenantId, { roles: ['owner'] });
-  const runs = async () => (await core().automations.runs(owner(), automationId)).items;
-  /** Ticks of every running scheduler, at once: "nothing more" is shown after these, not after a sleep. */
-  const tickAll = (live: TestGateway[]) => Promise.all(live.map((g) => g.gateway.core.automationScheduler.tick()));
+  const nextFireAt = async (gateway: { base: string; token: string }) =>
+    (await call<{ nextFireAt: string | null }>(gateway.base, 'GET', `/v1/automations/${automationId}`, { token: gateway.token })).body.nextFireAt;
+  async function heaterCommands(): Promise<number> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM commands c JOIN devices d ON d.id = c.device_id WHERE d.name = 'heater-1'`)).rows[0]!.n;
+    } finally {
+      await client.end();
+    }
+  }
+  /** Each of `runs` finished and the newest the one expected: both processes' runners are done with it. */
+  const settled = (gateway: { base: string; token: string }, count: number, timeoutMs = 20_000) => waitFor(async () => {
+    const all = await runs(gateway);
+    return all.length === count && all.every((run) => run.status === 'succeeded') ? all : undefined;
+  }, timeoutMs, `${count} finished runs`);
+  /** The sum of one metric over processes (which of them fired is theirs to decide). */
+  const total = async (gateways: UrlGateway[], name: string, labels: Record<string, string>) =>
+    (await Promise.all(gateways.map((g) => metric(g.base, name, labels)))).reduce((sum, value) => sum + value, 0);
 
   beforeAll(async () => {
     url = await createEmptyDatabase();
-    const first = await start();
-    const tenant = await createTenant(first.gateway.core.db, { slug: 'sched' });
-    tenantId = tenant.id;
-    await first.gateway.core.devices.register(await operatorContext(first.gateway.core.db, 'sched'), { name: 'heater-1', capabilities: [{ name: 'power' }] });
-  });
-  afterAll(async () => {
-    for (const gateway of gateways) await gateway.close().catch(() => undefined);
-  });
-
-  it('a schedule set for 02:30 in the tenant\'s time zone fires once, at 01:30 UTC, with two gateways on one database', async () => {
-    const [a, b] = [gateways[0]!, await start()];
-    expect(await a.gateway.core.automations.setTimeZone(owner(), 'Europe/Berlin')).toBe('Europe/Berlin');
-    const created = await a.gateway.core.automations.create(owner(), {
-      name: 'night heat', trigger: { kind: 'schedule', cron: '30 2 * * *' }, actions: [{ kind: 'command', device: 'heater-1', command: 'turn_on' }],
+    // The tenant, its owner and its device, and the schedule, made by a first process whose clock is well before 02:30.
+    const setup = await spawnUrlGateway(url, { CLOCK_START: '2027-01-15T00:00:00Z' });
+    running.add(setup);
+    for (const args of [
+      ['tenant', 'create', 'sched'],
+      ['user', 'create', '--tenant', 'sched', '--email', email, '--password', password, '--role', 'owner'],
+      ['device', 'create', '--tenant', 'sched', '--name', 'heater-1', '--capability', 'power'],
+    ]) {
+      const done = await runCli([...args, '--json'], setup.env);
+      expect(done.code, done.stderr).toBe(0);
+    }
+    const login = await call<{ access_token: string }>(setup.base, 'POST', '/v1/auth/login', { body: { email, password, tenant: 'sched' } });
+    const token = login.body.access_token;
+    expect((await call(setup.base, 'PUT', '/v1/automations/time-zone', { token, body: { timeZone: 'Europe/Berlin' } })).status).toBe(200);
+    const created = await call<{ id: string; nextFireAt: string }>(setup.base, 'POST', '/v1/automations', {
+      token, body: { name: 'night heat', trigger: { kind: 'schedule', cron: '30 2 * * *' }, actions: [{ kind: 'command', device: 'heater-1', command: 'turn_on' }] },
     });
-    automationId = created.id;
-    expect(created.nextFireAt?.toISOString()).toBe('2027-01-15T01:30:00.000Z');
-
-    now = new Date('2027-01-15T01:29:59.999Z');
-    await tickAll([a, b]);
-    expect(await runs()).toEqual([]);
-
-    now = new Date('2027-01-15T01:30:00.250Z');
-    await tickAll([a, b]);
-    const [run] = await waitFor(async () => {
-      const all = await runs();
-      return all.length === 1 && all[0]!.status === 'succeeded' ? all : undefined;
-    }, 10_000, 'the run at 02:30 done');
-    expect(run).toMatchObject({ late: false, trigger: { kind: 'schedule', cron: '30 2 * * *', timeZone: 'Europe/Berlin' } });
-    expect(run!.scheduledFor?.toISOString()).toBe('2027-01-15T01:30:00.000Z');
-    // Both schedulers (timers and explicit ticks) have looked again since, and both runners drained: still one run, one command.
-    await tickAll([a, b]);
-    await tickAll([a, b]);
-    await Promise.all([a, b].map((g) => g.gateway.core.automationRunner.drain()));
-    expect(await runs()).toHaveLength(1);
-    expect(await a.gateway.core.db.platformQuery<{ n: number }>(`SELECT count(*)::int AS n FROM commands c JOIN devices d ON d.id = c.device_id WHERE d.name = 'heater-1'`, [])).toEqual([{ n: 1 }]);
-    expect((await a.gateway.core.automations.get(owner(), automationId)).nextFireAt?.toISOString()).toBe('2027-01-16T01:30:00.000Z');
+    expect(created.status).toBe(201);
+    automationId = created.body.id;
+    // 02:30 in Berlin (CET, UTC+1) on 15 January is 01:30 UTC.
+    expect(created.body.nextFireAt).toBe('2027-01-15T01:30:00.000Z');
+    await stop(setup);
+  }, 120_000);
+  afterAll(async () => {
+    for (const gateway of running) await gateway.stop();
   });
+
+  it('a schedule set for 02:30 in the tenant\'s time zone fires once, at 01:30 UTC, with two gateway processes on one database', async () => {
+    // Both clocks start 20 s before the firing (a process boots in a few seconds, more on a busy machine):
+    // both are up and ticking (every 100 ms) before it comes, and nothing has fired yet.
+    const [a, b] = await Promise.all([start('2027-01-15T01:29:40Z'), start('2027-01-15T01:29:40Z')]);
+    expect(await runs(a)).toEqual([]);
+    const [run] = await settled(a, 1, 40_000);
+    expect(run).toMatchObject({ late: false, scheduledFor: '2027-01-15T01:30:00.000Z', trigger: { kind: 'schedule', cron: '30 2 * * *', timeZone: 'Europe/Berlin' } });
+    // Fired when the automations' clock (not the test's) had reached 01:30 UTC, by the tick that came next.
+    const firedAt = Date.parse(run!.trigger.at as string);
+    expect(firedAt).toBeGreaterThanOrEqual(Date.parse('2027-01-15T01:30:00Z'));
+    expect(firedAt).toBeLessThan(Date.parse('2027-01-15T01:30:05Z'));
+    // Both schedulers have ticked many times since (a second of 100 ms ticks each): still one run and one command.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await runs(b)).toHaveLength(1);
+    expect(await heaterCommands()).toBe(1);
+    expect(await nextFireAt(b)).toBe('2027-01-16T01:30:00.000Z');
+    expect(await total([a, b], 'gatehouse_automation_runs_total', { outcome: 'succeeded' })).toBe(1);
+    await stop(a, b);
+  }, 90_000);
 
   it('after a restart that spans its time it fires once, marked late; several missed days are one late run', async () => {
-    for (const gateway of gateways.splice(0)) await gateway.close();
-    now = new Date('2027-01-16T03:10:00Z'); // 04:10 in Berlin: 02:30 passed while nothing ran
-    const c = await start();
-    const fired = await waitFor(async () => {
-      const all = await runs();
-      return all.length === 2 && all[0]!.status === 'succeeded' ? all : undefined;
-    }, 10_000, 'the missed run, late');
-    expect(fired[0]).toMatchObject({ late: true });
-    expect(fired[0]!.scheduledFor?.toISOString()).toBe('2027-01-16T01:30:00.000Z');
-    await tickAll([c]);
-    expect(await runs()).toHaveLength(2);
-    expect(await metric(c.base, 'gatehouse_automation_scheduler_lag_seconds_count', {})).toBeGreaterThanOrEqual(1);
-    expect(await metric(c.base, 'gatehouse_automation_runs_total', { outcome: 'succeeded' })).toBeGreaterThanOrEqual(1);
+    // 04:10 in Berlin the next day: 02:30 passed while no process ran. Both come back.
+    const [c, d] = await Promise.all([start('2027-01-16T03:10:00Z'), start('2027-01-16T03:10:00Z')]);
+    const fired = await settled(c, 2);
+    expect(fired[0]).toMatchObject({ late: true, scheduledFor: '2027-01-16T01:30:00.000Z' });
+    expect(Date.parse(fired[0]!.trigger.at as string)).toBeGreaterThanOrEqual(Date.parse('2027-01-16T03:10:00Z'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await runs(d)).toHaveLength(2);
+    expect(await heaterCommands()).toBe(2);
+    expect(await total([c, d], 'gatehouse_automation_scheduler_lag_seconds_count', {})).toBe(1);
+    await stop(c, d);
 
-    // Down for three nights: one run, for the first missed firing, then the next one is tomorrow's.
-    await c.close();
-    gateways.splice(0);
-    now = new Date('2027-01-19T05:00:00Z');
-    const d = await start();
-    const after = await waitFor(async () => {
-      const all = await runs();
-      return all.length === 3 && all[0]!.status === 'succeeded' ? all : undefined;
-    }, 10_000, 'one run for three missed nights');
-    expect(after[0]).toMatchObject({ late: true });
-    expect(after[0]!.scheduledFor?.toISOString()).toBe('2027-01-17T01:30:00.000Z');
-    await tickAll([d]);
-    expect(await runs()).toHaveLength(3);
-    expect((await d.gateway.core.automations.get(owner(), automationId)).nextFireAt?.toISOString()).toBe('2027-01-20T01:30:00.000Z');
-  });
+    // Down for three nights: one run, for the first missed firing; the next is tomorrow's.
+    const e = await start('2027-01-19T05:00:00Z');
+    const after = await settled(e, 3);
+    expect(after[0]).toMatchObject({ late: true, scheduledFor: '2027-01-17T01:30:00.000Z' });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await runs(e)).toHaveLength(3);
+    expect(await heaterCommands()).toBe(3);
+    expect(await nextFireAt(e)).toBe('2027-01-20T01:30:00.000Z');
+    await stop(e);
+  }, 90_000);
 });

@@ -24,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   shared?.disconnect();
-  await redis?.stop();
+  await redis?.close();
 });
 
 /** One tenant's persistence on the node's one shared connection. */

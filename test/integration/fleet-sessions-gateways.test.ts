@@ -42,7 +42,7 @@ describe('sessions across two gateway nodes', () => {
   afterAll(async () => {
     await Promise.all(nodes.map((node) => node.stop()));
     nodes = [];
-    await redis?.stop();
+    await redis?.close();
   }, 60_000);
 
   it('a persistent session left on node 1 resumes on node 2 with sessionPresent and receives the QoS 1 message queued meanwhile', async () => {

@@ -38,7 +38,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   admin?.disconnect();
-  await redis?.stop();
+  await redis?.close();
 });
 
 async function startNode(tenantId: string, options: { heartbeatInterval?: number } = {}): Promise<Node> {

@@ -78,7 +78,7 @@ describe('gatehouse start with embedded PostgreSQL, and the CLI beside it', () =
     // The CLI used the gateway's server rather than starting a second one on the same data.
     expect(await readFile(path.join(dataDir, 'pg/postmaster.pid'), 'utf8')).toBe(postmaster);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
-  });
+  }, 120_000); // eight CLI processes in turn, each starting Node.js and opening the database
 
   it('stores secrets only as argon2id hashes', async () => {
     expect((await runCli(['tenant', 'create', 'vault', '--json'], gw.env)).code).toBe(0);

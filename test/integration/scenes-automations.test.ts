@@ -17,7 +17,7 @@ import { waitFor } from '../support/processes.js';
 
 type Person = { id: string; token: string; phone: string };
 type Run = {
-  id: string; status: string; trigger: Record<string, unknown>; depth: number; late: boolean;
+  id: string; status: string; trigger: Record<string, unknown>; depth: number; causedBy: string | null; late: boolean;
   conditions: { passed: boolean }[]; actions: { kind: string; ok: boolean; startedAt: string; finishedAt: string; result: Record<string, unknown> }[];
 };
 type Device = { client: MqttClient; inbox: Received[]; commands: () => { id: string; name: string }[] };
@@ -270,6 +270,44 @@ describe('scenes and automations, end to end', () => {
     await markerCommand(echo, 'echo-1', 'turn_off');
     expect(echo.commands().length).toBe(count + 1);
     expect(count).toBe(LOOP_BOUND + 1);
+  });
+
+  it('two automations that trigger each other (A -> B -> A ...) are one chain, stopped at the bound with a security event naming both', async () => {
+    const alerts = () => to(owner).filter((request) => (request.body as Aps).aps.alert.body === 'Security event: automation stopped: it kept triggering itself.').length;
+    const alertsBefore = alerts();
+    // Each device answers every command with a press: ping's press makes A turn pong on, pong's press makes B turn ping on.
+    const press = (name: string) => (client: MqttClient) => void client.publishAsync(`devices/${name}/events/pressed`, '{}', { qos: 1 });
+    const ping = await device('home', 'ping-1', [{ name: 'power' }], 'ok', press('ping-1'));
+    const pong = await device('home', 'pong-1', [{ name: 'power' }], 'ok', press('pong-1'));
+    const a = await automation({ name: 'ping wakes pong', trigger: { kind: 'event', device: 'ping-1', event: 'pressed' }, actions: [{ kind: 'command', device: 'pong-1', command: 'turn_on' }] });
+    const b = await automation({ name: 'pong wakes ping', trigger: { kind: 'event', device: 'pong-1', event: 'pressed' }, actions: [{ kind: 'command', device: 'ping-1', command: 'turn_on' }] });
+    await ping.client.publishAsync('devices/ping-1/events/pressed', '{}', { qos: 1 });
+
+    const runsA = await waitFor(async () => {
+      const all = await runsOf(a);
+      return all.some((run) => run.status === 'loop_stopped') ? all : undefined;
+    }, 20_000, 'the loop stopped');
+    const runsB = await runsOf(b);
+    // One chain, depth by depth, alternating: A 0, B 1, A 2, B 3 ran; A at 4 (past the bound of 3) was stopped.
+    const chain = [...runsA.map((run) => ({ ...run, automation: 'A' })), ...runsB.map((run) => ({ ...run, automation: 'B' }))].sort((x, y) => x.depth - y.depth);
+    expect(chain.map((run) => [run.automation, run.depth, run.status])).toEqual([
+      ...Array.from({ length: LOOP_BOUND + 1 }, (_, depth) => [depth % 2 === 0 ? 'A' : 'B', depth, 'succeeded']), ['A', LOOP_BOUND + 1, 'loop_stopped'],
+    ]);
+    // Each run names the run whose effect triggered it, of the other automation.
+    expect(chain.map((run) => run.causedBy)).toEqual([null, ...chain.slice(0, -1).map((run) => run.id)]);
+    expect((await call<{ enabled: boolean; disabledReason: string }>(gw.base, 'GET', `/v1/automations/${a}`, { token: owner.token })).body).toMatchObject({ enabled: false, disabledReason: 'loop' });
+
+    const events = await call<{ items: { principal: unknown; details: Record<string, unknown> }[] }>(gw.base, 'GET', '/v1/security-events?type=AUTOMATION_LOOP_STOPPED', { token: owner.token });
+    expect(events.body.items.find((event) => event.details.automationId === a)).toMatchObject({
+      principal: { kind: 'service', id: 'automation' },
+      details: { bound: LOOP_BOUND, depth: LOOP_BOUND + 1, chain: ['ping wakes pong', 'pong wakes ping'], chainId: chain[0]!.id, causedBy: chain.at(-2)!.id },
+    });
+    await until(() => alerts() === alertsBefore + 1, 10_000, 'the loop alert at the owner\'s phone');
+
+    // Nothing more went round: each device got its two turn_on, then the marker (sent after the last).
+    await markerCommand(ping, 'ping-1', 'turn_off');
+    await markerCommand(pong, 'pong-1', 'turn_off');
+    expect([ping.commands().map((c) => c.name), pong.commands().map((c) => c.name)]).toEqual([['turn_on', 'turn_on', 'turn_off'], ['turn_on', 'turn_on', 'turn_off']]);
   });
 
   it('tenant B can neither see nor trigger tenant A\'s scenes and automations, nor be targeted by them', async () => {

@@ -9,7 +9,7 @@ import { scopeFor } from '../support/fixtures.js';
 /**
  * The database's guarantee that a telemetry row's device is a device of the
  * row's tenant (migrations/1763800000010_telemetry-device-in-tenant.sql),
- * through the writer's write function and through SQL that names the table or
+ * through the writer's write procedure and through SQL that names the table or
  * its partition directly.
  */
 describe('a telemetry row\'s device belongs to its tenant', () => {

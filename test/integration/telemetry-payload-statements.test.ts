@@ -4,8 +4,8 @@ import type { Database } from '../../src/db/database.js';
 import { createTestDatabase } from '../support/database.js';
 import { scopeFor } from '../support/fixtures.js';
 
-/** The write function (migrations/…_telemetry-write-function.sql) stores JSON as jsonb and anything else as its bytes, for a lone row and large batches. */
-describe('telemetry payloads through the write function', () => {
+/** The write procedure (migrations/…_telemetry-write-procedure.sql) stores JSON as jsonb and anything else as its bytes, for a lone row and large batches. */
+describe('telemetry payloads through the write procedure', () => {
   let db: Database;
   let close: () => Promise<void>;
   let tenantId: string;

@@ -10,7 +10,7 @@ export { freePort } from '../../src/free-port.js';
 /** The environment of a spawned gateway: this one's, without any database or port settings that could leak in. */
 export function gatewayEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['DATABASE_URL', 'DATA_DIR', 'HTTP_PORT', 'MQTT_PORT', 'MQTTS_PORT', 'LOG_LEVEL', 'LOG_FORMAT', 'PUBLIC_URL']) delete env[name];
+  for (const name of ['DATABASE_URL', 'DATA_DIR', 'HTTP_PORT', 'MQTT_PORT', 'MQTTS_PORT', 'LOG_LEVEL', 'LOG_FORMAT', 'PUBLIC_URL', 'REDIS_URL']) delete env[name];
   return { ...env, LOG_FORMAT: 'json', HOST: '127.0.0.1', ...overrides };
 }
 

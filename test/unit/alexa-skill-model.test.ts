@@ -30,10 +30,10 @@ describe.each(['en-US', 'de-DE'])('deploy/alexa-skill/interactionModel.%s.json',
     expect(ids('StateProperty')).toEqual(Object.keys(PROPERTIES).sort());
   });
 
-  it('asks for the PIN as AMAZON.FOUR_DIGIT_NUMBER, with a prompt the dialog model names', () => {
-    const run = intents.find((i) => i.name === 'RunCapabilityIntent')!;
+  it.each(['RunCapabilityIntent', 'ActivateSceneIntent'])('%s asks for the PIN as AMAZON.FOUR_DIGIT_NUMBER, with a prompt the dialog model names', (name) => {
+    const run = intents.find((i) => i.name === name)!;
     expect(run.slots).toContainEqual(expect.objectContaining({ name: 'pin', type: 'AMAZON.FOUR_DIGIT_NUMBER' }));
-    const pin = model.dialog.intents.find((i) => i.name === 'RunCapabilityIntent')!.slots.find((s) => s.name === 'pin')!;
+    const pin = model.dialog.intents.find((i) => i.name === name)!.slots.find((s) => s.name === 'pin')!;
     expect(model.prompts.map((p) => p.id)).toContain(pin.prompts.elicitation);
   });
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { startClock } from '../../src/clock.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
@@ -81,6 +82,23 @@ describe('loadConfig', () => {
     expect(loadConfig({}).push.leaseMs).toBe(30_000);
     expect(loadConfig({ PUSH_LEASE_MS: '2000' }).push.leaseMs).toBe(2_000);
     expect(() => loadConfig({ PUSH_LEASE_MS: '999' })).toThrow(/PUSH_LEASE_MS/);
+  });
+
+  it('takes CLOCK_START as an ISO instant with a zone, and the clock started from it advances in real time', () => {
+    expect(loadConfig({}).clockStart).toBeUndefined();
+    expect(loadConfig({ CLOCK_START: '2027-01-15T02:29:40+01:00' }).clockStart?.toISOString()).toBe('2027-01-15T01:29:40.000Z');
+    expect(() => loadConfig({ CLOCK_START: '2027-01-15 02:29' })).toThrow(/CLOCK_START/);
+    expect(() => loadConfig({ CLOCK_START: '2027-01-15T02:29:40' })).toThrow(/CLOCK_START/);
+    vi.useFakeTimers({ now: new Date('2026-12-03T18:00:00Z') });
+    try {
+      const clock = startClock(new Date('2027-01-15T01:29:40Z'));
+      expect(clock().toISOString()).toBe('2027-01-15T01:29:40.000Z');
+      vi.advanceTimersByTime(20_000);
+      expect(clock().toISOString()).toBe('2027-01-15T01:30:00.000Z');
+      expect(startClock(undefined)().toISOString()).toBe('2026-12-03T18:00:20.000Z');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('treats an empty variable as unset', () => {

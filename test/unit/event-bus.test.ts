@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LocalEventBus } from '../../src/core/event-bus.js';
+import { FLEET_EVENTS, LocalEventBus, type EventChannel, type EventName } from '../../src/core/event-bus.js';
 
 const revoked = { tenantId: 't', deviceId: 'd' };
 
@@ -37,5 +37,23 @@ describe('LocalEventBus', () => {
     off();
     bus.emit('device.access.revoked', revoked);
     expect(heard).toEqual([]);
+  });
+
+  it('with a fleet channel: sends the fleet-wide events to the other nodes, keeps the others here, and lets its listeners hear theirs', () => {
+    const sent: EventName[] = [];
+    let fromOthers: Parameters<EventChannel['receive']>[0] | undefined;
+    const bus = new LocalEventBus(undefined, { send: (event) => sent.push(event), receive: (deliver) => (fromOthers = deliver) });
+    const heard: string[] = [];
+    bus.on('device.access.revoked', ({ deviceId }) => heard.push(`revoked ${deviceId}`));
+    bus.on('device.state.changed', ({ deviceId }) => heard.push(`state ${deviceId}`));
+    bus.emit('device.access.revoked', revoked);
+    bus.emit('device.state.changed', { tenantId: 't', deviceId: 'd', state: {} });
+    fromOthers!('device.access.revoked', { tenantId: 't', deviceId: 'elsewhere' });
+    expect(sent).toEqual(['device.access.revoked']);
+    expect(heard).toEqual(['revoked d', 'state d', 'revoked elsewhere']);
+  });
+
+  it('shares what a node cannot act on alone, and not command.issued (its MQTT publish crosses once, on the tenant\'s channel)', () => {
+    expect([...FLEET_EVENTS].sort()).toEqual(['app.access.revoked', 'command.status.changed', 'device.access.revoked', 'member.access.changed']);
   });
 });

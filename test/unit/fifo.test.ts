@@ -18,7 +18,7 @@ describe('Fifo', () => {
 
 describe('the tenant message emitter', () => {
   it('delivers a backlog beyond its concurrency, in order', async () => {
-    const emitter = createMessageEmitter(2) as { on(t: string, f: (p: { n: number }, cb: () => void) => void, done: () => void): void; emit(p: object, cb: () => void): void };
+    const emitter = createMessageEmitter(2) as unknown as { on(t: string, f: (p: { n: number }, cb: () => void) => void, done: () => void): void; emit(p: object, cb: () => void): void };
     const seen: number[] = [];
     await new Promise<void>((resolve) => emitter.on('a/#', (packet, cb) => { seen.push(packet.n); setImmediate(cb); }, resolve));
     await new Promise<void>((resolve) => {

@@ -58,7 +58,7 @@ function slowDatabase() {
     timing.end = performance.now();
   };
   const db = {
-    // The write function's columns: ids joined by commas, then devices, streams (an array), payloads, times, bytes.
+    // The write procedure's arguments: ids joined by commas, then devices, streams (an array), payloads, times, bytes.
     callAsTenant: (tenant: TenantScope, _fn: string, columns: [string, string, string[]]) => write([[tenant, columns[2].length]]),
   } as unknown as Database;
   return { db, batches, timings, large };

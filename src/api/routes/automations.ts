@@ -12,7 +12,9 @@ const Automation = Type.Object({
 const Run = Type.Object({
   id: Type.String(),
   status: Type.Union(['queued', 'running', 'succeeded', 'failed', 'skipped', 'limited', 'loop_stopped'].map((s) => Type.Literal(s))),
-  trigger: Type.Record(Type.String(), Type.Unknown()), triggeredAt: DateTime, scheduledFor: NullableDateTime, late: Type.Boolean(), depth: Type.Integer(),
+  trigger: Type.Record(Type.String(), Type.Unknown()), triggeredAt: DateTime, scheduledFor: NullableDateTime, late: Type.Boolean(),
+  depth: Type.Integer({ description: 'How many runs came before this one in its chain: each triggered by the previous one\'s effect (loop protection).' }),
+  causedBy: Type.Union([Type.String(), Type.Null()], { description: 'The run (of this automation or another) whose effect triggered this one.' }),
   conditions: Type.Unknown({ description: 'Each condition with what it saw (`actual`) and whether it `passed`.' }),
   actions: Type.Unknown({ description: 'Each action with `ok`, `result` (command id and status, scene results, recipients, or the error) and `startedAt`/`finishedAt`.' }),
   startedAt: NullableDateTime, finishedAt: NullableDateTime,

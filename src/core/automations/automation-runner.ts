@@ -110,7 +110,8 @@ export class AutomationRunner {
     const automation = await this.db.withTenant(ctx, async (tx) => (await tx.query<Automation>(
       'SELECT a.name, a.enabled, a.conditions, a.actions, t.time_zone FROM automations a JOIN tenants t ON t.id = a.tenant_id WHERE a.id = $1', [run.automation_id])).rows[0]);
     if (!automation) return; // deleted meanwhile: its runs went with it
-    const at = run.scheduled_for ?? run.triggered_at;
+    // Time windows are read at the trigger's time by the automations' clock (a schedule's: the time it was set for).
+    const at = run.scheduled_for ?? (typeof run.trigger.at === 'string' ? new Date(run.trigger.at) : run.triggered_at);
     const conditions = await this.conditions(ctx, automation, at);
     if (!automation.enabled || conditions.some((condition) => !condition.passed)) {
       await this.finish(ctx, run, automation, 'skipped', conditions, run.actions ?? []);

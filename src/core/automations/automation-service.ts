@@ -16,7 +16,9 @@ export type Automation = {
   nextFireAt: Date | null; createdAt: Date; updatedAt: Date;
 };
 export type AutomationRun = {
-  id: string; status: string; trigger: Record<string, unknown>; triggeredAt: Date; scheduledFor: Date | null; late: boolean; depth: number;
+  id: string; status: string; trigger: Record<string, unknown>; triggeredAt: Date; scheduledFor: Date | null; late: boolean;
+  /** Runs before this one in its chain, and the run whose effect triggered it (of this automation or another). */
+  depth: number; causedBy: string | null;
   conditions: unknown; actions: unknown; startedAt: Date | null; finishedAt: Date | null;
 };
 export type AutomationRunPage = { items: AutomationRun[]; next: string | null };
@@ -24,7 +26,7 @@ export type AutomationRunPage = { items: AutomationRun[]; next: string | null };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COLUMNS = `id, name, enabled, disabled_reason AS "disabledReason", trigger, conditions, actions, next_fire_at AS "nextFireAt",
                  created_at AS "createdAt", updated_at AS "updatedAt"`;
-const RUN_COLUMNS = `id, status, trigger, triggered_at AS "triggeredAt", scheduled_for AS "scheduledFor", late, depth, conditions, actions,
+const RUN_COLUMNS = `id, status, trigger, triggered_at AS "triggeredAt", scheduled_for AS "scheduledFor", late, depth, caused_by AS "causedBy", conditions, actions,
                      started_at AS "startedAt", finished_at AS "finishedAt"`;
 const notFound = () => new GatewayError('AUTOMATION_NOT_FOUND', 'No such automation, or no access to it.');
 const nameTaken = (name: string) => new GatewayError('CONFLICT', `An automation named "${name}" exists already.`, { name });

@@ -1,4 +1,5 @@
 import type { TenantContext } from '../../auth/context.js';
+import type { Clock } from '../../clock.js';
 import type { Tx } from '../../db/database.js';
 import { recordSecurityEvent } from '../audit-log.js';
 import type { EventBus } from '../event-bus.js';
@@ -10,9 +11,12 @@ import { crossing, fieldOf } from './trigger-rules.js';
 export type AutomationLimits = {
   /** Runs a tenant may start per minute; beyond it a run is recorded `limited` and not executed. */
   runsPerMinute: number;
-  /** How many times in a row an automation may be retriggered by its own action's effect before it is stopped. */
+  /**
+   * How long a chain of runs may grow, each triggered by the previous one's effect (an automation retriggering
+   * itself, or A -> B -> A), before the next is stopped.
+   */
   loopBound: number;
-  /** How long after a run touched a device an event of that device counts as the run's effect. */
+  /** How long after a run touched a device an event or state of that device counts as the run's effect. */
   loopWindowSeconds: number;
 };
 export const DEFAULT_AUTOMATION_LIMITS: AutomationLimits = { runsPerMinute: 60, loopBound: 5, loopWindowSeconds: 60 };
@@ -36,6 +40,8 @@ export class AutomationTriggers {
     /** The automation principal's context, for auditing a loop stop in the cause's transaction. */
     private readonly principalOf: (tenantId: string) => TenantContext,
     private readonly limits: AutomationLimits = DEFAULT_AUTOMATION_LIMITS,
+    /** The automations' clock: a trigger's `at`, at which the run's time windows are read. */
+    private readonly clock: Clock = () => new Date(),
     /** Wakes this node's runner once runs were committed. */
     private readonly wake: () => void = () => undefined,
     /** Told of runs recorded without running (limited, loop_stopped), once committed. */
@@ -45,7 +51,7 @@ export class AutomationTriggers {
   async deviceEvent(tx: Tx, tenantId: string, event: { deviceId: string; eventId: string; kind: string }): Promise<void> {
     for (const automation of await candidates(tx, tenantId, 'event', [event.deviceId])) {
       if (automation.trigger.kind !== 'event' || !topicMatches(automation.trigger.event, event.kind)) continue;
-      await this.queue(tx, tenantId, automation, { kind: 'event', deviceId: event.deviceId, device: automation.trigger.device, event: event.kind, eventId: event.eventId, at: new Date().toISOString() });
+      await this.queue(tx, tenantId, automation, { kind: 'event', deviceId: event.deviceId, device: automation.trigger.device, event: event.kind, eventId: event.eventId, at: this.clock().toISOString() });
     }
   }
 
@@ -68,7 +74,7 @@ export class AutomationTriggers {
         if (next.fire) {
           await this.queue(tx, tenantId, automation, {
             kind: 'threshold', deviceId, device: trigger.device, field: trigger.field, value: value as number,
-            ...(trigger.above !== undefined ? { above: trigger.above } : { below: trigger.below }), at: new Date().toISOString(),
+            ...(trigger.above !== undefined ? { above: trigger.above } : { below: trigger.below }), at: this.clock().toISOString(),
           });
         }
       }
@@ -83,43 +89,53 @@ export class AutomationTriggers {
       [tenantId, finished.deviceId],
     );
     for (const automation of rows) {
-      await this.queue(tx, tenantId, automation, { kind: 'command_failed', deviceId: finished.deviceId, commandId: finished.commandId, status: finished.status, at: new Date().toISOString() });
+      await this.queue(tx, tenantId, automation, { kind: 'command_failed', deviceId: finished.deviceId, commandId: finished.commandId, status: finished.status, at: this.clock().toISOString() });
     }
   }
 
   /**
-   * Writes one run. Over the tenant's runs per minute it is recorded `limited`;
-   * retriggered by its own effect (an event of a device its last run touched,
-   * within the loop window) it continues that run's chain one deeper, and past
-   * the bound it is recorded `loop_stopped`, the automation is disabled, and a
-   * security event is raised (audit log, and the tenant's admins are told).
+   * Writes one run. Over the tenant's runs per minute it is recorded `limited`.
+   * Triggered by a run's effect (an event, state or failed command of a device
+   * the tenant's latest run to touch it touched, within the loop window; of
+   * this automation or another), it records that run as its cause and
+   * continues its chain one deeper, so a loop through several automations is
+   * one chain as a loop through one is. Past the bound it is recorded
+   * `loop_stopped`, its automation is disabled, and a security event is raised
+   * naming the automations of the chain (audit log; the tenant's admins are told).
    */
   async queue(tx: Tx, tenantId: string, automation: Pick<Candidate, 'id' | 'name'>, trigger: TriggerRecord, schedule?: { scheduledFor: Date; late: boolean }): Promise<QueuedRun | undefined> {
     // One tenant's triggers queue one after another here, so the per-minute count is exact across nodes.
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`automation-runs/${tenantId}`]);
     const { rows: [counted] } = await tx.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM automation_runs WHERE tenant_id = $1 AND triggered_at > now() - interval '1 minute' AND status NOT IN ('limited', 'loop_stopped')`, [tenantId]);
-    const chain = trigger.deviceId ? (await tx.query<{ chain_id: string; depth: number }>(
-      `SELECT chain_id, depth FROM automation_runs
-        WHERE tenant_id = $1 AND automation_id = $2 AND $3 = ANY(touched_devices) AND started_at > now() - make_interval(secs => $4)
+    const cause = trigger.deviceId ? (await tx.query<{ id: string; chain_id: string; depth: number }>(
+      `SELECT id, chain_id, depth FROM automation_runs
+        WHERE tenant_id = $1 AND started_at > now() - make_interval(secs => $3) AND $2 = ANY(touched_devices)
         ORDER BY started_at DESC LIMIT 1`,
-      [tenantId, automation.id, trigger.deviceId, this.limits.loopWindowSeconds],
+      [tenantId, trigger.deviceId, this.limits.loopWindowSeconds],
     )).rows[0] : undefined;
-    const depth = chain ? chain.depth + 1 : 0;
+    const depth = cause ? cause.depth + 1 : 0;
     const status = depth > this.limits.loopBound ? 'loop_stopped' : counted!.n >= this.limits.runsPerMinute ? 'limited' : 'queued';
     const { rows } = await tx.query<{ id: string }>(
       `WITH n AS (SELECT gatehouse_uuidv7() AS id)
-       INSERT INTO automation_runs (id, tenant_id, automation_id, status, trigger, scheduled_for, late, chain_id, depth, finished_at)
-       SELECT n.id, $1, $2, $3, $4, $5, $6, coalesce($7::uuid, n.id), $8, CASE WHEN $3 = 'queued' THEN NULL ELSE now() END FROM n
+       INSERT INTO automation_runs (id, tenant_id, automation_id, status, trigger, scheduled_for, late, chain_id, depth, caused_by, finished_at)
+       SELECT n.id, $1, $2, $3, $4, $5, $6, coalesce($7::uuid, n.id), $8, $9, CASE WHEN $3 = 'queued' THEN NULL ELSE now() END FROM n
        ON CONFLICT (automation_id, scheduled_for) DO NOTHING
        RETURNING id`,
-      [tenantId, automation.id, status, JSON.stringify(trigger), schedule?.scheduledFor ?? null, schedule?.late ?? false, chain?.chain_id ?? null, depth],
+      [tenantId, automation.id, status, JSON.stringify(trigger), schedule?.scheduledFor ?? null, schedule?.late ?? false, cause?.chain_id ?? null, depth, cause?.id ?? null],
     );
     const runId = rows[0]?.id;
     if (!runId) return undefined;
     if (status === 'loop_stopped') {
       await tx.query(`UPDATE automations SET enabled = false, disabled_reason = 'loop', updated_at = now() WHERE tenant_id = $1 AND id = $2`, [tenantId, automation.id]);
-      const details = { automationId: automation.id, automation: automation.name, runId, depth, bound: this.limits.loopBound, deviceId: trigger.deviceId ?? null };
+      // The automations the chain went through, in the order they first ran in it.
+      const { rows: chained } = await tx.query<{ name: string }>(
+        `SELECT a.name FROM automation_runs r JOIN automations a ON a.id = r.automation_id
+          WHERE r.tenant_id = $1 AND r.chain_id = $2 GROUP BY a.id, a.name ORDER BY min(r.depth)`, [tenantId, cause!.chain_id]);
+      const details = {
+        automationId: automation.id, automation: automation.name, runId, depth, bound: this.limits.loopBound, deviceId: trigger.deviceId ?? null,
+        chainId: cause!.chain_id, causedBy: cause!.id, chain: chained.map((row) => row.name),
+      };
       await recordSecurityEvent(tx, this.principalOf(tenantId), { type: 'AUTOMATION_LOOP_STOPPED', deviceId: trigger.deviceId, details });
       tx.afterCommit(() => this.events.emit('security.event', { tenantId, type: 'AUTOMATION_LOOP_STOPPED', details }));
     }

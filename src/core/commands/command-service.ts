@@ -72,7 +72,13 @@ export class CommandService {
     private readonly outbox: NotificationOutbox,
     /** Automations triggered by a command's failure: their runs are written in the failure's transaction. */
     private readonly triggers?: AutomationTriggers,
-  ) {}
+  ) {
+    // A waiter may sit on another node than the one that moved its command on (the device's, the approver's):
+    // the change is heard on every node (FLEET_EVENTS). Here, where it also wakes directly, a second wake finds no one.
+    events.on('command.status.changed', ({ commandId, status }) => {
+      if (status !== 'delivered' && status !== 'awaiting_approval') this.wake(commandId);
+    });
+  }
 
   /**
    * The one way a command comes into being, for every channel. The gate, in

@@ -8,7 +8,7 @@ import type { TelemetryPayload } from './telemetry-payload.js';
 export type TelemetryRow = { id: string; deviceId: string; stream: string; payload: TelemetryPayload; receivedAt: number };
 
 /**
- * A batch is one call of gatehouse_write_telemetry (migrations/…_telemetry-write-function.sql),
+ * A batch is one call of gatehouse_write_telemetry (migrations/…_telemetry-write-procedure.sql),
  * prepared once per connection, whatever its size. Its columns travel as
  * joined text rather than arrays: node-postgres escapes every element of an
  * array (0.8 µs a row on the gateway's one thread), joining costs 0.2 µs, and

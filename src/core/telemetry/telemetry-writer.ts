@@ -69,15 +69,18 @@ export type TelemetryWriterObserver = {
 /**
  * Group commit for telemetry. A batch starts as soon as a writer is free and
  * takes everything that queued meanwhile, so batches grow with load and a
- * lone row waits for one commit, not for a timer. Each row's `done` runs
- * after its batch has committed: that is what lets the broker send a QoS 1
- * PUBACK that means "stored".
+ * lone row waits for one commit, not for a timer. A tenant's small batches
+ * (acknowledged traffic) go one at a time: the rows that arrive while one
+ * commits form the next, which starts the moment it ends (before its PUBACKs
+ * are written), so Postgres commits fewer, larger groups. Each row's `done`
+ * runs after its batch has committed, in queue order: that is what lets the
+ * broker send a QoS 1 PUBACK that means "stored", in each client's order.
  *
  * Tenants queue separately, batches are one tenant's and tenants take turns
  * (tenant-turns.ts), with a writer always left for the others: one tenant
  * flooding the node delays another's rows by one small commit, not by its
- * backlog; and only the flooding tenant is told to slow down. The statements
- * are in telemetry-insert.ts.
+ * backlog; and only the flooding tenant is told to slow down. The statement
+ * is in telemetry-insert.ts.
  */
 export class TelemetryWriter {
   private readonly queues = new Map<string, TenantQueue>();
@@ -183,6 +186,7 @@ export class TelemetryWriter {
     this.turns.finished(turn);
     this.inFlight--;
     this.releaseDrained();
+    // Rows someone waits on go now, not on the next turn: Postgres commits them while this batch's PUBACKs are written.
     if (this.awaited > 0) this.startBatches();
     else if (this.queued > 0) this.schedule();
     else if (this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());

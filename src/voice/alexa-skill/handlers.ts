@@ -1,3 +1,4 @@
+import { activateScene, activateSceneIntent, sceneSaidAsDevice } from './activate-scene.js';
 import { spokenName } from './device-match.js';
 import { deviceSaid } from './device-slot.js';
 import { runCapability } from './run-capability.js';
@@ -56,4 +57,8 @@ register('RecentEventsIntent', async (turn): Promise<Answer> => {
   return { say: 'events', params: { device: spokenName(device), events: listOf(turn.locale, spoken) }, ...about };
 });
 
-register('RunCapabilityIntent', runCapability);
+register('RunCapabilityIntent', async (turn) => {
+  const scene = await sceneSaidAsDevice(turn);
+  return scene ? activateScene(turn, scene) : runCapability(turn);
+});
+register('ActivateSceneIntent', activateSceneIntent);

@@ -1,7 +1,7 @@
 import { answerForError, answerForStatus, Early, type About } from './answers.js';
 import { spokenName } from './device-match.js';
 import { deviceSaid } from './device-slot.js';
-import { slotValue, type Answer, type Turn } from './turn.js';
+import { pinSaid, slotValue, type Answer, type Turn } from './turn.js';
 
 /**
  * The `command` slot's values (ids of the CommandName slot type in
@@ -18,8 +18,6 @@ export const SPOKEN_COMMANDS: Readonly<Record<string, { name: string; params?: R
   factory_reset: { name: 'factory_reset' }, update_firmware: { name: 'update_firmware' },
 };
 
-const digits = (value: string | undefined) => (value && /^\d{4}$/.test(value) ? value : undefined);
-
 /**
  * A command through the core's command service, waiting briefly for the
  * device: the request id is the idempotency key (Alexa retries a request
@@ -33,7 +31,7 @@ export async function runCapability(turn: Turn): Promise<Answer> {
   if (!said) throw new Early({ say: 'whichCommand', reprompt: 'whichCommand', elicit: { slot: 'command', intent: turn.intent! }, device: device.name, outcome: 'COMMAND_MISSING' });
   const command = SPOKEN_COMMANDS[said.id];
   if (!command) return { say: 'unknownCommand', params: { command: said.said }, device: device.name, outcome: 'UNKNOWN_COMMAND' };
-  const pin = digits(slotValue(turn, 'pin')?.said);
+  const pin = pinSaid(turn);
   const about: About = { device: device.name, spoken: spokenName(device), command: command.name, said: said.said };
   try {
     const done = await turn.core.commands.issueAndWait(turn.ctx, device.name, {

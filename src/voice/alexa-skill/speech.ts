@@ -11,7 +11,7 @@ const initial = (text: string | number) => `${String(text).charAt(0).toUpperCase
 
 const EN = {
   welcome: () => 'Gatehouse here. Ask what your devices are, or tell me what to do.',
-  help: () => 'You can say: list my devices, is the garage open, what happened at the front door, or turn on the pump.',
+  help: () => 'You can say: list my devices, is the garage open, what happened at the front door, turn on the pump, or run the good night scene.',
   reprompt: () => 'What would you like to do?',
   goodbye: () => 'Goodbye.',
   fallback: () => 'Sorry, I can\'t help with that. Say help to hear what I can do.',
@@ -42,6 +42,17 @@ const EN = {
   denied: (p) => `${initial(p.command!)} on ${p.device} was denied.`,
   tooMany: () => 'Too many requests. Try again in a moment.',
   trouble: () => 'Gatehouse is having trouble right now. Please try again later.',
+  whichScene: () => 'Which scene?',
+  noSuchScene: (p) => `I can't find a scene called ${p.scene}.`,
+  // A scene's answer: each of its commands with its result, in the scene's order.
+  sceneResult: (p) => `Scene ${p.scene}. ${initial(p.results!)}.`,
+  stepDone: (p) => `${p.device} ${p.command}: done`,
+  stepFailed: (p) => `${p.device} ${p.command}: the device reported a problem`,
+  stepPending: (p) => `${p.device} ${p.command}: no answer yet`,
+  stepApproval: (p) => `${p.device} ${p.command}: waiting for a person's approval`,
+  stepDenied: (p) => `${p.device} ${p.command}: denied`,
+  stepOffline: (p) => `${p.device} ${p.command}: offline, not sent`,
+  stepNotSent: (p) => `${p.device} ${p.command}: not sent`,
   // Facts about a device's state, joined into one sentence.
   on: (p) => (p.value ? 'on' : 'off'), brightness: (p) => `brightness ${p.value} percent`,
   locked: (p) => (p.value ? 'locked' : 'unlocked'), jammed: (p) => (p.value ? 'jammed' : ''),
@@ -59,7 +70,7 @@ export type SpeechKey = keyof typeof EN;
 
 const DE: Record<SpeechKey, (p: P) => string> = {
   welcome: () => 'Hier ist Gatehouse. Frag nach deinen Geräten oder sag mir, was ich tun soll.',
-  help: () => 'Du kannst sagen: liste meine Geräte, ist das Garagentor offen, was ist an der Haustür passiert, oder schalte die Pumpe ein.',
+  help: () => 'Du kannst sagen: liste meine Geräte, ist das Garagentor offen, was ist an der Haustür passiert, schalte die Pumpe ein, oder starte die Szene Gute Nacht.',
   reprompt: () => 'Was möchtest du tun?',
   goodbye: () => 'Tschüss.',
   fallback: () => 'Damit kann ich leider nicht helfen. Sag Hilfe, um zu hören, was ich kann.',
@@ -90,6 +101,16 @@ const DE: Record<SpeechKey, (p: P) => string> = {
   denied: (p) => `${initial(p.command!)} bei ${p.device} wurde abgelehnt.`,
   tooMany: () => 'Zu viele Anfragen. Versuch es gleich noch einmal.',
   trouble: () => 'Gatehouse hat gerade ein Problem. Bitte versuch es später noch einmal.',
+  whichScene: () => 'Welche Szene?',
+  noSuchScene: (p) => `Ich finde keine Szene namens ${p.scene}.`,
+  sceneResult: (p) => `Szene ${p.scene}. ${initial(p.results!)}.`,
+  stepDone: (p) => `${p.device} ${p.command}: erledigt`,
+  stepFailed: (p) => `${p.device} ${p.command}: Fehler gemeldet`,
+  stepPending: (p) => `${p.device} ${p.command}: noch keine Antwort`,
+  stepApproval: (p) => `${p.device} ${p.command}: wartet auf Freigabe`,
+  stepDenied: (p) => `${p.device} ${p.command}: abgelehnt`,
+  stepOffline: (p) => `${p.device} ${p.command}: offline, nicht gesendet`,
+  stepNotSent: (p) => `${p.device} ${p.command}: nicht gesendet`,
   on: (p) => (p.value ? 'an' : 'aus'), brightness: (p) => `Helligkeit ${p.value} Prozent`,
   locked: (p) => (p.value ? 'verriegelt' : 'entriegelt'), jammed: (p) => (p.value ? 'blockiert' : ''),
   position: (p) => (p.value === 0 ? 'geschlossen' : p.value === 100 ? 'offen' : `zu ${p.value} Prozent offen`), moving: (p) => (p.value ? 'in Bewegung' : ''),
@@ -107,6 +128,14 @@ const LINES: Record<Locale, Record<SpeechKey, (p: P) => string>> = { 'en-US': EN
 export const localeOf = (locale: string | undefined): Locale => (locale?.toLowerCase().startsWith('de') ? 'de-DE' : 'en-US');
 export const say = (locale: Locale, key: SpeechKey, p: P = {}): string => LINES[locale][key](p);
 export const isSpeechKey = (key: string): key is SpeechKey => Object.hasOwn(EN, key);
+
+/** A catalogue command as words of the locale ("turn_on": "turn on", "einschalten"), for a command nobody said (a scene's). */
+const GERMAN_COMMANDS: Readonly<Record<string, string>> = {
+  turn_on: 'einschalten', turn_off: 'ausschalten', open: 'öffnen', close: 'schließen', stop: 'anhalten', lock: 'verriegeln', unlock: 'entriegeln',
+  arm: 'scharf schalten', disarm: 'unscharf schalten', restart: 'neu starten', set_brightness: 'dimmen', set_setpoint: 'Temperatur einstellen',
+};
+export const commandWords = (locale: Locale, command: string): string =>
+  (locale === 'de-DE' ? GERMAN_COMMANDS[command] : undefined) ?? command.replace(/_/g, ' ');
 
 /** "a, b and c" in the locale's words. */
 export function listOf(locale: Locale, items: readonly string[]): string {

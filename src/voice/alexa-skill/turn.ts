@@ -39,3 +39,9 @@ export function slotValue(turn: Turn, name: string): { said: string; id: string 
   const match = slot?.resolutions?.resolutionsPerAuthority?.find((r) => r.status.code === 'ER_SUCCESS_MATCH');
   return { said, id: match?.values[0]?.value.id ?? said };
 }
+
+/** The `pin` slot when it holds four digits (AMAZON.FOUR_DIGIT_NUMBER); it goes to the core's PIN gate and nowhere else. */
+export function pinSaid(turn: Turn): string | undefined {
+  const said = slotValue(turn, 'pin')?.said;
+  return said && /^\d{4}$/.test(said) ? said : undefined;
+}

@@ -1,0 +1,195 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { COMMANDS, type Flags } from '../../src/cli/commands.js';
+import { loadConfig } from '../../src/config.js';
+import { createCore, type Core } from '../../src/core/create-core.js';
+import { openDatabase } from '../../src/db/open.js';
+import { answeringDevice } from '../support/answering-device.js';
+import { createEmptyDatabase, silentLog } from '../support/database.js';
+import { call } from '../support/gateway.js';
+import { connect, record, subscribe, until } from '../support/mqtt.js';
+import { gatewayEnv, runCli, waitFor } from '../support/processes.js';
+import { metric } from '../support/metrics.js';
+import { describeWithRedis, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
+
+const PASSWORD = 'correct horse battery';
+type Credential = { id: string; username: string; password: string };
+
+/**
+ * Three real `gatehouse start` processes, each on its own ports, over one
+ * PostgreSQL database and one redis-server: what a fleet behind a load
+ * balancer must do when a device and the people or services it serves are on
+ * different nodes.
+ */
+describeWithRedis('several gateway nodes over one PostgreSQL and one redis-server', () => {
+  let redis: RedisServer;
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  let nodes: UrlGateway[] = [];
+  const clients: MqttClient[] = [];
+  const mqttUrl = (node: UrlGateway) => `mqtt://127.0.0.1:${node.env.MQTT_PORT}`;
+  let core: Core;
+  /** A `gatehouse` command run in this process on one core: what the CLI does, without a process per command. */
+  const cli = async <T>(name: string, flags: Flags, args: string[] = []): Promise<T> => (await COMMANDS[name]!.run(core, flags, args)).json as T;
+  const mqtt = async (node: UrlGateway, credential: Credential, clientId: string) => {
+    const client = await connect(mqttUrl(node), { username: credential.username, password: credential.password, clientId, reconnectPeriod: 0 });
+    client.on('error', () => undefined);
+    clients.push(client);
+    return client;
+  };
+  const login = async (node: UrlGateway, tenant: string) => {
+    const response = await call<{ access_token: string }>(node.base, 'POST', '/v1/auth/login', { body: { email: `owner@${tenant}.test`, password: PASSWORD, tenant } });
+    expect(response.status).toBe(200);
+    return response.body.access_token;
+  };
+  /** Each test's tenant: an owner, light devices and app credentials. */
+  const credentials = new Map<string, Credential>();
+  const provision = async (slug: string, devices: string[], apps: string[]) => {
+    await cli('tenant create', {}, [slug]);
+    await cli('user create', { tenant: slug, email: `owner@${slug}.test`, password: PASSWORD, role: 'owner' });
+    for (const name of devices) credentials.set(`${slug}/${name}`, await cli<Credential>('device create', { tenant: slug, name, type: 'light', capability: ['power'] }));
+    for (const name of apps) credentials.set(`${slug}/${name}`, await cli<Credential>('app create', { tenant: slug, name }));
+  };
+  const credential = (key: string) => credentials.get(key)!;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const databaseUrl = await createEmptyDatabase();
+    const env = { REDIS_URL: redis.url };
+    // The first migrates the empty database; the others then start together.
+    nodes = [await spawnUrlGateway(databaseUrl, env)];
+    const config = loadConfig(gatewayEnv({ DATABASE_URL: databaseUrl }));
+    database = await openDatabase(config, silentLog, { adoptOrphan: false, migrate: false });
+    core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false });
+    await provision('relay', ['lamp'], ['dashboard']);
+    await provision('revoke', ['fan'], []);
+    await provision('command', ['lamp'], ['watcher']);
+    await provision('outage', ['sensor'], ['here', 'there']);
+    await provision('sessions', ['valve', 'tap'], ['recorder']);
+    nodes.push(...await Promise.all([spawnUrlGateway(databaseUrl, env), spawnUrlGateway(databaseUrl, env)]));
+  }, 180_000);
+  afterAll(async () => {
+    for (const client of clients) client.end(true);
+    await Promise.all(nodes.map((node) => node.stop()));
+    await core?.stop();
+    await database?.close();
+    await redis?.close();
+  }, 60_000);
+
+  it('a device on node 1 publishes and a subscriber on node 2 receives it, at QoS 0 and QoS 1, once each', async () => {
+    const [lamp, dashboard] = [credential('relay/lamp'), credential('relay/dashboard')];
+    const subscriber = await mqtt(nodes[1]!, dashboard, 'dashboard-1');
+    const received = record(subscriber);
+    await subscribe(subscriber, 'devices/lamp/#', 1);
+    const publisher = await mqtt(nodes[0]!, lamp, 'lamp-1');
+    await publisher.publishAsync('devices/lamp/telemetry', JSON.stringify({ q: 0 }), { qos: 0 });
+    for (let i = 0; i < 20; i++) await publisher.publishAsync('devices/lamp/telemetry', JSON.stringify({ q: 1, i }), { qos: 1 });
+    await until(() => received.length >= 21, 10_000, 'the 21 messages on node 2');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // anything duplicated would be here by now
+    expect(received.map((message) => `${message.qos} ${message.payload}`)).toEqual([
+      `0 ${JSON.stringify({ q: 0 })}`,
+      ...Array.from({ length: 20 }, (_, i) => `1 ${JSON.stringify({ q: 1, i })}`),
+    ]);
+  });
+
+  it('a device suspended through node 3 is disconnected on every node it is connected to', async () => {
+    const fan = credential('revoke/fan');
+    const connections = await Promise.all(nodes.slice(0, 2).map((node, i) => mqtt(node, fan, `fan-${i}`)));
+    const closed = connections.map((client) => new Promise<void>((resolve) => client.once('close', () => resolve())));
+    const response = await call(nodes[2]!.base, 'POST', '/v1/devices/fan/suspension', { token: await login(nodes[2]!, 'revoke'), body: { suspended: true } });
+    expect(response.status).toBe(204);
+    await Promise.race([Promise.all(closed), new Promise((_, reject) => setTimeout(() => reject(new Error('a connection of the suspended device is still open')), 10_000))]);
+    expect(connections.every((client) => !client.connected)).toBe(true);
+  });
+
+  it('a command issued through node 2 reaches the device on node 1, and its result comes back to node 2', async () => {
+    const [lamp, watcher] = [credential('command/lamp'), credential('command/watcher')];
+    const answering = await answeringDevice(mqttUrl(nodes[0]!), lamp, 'lamp', { on: false });
+    clients.push(answering.client);
+    const token = await login(nodes[1]!, 'command');
+    await waitFor(async () => (await call<{ online: boolean }>(nodes[1]!.base, 'GET', '/v1/devices/lamp', { token })).body.online || undefined, 10_000, 'the lamp online');
+    // Node 2 runs no broker for this tenant: the command goes straight onto the tenant's channel.
+    const first = await call<{ status: string; id: string }>(nodes[1]!.base, 'POST', '/v1/devices/lamp/commands?wait=10s', { token, body: { name: 'turn_on' } });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body.status).toBe('succeeded');
+    // Now a client of the tenant on node 2: the command goes through node 2's broker, and still reaches the lamp once.
+    await mqtt(nodes[1]!, watcher, 'watcher-1');
+    const second = await call<{ status: string }>(nodes[1]!.base, 'POST', '/v1/devices/lamp/commands?wait=10s', { token, body: { name: 'turn_off' } });
+    expect(second.body.status).toBe('succeeded');
+    expect(answering.received.map((command) => command.name)).toEqual(['turn_on', 'turn_off']);
+    // Any node reads the result, stored once.
+    const seen = await call<{ status: string }>(nodes[2]!.base, 'GET', `/v1/commands/${first.body.id}`, { token: await login(nodes[2]!, 'command') });
+    expect(seen.body.status).toBe('succeeded');
+  });
+
+  // With the tenants' broker persistence shared through Redis (src/fleet/persistence), a QoS 1 message that reaches a
+  // persistent session from another node is queued where aedes looks for it.
+  it('a persistent session on node 2 receives QoS 1 messages from node 1 and stays connected (the shared persistence)', async () => {
+    const [valve, recorder] = [credential('sessions/valve'), credential('sessions/recorder')];
+    const subscriber = await connect(mqttUrl(nodes[1]!), { username: recorder.username, password: recorder.password, clientId: 'recorder-1', clean: false, reconnectPeriod: 0 });
+    subscriber.on('error', () => undefined);
+    clients.push(subscriber);
+    const received = record(subscriber);
+    await subscribe(subscriber, 'devices/valve/#', 1);
+    const publisher = await mqtt(nodes[0]!, valve, 'valve-1');
+    await publisher.publishAsync('devices/valve/telemetry', JSON.stringify({ flow: 1 }), { qos: 1 });
+    await until(() => received.length === 1 || !subscriber.connected, 5_000, 'the message, or the connection dropped');
+    expect(subscriber.connected).toBe(true);
+    expect(received.map((message) => message.payload)).toEqual([JSON.stringify({ flow: 1 })]);
+  });
+
+  it('a device with a persistent session on node 1 gets a command issued through node 3, where its tenant has no broker', async () => {
+    const tap = credential('sessions/tap');
+    const device = await connect(mqttUrl(nodes[0]!), { username: tap.username, password: tap.password, clientId: 'tap-1', clean: false, reconnectPeriod: 0 });
+    device.on('error', () => undefined);
+    clients.push(device);
+    device.on('message', (topic) => void device.publishAsync(`${topic}/result`, JSON.stringify({ status: 'ok' }), { qos: 1 }).catch(() => undefined));
+    await subscribe(device, 'devices/tap/commands/+', 1);
+    const token = await login(nodes[2]!, 'sessions');
+    await waitFor(async () => (await call<{ online: boolean }>(nodes[2]!.base, 'GET', '/v1/devices/tap', { token })).body.online || undefined, 10_000, 'the tap online');
+    const issued = await call<{ status: string }>(nodes[2]!.base, 'POST', '/v1/devices/tap/commands?wait=5s', { token, body: { name: 'turn_on' } });
+    expect(device.connected).toBe(true);
+    expect(issued.body.status).toBe('succeeded');
+  });
+
+  it('while Redis is down each node serves its own clients and says it is degraded; cross-node delivery resumes when Redis is back', async () => {
+    const [sensor, here, there] = [credential('outage/sensor'), credential('outage/here'), credential('outage/there')];
+    const [onNode1, onNode2] = [await mqtt(nodes[0]!, here, 'here-1'), await mqtt(nodes[1]!, there, 'there-1')];
+    const [heardHere, heardThere] = [record(onNode1), record(onNode2)];
+    await Promise.all([subscribe(onNode1, 'devices/sensor/#', 1), subscribe(onNode2, 'devices/sensor/#', 1)]);
+    const publisher = await mqtt(nodes[0]!, sensor, 'sensor-1');
+    const readiness = async (node: UrlGateway) => {
+      const response = await fetch(`${node.base}/readyz`);
+      return { code: response.status, ...(await response.json() as { status: string; checks: { fleet: string } }) };
+    };
+    expect(await readiness(nodes[0]!)).toMatchObject({ code: 200, status: 'ready', checks: { fleet: 'ok' } });
+    expect(await metric(nodes[0]!.base, 'gatehouse_fleet_degraded')).toBe(0);
+
+    await redis.stop();
+    for (const node of nodes) {
+      await waitFor(async () => ((await readiness(node)).status === 'degraded' ? true : undefined), 10_000, 'a degraded /readyz');
+      expect(await readiness(node)).toMatchObject({ code: 200, checks: { fleet: 'degraded' } });
+      expect(await metric(node.base, 'gatehouse_fleet_degraded')).toBe(1);
+    }
+    await publisher.publishAsync('devices/sensor/telemetry', JSON.stringify({ during: 'outage' }), { qos: 1 });
+    await until(() => heardHere.length === 1, 5_000, 'the local subscriber served during the outage');
+    expect(await metric(nodes[0]!.base, 'gatehouse_fleet_frames_total', { outcome: 'dropped' })).toBeGreaterThan(0);
+
+    await redis.start();
+    for (const node of nodes) await waitFor(async () => ((await readiness(node)).status === 'ready' ? true : undefined), 15_000, 'a ready /readyz after Redis returned');
+    // Re-subscription follows the reconnection by a round trip: publish until the other node hears one.
+    await waitFor(async () => {
+      await publisher.publishAsync('devices/sensor/telemetry', JSON.stringify({ after: 'outage' }), { qos: 1 });
+      return heardThere.some((message) => message.payload.includes('after')) ? true : undefined;
+    }, 10_000, 'a message across nodes after Redis returned');
+    expect(heardThere.some((message) => message.payload.includes('during'))).toBe(false); // pub/sub is at most once: what Redis never had is not replayed
+    expect(nodes.every((node) => node.process.exitCode === null)).toBe(true);
+  });
+});
+
+it('gatehouse start refuses REDIS_URL on the embedded PostgreSQL: several nodes need one DATABASE_URL', async () => {
+  const result = await runCli(['start', '--json'], gatewayEnv({ REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: '/nonexistent' }));
+  expect(result.code).toBe(1);
+  expect(JSON.parse(result.stdout)).toMatchObject({ error: { code: 'CONFIG_INVALID' } });
+  expect(result.stderr).toMatch(/REDIS_URL is set.*DATABASE_URL is not/);
+});
