@@ -18,6 +18,7 @@ import type { Fleet } from './fleet/fleet.js';
 import { createFleetLimits, type FleetLimits } from './fleet/limits/index.js';
 import { registerFleetMetrics } from './fleet/fleet-metrics.js';
 import { flushLogsSync, type Logger } from './logger.js';
+import { connectFleetSessions, type FleetSessions } from './fleet/persistence/index.js';
 import { createMetrics, registerDatabaseMetrics } from './metrics.js';
 import { PublicUrl } from './public-url.js';
 import { RepeatedFailures } from './repeated-failures.js';
@@ -69,6 +70,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
   let core: Core | undefined;
   let push: { stop(): Promise<void> } | undefined;
   let homeGraph: HomeGraphReporter | undefined;
+  let sessions: FleetSessions | undefined;
   const metrics = createMetrics();
   const publicUrl = new PublicUrl(config.publicUrl);
   registerDatabaseMetrics(metrics, () => database.embeddedHealth());
@@ -137,14 +139,16 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     const homeGraphLog = log.child({ component: 'google-home-graph' });
     homeGraph = startHomeGraph(core, config.google.homeGraph, (tenantId) => stateReporterContext(tenantId, 'google'),
       (what, tenantId, error) => homeGraphLog.warn({ err: error, tenantId }, `Home Graph ${what} failed; retrying with backoff`));
-    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, fleet, limits });
+    // With REDIS_URL, sessions live in Redis and a client id connects once across the fleet.
+    if (config.redisUrl) sessions = await connectFleetSessions(config.redisUrl, log);
+    broker = await startMqttBroker({ core, config, log, metrics: brokerMetrics, httpServer: http.server, fleet, limits, sessions });
     const httpPort = await listen(http, config.httpPort, config.host, 'HTTP_PORT');
     // Only now is the port known when HTTP_PORT=0; until here nothing has issued a token.
     publicUrl.listening(httpPort);
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services, notifier, reporter, shared, counters] = [http, broker, core, push, homeGraph, fleet, limits];
+    const [server, mqtt, services, notifier, reporter, shared, counters, fleetSessions] = [http, broker, core, push, homeGraph, fleet, limits, sessions];
     let closing: Promise<void> | undefined;
     return {
       core: services,
@@ -158,6 +162,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       close() {
         closing ??= (async () => {
           await mqtt.close();
+          await fleetSessions?.close();
           await server.close();
           await notifier.stop();
           await reporter.close();
@@ -175,6 +180,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     };
   } catch (error) {
     await broker?.close().catch(() => undefined);
+    await sessions?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);
     await push?.stop().catch(() => undefined);
     await homeGraph?.close().catch(() => undefined);

@@ -17,6 +17,12 @@ export type BrokerLimits = {
   telemetryMaxBytes: number;
 };
 
+/** One connection per client id fleet-wide (src/fleet/persistence/takeover-locks.ts); absent on a single node. */
+export type ClientLocks = {
+  /** Resolves once the client id is this connection's alone, any other holder closed first; rejects when it cannot be had in time. */
+  lock(tenantId: string, clientId: string, client: { close(): void; conn: { destroyed: boolean; once(event: 'close', listener: () => void): unknown } }): Promise<void>;
+};
+
 /** Everything a tenant broker's hooks need; shared by all tenants' brokers. */
 export type BrokerContext = {
   core: Core;
@@ -30,4 +36,5 @@ export type BrokerContext = {
   fleet: Fleet;
   /** MQTT_TENANT_RATE_MESSAGES and _BYTES, this node's or the fleet's (src/fleet/limits). */
   tenantRates: TenantRates;
+  clientLocks?: ClientLocks;
 };

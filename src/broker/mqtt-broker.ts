@@ -13,10 +13,12 @@ import type { Fleet } from '../fleet/fleet.js';
 import type { FleetLimits } from '../fleet/limits/index.js';
 import type { Logger } from '../logger.js';
 import { CERTS_DIR } from '../paths.js';
+import type { BrokerContext, ClientLocks } from './broker-context.js';
 import type { BrokerMetrics } from './broker-metrics.js';
 import { ConnectAuthenticator } from './connect-authenticator.js';
 import { FrontDoor } from './front-door.js';
 import { TenantBrokers } from './tenant-brokers.js';
+import type { TenantStores } from './tenant-store.js';
 
 export type MqttBroker = {
   mqttPort: number;
@@ -48,12 +50,16 @@ async function tlsOptions(config: Config['mqtt']): Promise<tls.TlsOptions | unde
   return options;
 }
 
+/** A node of a fleet: tenants' sessions in Redis, and one connection per client id fleet-wide (src/fleet/persistence). */
+export type FleetSessionsOption = { stores: TenantStores; clientLocks: ClientLocks };
+
 /** The MQTT adapter: TCP, TLS and WebSocket listeners feeding the front door, and the core's events fed to the brokers. */
-export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet; limits: FleetLimits }): Promise<MqttBroker> {
+export async function startMqttBroker(deps: { core: Core; config: Config; log: Logger; metrics: BrokerMetrics; httpServer: HttpServer; fleet: Fleet; limits: FleetLimits; sessions?: FleetSessionsOption }): Promise<MqttBroker> {
   const { core, config, metrics, fleet } = deps;
   const { connectionSlots, connectRate, tenantRates } = deps.limits;
   const log = deps.log.child({ component: 'mqtt' });
-  const context = {
+  const context: BrokerContext = {
+    clientLocks: deps.sessions?.clientLocks,
     core, telemetry: core.telemetry, deviceState: core.deviceState, commands: core.commands, metrics, log, fleet, tenantRates,
     limits: {
       maxPayloadBytes: config.mqtt.maxPayloadBytes, maxPacketBytes: config.mqtt.maxPacketBytes,
@@ -61,7 +67,7 @@ export async function startMqttBroker(deps: { core: Core; config: Config; log: L
       maxTopicLength: config.mqtt.maxTopicLength, maxTopicLevels: config.mqtt.maxTopicLevels, telemetryMaxBytes: config.telemetry.maxBytes,
     },
   };
-  const brokers = new TenantBrokers(context, { drainTimeout: 10_000, concurrency: 100, maxTopicLevels: config.mqtt.maxTopicLevels, idleMs: config.mqtt.tenantIdleMs });
+  const brokers = new TenantBrokers(context, { drainTimeout: 10_000, concurrency: 100, maxTopicLevels: config.mqtt.maxTopicLevels, idleMs: config.mqtt.tenantIdleMs }, deps.sessions?.stores);
   const frontDoor = new FrontDoor(
     new ConnectAuthenticator(core, { messagesPerSecond: config.mqtt.rateMessages, bytesPerSecond: config.mqtt.rateBytes }),
     (session, stream) => brokers.handOff(session, stream),

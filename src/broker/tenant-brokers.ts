@@ -7,7 +7,7 @@ import { batchQos0Deliveries } from './aedes-tuning/qos0-delivery.js';
 import { ReadScheduler } from './aedes-tuning/read-slicing.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
-import { TenantStore } from './tenant-store.js';
+import { MemoryTenantStores, type InstanceStore, type TenantStores } from './tenant-store.js';
 import { coalesceWrites } from './aedes-tuning/write-coalescing.js';
 
 /**
@@ -26,20 +26,22 @@ type Running = { broker: Promise<Aedes>; connections: number; idle?: NodeJS.Time
  * first connection and released `idleMs` after its last one left: an idle
  * tenant keeps no instance, timer or listener. What a tenant's clients must
  * find again (persistent sessions, queued messages, retained messages) lives
- * in its TenantStore, which outlives the instances and is dropped once empty.
+ * in its store (tenant-store.ts), which outlives the instances: a TenantStore
+ * dropped once empty, or Redis when the node is one of a fleet.
  */
 export class TenantBrokers {
   private readonly tenants = new Map<string, Running>();
   /** Closes in progress: a tenant's next instance starts after its last one has closed. */
   private readonly releasing = new Map<string, Promise<void>>();
-  private readonly stores = new Map<string, TenantStore>();
+  /** The store each running instance was started on. */
+  private readonly storeOf = new WeakMap<Aedes, InstanceStore>();
   private readonly reads = new ReadScheduler(READ_SLICE_BYTES, READ_BUDGET_MS);
   private readonly idleMs: number;
   private readonly instanceOptions: InstanceOptions;
   private instances = 0;
   private closed = false;
 
-  constructor(private readonly context: BrokerContext, options: InstanceOptions & { idleMs: number }) {
+  constructor(private readonly context: BrokerContext, options: InstanceOptions & { idleMs: number }, private readonly stores: TenantStores = new MemoryTenantStores()) {
     const { idleMs, ...instanceOptions } = options;
     this.idleMs = idleMs;
     this.instanceOptions = instanceOptions;
@@ -52,7 +54,7 @@ export class TenantBrokers {
 
   /** Tenants whose store holds state while they may have no instance. */
   get tenantsWithState(): number {
-    return this.stores.size;
+    return this.stores.withState;
   }
 
   handOff(session: MqttSession, stream: Duplex): void {
@@ -150,15 +152,14 @@ export class TenantBrokers {
   }
 
   private async start(tenantId: string): Promise<Aedes> {
-    const kept = this.stores.get(tenantId);
-    const store = kept ?? new TenantStore();
-    this.stores.set(tenantId, store);
+    const { store, unused } = this.stores.forInstance(tenantId);
     try {
       const broker = await startTenantInstance(this.context, tenantId, this.instanceOptions, store);
+      this.storeOf.set(broker, store);
       this.instances++;
       return broker;
     } catch (error) {
-      if (!kept) this.stores.delete(tenantId); // a store made for an instance that never ran holds nothing
+      unused();
       throw error;
     }
   }
@@ -175,11 +176,9 @@ export class TenantBrokers {
     const released = tenant.broker
       .then(async (broker) => {
         await this.close(broker);
-        const store = this.stores.get(tenantId);
-        if (!store) return;
-        await store.endInstance();
+        const store = this.storeOf.get(broker);
         // A connection that arrived meanwhile waits for this: it finds the store as it is decided here.
-        if (!(await store.holdsState())) this.stores.delete(tenantId);
+        if (store) await this.stores.released(tenantId, store);
       }, () => undefined)
       .catch((error: unknown) => this.context.log.error({ err: error, tenantId }, 'releasing the tenant broker failed'))
       .finally(() => this.releasing.get(tenantId) === released && this.releasing.delete(tenantId));

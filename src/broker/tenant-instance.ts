@@ -3,29 +3,30 @@ import { commandTopic } from '../core/topics/device-topics.js';
 import { filterCovers } from '../core/topics/topic-match.js';
 import { tenantScope } from '../db/tenant-scope.js';
 import type { BrokerContext } from './broker-context.js';
-import { authenticate, preConnect } from './hooks/connect.js';
+import { authenticate, lockingPreConnect, preConnect } from './hooks/connect.js';
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { createMessageEmitter } from './aedes-tuning/message-emitter.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { publishStatistics } from './tenant-stats.js';
-import type { TenantStore } from './tenant-store.js';
+import type { InstanceStore } from './tenant-store.js';
 
 export type InstanceOptions = { drainTimeout: number; concurrency: number; maxTopicLevels: number };
 
 /**
  * One tenant's aedes instance: its own clients, subscriptions, wills and $SYS
  * topics, over the tenant's store (which outlives it), so nothing of one
- * tenant is even addressable from another.
+ * tenant is even addressable from another. With a fleet (src/fleet), the
+ * store is in Redis and a client id connects once fleet-wide (context.clientLocks).
  */
-export async function startTenantInstance(context: BrokerContext, tenantId: string, options: InstanceOptions, store: TenantStore): Promise<Aedes> {
+export async function startTenantInstance(context: BrokerContext, tenantId: string, options: InstanceOptions, store: InstanceStore): Promise<Aedes> {
   const broker = await Aedes.createBroker({
     ...options,
     persistence: store,
     mq: context.fleet.emitterFor(tenantId, createMessageEmitter(options.concurrency)),
     // Client ids are namespaced by credential (hooks/connect.ts), which makes them longer than MQTT 3.1's 23.
     maxClientsIdLength: 128,
-    preConnect,
+    preConnect: context.clientLocks ? lockingPreConnect(context.clientLocks, tenantId) : preConnect,
     authenticate,
     authorizePublish: authorizePublishHook(context),
     authorizeSubscribe: authorizeSubscribeHook(context),

@@ -54,9 +54,7 @@ export class TenantStore extends MemoryPersistence {
    * would receive the retained `$SYS/` statistics [MQTT-4.7.2-1].
    */
   override createRetainedStreamCombi(patterns: string[]): Readable {
-    const named = super.createRetainedStreamCombi(patterns.filter((pattern) => !wildcardFirst(pattern)));
-    const wild = super.createRetainedStreamCombi(patterns.filter(wildcardFirst));
-    return Readable.from(withoutDollarTopics(named, wild));
+    return retainedWithoutDollarTopics(patterns, (some) => super.createRetainedStreamCombi(some));
   }
 
   override async outgoingEnqueue(sub: { clientId: string }, packet: Packet): Promise<void> {
@@ -107,12 +105,22 @@ export class TenantStore extends MemoryPersistence {
   }
 }
 
+/**
+ * A store's retained messages for `patterns`, less the `$` topics matched by
+ * patterns that start with a wildcard (shared by the Redis store, src/fleet/persistence).
+ */
+export function retainedWithoutDollarTopics(patterns: string[], stream: (patterns: string[]) => AsyncIterable<unknown>): Readable {
+  const named = stream(patterns.filter((pattern) => !wildcardFirst(pattern)));
+  const wild = stream(patterns.filter(wildcardFirst));
+  return Readable.from(withoutDollarTopics(named, wild));
+}
+
 function wildcardFirst(pattern: string): boolean {
   return pattern.startsWith('#') || pattern.startsWith('+');
 }
 
-async function* withoutDollarTopics(named: Readable, wild: Readable): AsyncGenerator<Packet> {
-  yield* named;
+async function* withoutDollarTopics(named: AsyncIterable<unknown>, wild: AsyncIterable<unknown>): AsyncGenerator<Packet> {
+  yield* named as AsyncIterable<Packet>;
   for await (const packet of wild) if (!(packet as IPublishPacket).topic.startsWith('$')) yield packet as Packet;
 }
 
@@ -124,4 +132,49 @@ async function any(stream: Readable, test: (packet: Packet) => boolean): Promise
     }
   }
   return false;
+}
+
+/** What a tenant's aedes instance runs on (`persistence:`): a TenantStore, or the Redis store of src/fleet/persistence. */
+export type InstanceStore = MemoryPersistence;
+
+/**
+ * Where tenants' MQTT state lives between their aedes instances, as
+ * tenant-brokers.ts asks it: in this process (MemoryTenantStores, below) or in
+ * Redis (src/fleet/persistence/redis-tenant-stores.ts, which keeps nothing here).
+ */
+export interface TenantStores {
+  /** The store for the tenant's next instance; `unused()` when that instance did not start. */
+  forInstance(tenantId: string): { store: InstanceStore; unused(): void };
+  /** The tenant's instance that ran on `store` has closed: what described it ends, and the tenant is forgotten if nothing is left. */
+  released(tenantId: string, store: InstanceStore): Promise<void>;
+  /** Tenants whose state this process keeps while they may have no instance. */
+  readonly withState: number;
+  clear(): void;
+}
+
+/** One TenantStore per tenant, kept while it holds anything (the single-node path). */
+export class MemoryTenantStores implements TenantStores {
+  private readonly stores = new Map<string, TenantStore>();
+
+  get withState(): number {
+    return this.stores.size;
+  }
+
+  forInstance(tenantId: string): { store: TenantStore; unused(): void } {
+    const kept = this.stores.get(tenantId);
+    const store = kept ?? new TenantStore();
+    this.stores.set(tenantId, store);
+    // A store made for an instance that never ran holds nothing.
+    return { store, unused: () => !kept && this.stores.delete(tenantId) };
+  }
+
+  async released(tenantId: string, store: InstanceStore): Promise<void> {
+    if (this.stores.get(tenantId) !== store) return;
+    await (store as TenantStore).endInstance();
+    if (!(await (store as TenantStore).holdsState())) this.stores.delete(tenantId);
+  }
+
+  clear(): void {
+    this.stores.clear();
+  }
 }

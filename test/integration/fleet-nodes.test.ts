@@ -122,10 +122,9 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     expect(seen.body.status).toBe('succeeded');
   });
 
-  // Known gaps until the tenants' broker persistence is shared through Redis (src/fleet/persistence): each node's store
-  // is its own, so a QoS 1 message that reaches a persistent session from another node was never queued where aedes
-  // looks for it (outgoingUpdate: "no such packet") and aedes drops the connection. it.fails: these turn red once fixed.
-  it.fails('a persistent session on node 2 receives QoS 1 messages from node 1 and stays connected (needs the shared persistence)', async () => {
+  // With the tenants' broker persistence shared through Redis (src/fleet/persistence), a QoS 1 message that reaches a
+  // persistent session from another node is queued where aedes looks for it.
+  it('a persistent session on node 2 receives QoS 1 messages from node 1 and stays connected (the shared persistence)', async () => {
     const [valve, recorder] = [credential('sessions/valve'), credential('sessions/recorder')];
     const subscriber = await connect(mqttUrl(nodes[1]!), { username: recorder.username, password: recorder.password, clientId: 'recorder-1', clean: false, reconnectPeriod: 0 });
     subscriber.on('error', () => undefined);
@@ -139,7 +138,7 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     expect(received.map((message) => message.payload)).toEqual([JSON.stringify({ flow: 1 })]);
   });
 
-  it.fails('a device with a persistent session on node 1 gets a command issued through node 3, where its tenant has no broker (Fleet.publish must queue it in the shared persistence)', async () => {
+  it('a device with a persistent session on node 1 gets a command issued through node 3, where its tenant has no broker', async () => {
     const tap = credential('sessions/tap');
     const device = await connect(mqttUrl(nodes[0]!), { username: tap.username, password: tap.password, clientId: 'tap-1', clean: false, reconnectPeriod: 0 });
     device.on('error', () => undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TenantStore } from '../../src/broker/tenant-store.js';
+import { MemoryTenantStores, TenantStore } from '../../src/broker/tenant-store.js';
 
 type Packet = Parameters<TenantStore['storeRetained']>[0];
 type Client = Parameters<TenantStore['cleanIncoming']>[0];
@@ -87,5 +87,38 @@ describe('TenantStore', () => {
     await s.storeRetained(publish('doors/front', 'locked'));
     await s.destroy();
     expect(await retained(s, ['doors/#'])).toEqual(['doors/front']);
+  });
+});
+
+/** What tenant-brokers.ts asks of the single-node stores between a tenant's instances. */
+describe('MemoryTenantStores', () => {
+  it('gives the tenant\'s next instance the store its last one left, while that store holds anything', async () => {
+    const stores = new MemoryTenantStores();
+    const first = stores.forInstance('t1').store as TenantStore;
+    await first.setup({ id: 'broker-1' });
+    await first.storeRetained(publish('doors/front', 'locked'));
+    await first.storeRetained(publish('$SYS/broker/uptime', '5'));
+    await stores.released('t1', first);
+    expect(stores.withState).toBe(1);
+    expect(stores.forInstance('t1').store).toBe(first);
+    expect(await retained(first, ['#', '$SYS/#'])).toEqual(['doors/front']);
+
+    await first.storeRetained(publish('doors/front', ''));
+    await stores.released('t1', first);
+    expect(stores.withState).toBe(0);
+    expect(stores.forInstance('t1').store).not.toBe(first);
+  });
+
+  it('forgets a store made for an instance that never started, and keeps one that held state', async () => {
+    const stores = new MemoryTenantStores();
+    stores.forInstance('t1').unused();
+    expect(stores.withState).toBe(0);
+
+    const kept = stores.forInstance('t2').store as TenantStore;
+    await kept.setup({ id: 'broker-1' });
+    await kept.putWill(client('c'), publish('a/will', 'gone'));
+    await stores.released('t2', kept);
+    stores.forInstance('t2').unused();
+    expect(stores.withState).toBe(1);
   });
 });

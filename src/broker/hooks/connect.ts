@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'aedes';
 import type { IConnectPacket } from 'mqtt-packet';
+import type { ClientLocks } from '../broker-context.js';
+import { CONNACK, refuse } from '../connack.js';
 import { SESSION, sessionOf, type WithSession } from '../session.js';
 import { screenPackets } from './packet-screen.js';
 
@@ -17,6 +19,26 @@ export function preConnect(client: Client, packet: IConnectPacket, callback: (er
   screenPackets(client);
   packet.clientId = `${session.credentialId}/${packet.clientId || randomUUID()}`;
   callback(null, true);
+}
+
+/**
+ * preConnect on a node of a fleet: once the client id is namespaced, its
+ * takeover lock is taken before aedes goes on to CONNACK, so a connection
+ * holding the same id on any node is closed first. When the lock cannot be
+ * had in time the client is told to come back (CONNACK 3, server unavailable).
+ */
+export function lockingPreConnect(locks: ClientLocks, tenantId: string) {
+  return (client: Client, packet: IConnectPacket, callback: (error: Error | null, success: boolean) => void): void =>
+    preConnect(client, packet, (error, success) => {
+      if (error || !success) return callback(error, success);
+      locks.lock(tenantId, packet.clientId, client).then(
+        () => callback(null, true),
+        () => {
+          refuse(client.conn, packet.protocolVersion ?? 4, CONNACK.SERVER_UNAVAILABLE);
+          callback(null, false);
+        },
+      );
+    });
 }
 
 /** aedes authenticate: only connections the front door admitted have a session. */

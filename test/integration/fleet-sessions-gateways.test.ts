@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmptyDatabase } from '../support/database.js';
+import { connect, record, subscribe, until } from '../support/mqtt.js';
+import { exitOf, runCli } from '../support/processes.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
+
+/** Two real gateway processes on one Postgres and one redis-server: sessions move between them, a client id connects once. */
+describe('sessions across two gateway nodes', () => {
+  let redis: RedisServer;
+  let nodes: UrlGateway[] = [];
+  let device: { username: string; password: string };
+  let app: { username: string; password: string };
+  let tenantId: string;
+  /** An app that may publish its will (on panels/…). */
+  let willing: { username: string; password: string };
+  const mqttUrl = (node: UrlGateway) => `mqtt://127.0.0.1:${node.env.MQTT_PORT}`;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const databaseUrl = await createEmptyDatabase();
+    // One at a time: the first migrates the empty database.
+    nodes.push(await spawnUrlGateway(databaseUrl, { REDIS_URL: redis.url }));
+    nodes.push(await spawnUrlGateway(databaseUrl, { REDIS_URL: redis.url }));
+    const { env } = nodes[0]!;
+    const tenant = await runCli(['tenant', 'create', 'fleet', '--json'], env);
+    expect(tenant.code, tenant.stderr).toBe(0);
+    tenantId = (JSON.parse(tenant.stdout) as { id: string }).id;
+    const createdDevice = await runCli(['device', 'create', '--tenant', 'fleet', '--name', 'sensor', '--json'], env);
+    expect(createdDevice.code, createdDevice.stderr).toBe(0);
+    device = JSON.parse(createdDevice.stdout);
+    const createdApp = await runCli(['app', 'create', '--tenant', 'fleet', '--name', 'panel', '--subscribe', 'devices/+/telemetry', '--deny-publish', '#', '--json'], env);
+    expect(createdApp.code, createdApp.stderr).toBe(0);
+    app = JSON.parse(createdApp.stdout);
+    const createdWilling = await runCli(['app', 'create', '--tenant', 'fleet', '--name', 'willing', '--subscribe', 'devices/+/telemetry', '--publish', 'panels/#', '--json'], env);
+    expect(createdWilling.code, createdWilling.stderr).toBe(0);
+    willing = JSON.parse(createdWilling.stdout);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+    nodes = [];
+    await redis?.close();
+  }, 60_000);
+
+  it('a persistent session left on node 1 resumes on node 2 with sessionPresent and receives the QoS 1 message queued meanwhile', async () => {
+    const [one, two] = [nodes[0]!, nodes[1]!];
+    const first = await connect(mqttUrl(one), { ...app, clientId: 'panel-sleeper', clean: false });
+    expect(await subscribe(first, 'devices/sensor/telemetry', 1)).toEqual([1]);
+    await first.endAsync();
+
+    const sensor = await connect(mqttUrl(one), device);
+    await sensor.publishAsync('devices/sensor/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    await sensor.endAsync();
+
+    const resumed = mqtt.connect(mqttUrl(two), { ...app, clientId: 'panel-sleeper', clean: false, reconnectPeriod: 0, protocolVersion: 4 });
+    const received = record(resumed);
+    const [connack] = (await new Promise((resolve, reject) => {
+      resumed.once('connect', (packet) => resolve([packet]));
+      resumed.once('error', reject);
+    })) as [{ sessionPresent: boolean }];
+    expect(connack.sessionPresent).toBe(true);
+    await until(() => received.length > 0, 5_000, 'the queued message');
+    expect(received.map(({ topic, payload, qos }) => ({ topic, payload: JSON.parse(payload), qos }))).toEqual([
+      { topic: 'devices/sensor/telemetry', payload: { temperature: 21.5 }, qos: 1 },
+    ]);
+    await resumed.endAsync();
+  });
+
+  it('the same client id connecting to both nodes at once ends with exactly one connection', async () => {
+    for (let round = 0; round < 3; round++) {
+      const clientId = `panel-racer-${round}`;
+      const racers: MqttClient[] = nodes.map((node) => {
+        const client = mqtt.connect(mqttUrl(node), { ...app, clientId, reconnectPeriod: 0, connectTimeout: 15_000, protocolVersion: 4 });
+        client.on('error', () => undefined);
+        return client;
+      });
+      await until(() => racers.some((client) => client.connected), 15_000, 'a racer connected');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(racers.filter((client) => client.connected)).toHaveLength(1);
+      await Promise.all(racers.map((client) => client.endAsync(true)));
+    }
+  });
+
+  it('a node killed with SIGKILL: its client reconnects to the other node once the lock expires, resumes its session, and its stale will is gone', async () => {
+    const [one, two] = [nodes[0]!, nodes[1]!];
+    const wills = new Redis(redis.url);
+    const willsOf = async (suffix: string) => (await wills.lrange(`gh:{${tenantId}}:will`, 0, -1)).filter((entry) => entry.endsWith(suffix));
+    try {
+      const first = await connect(mqttUrl(one), { ...willing, clientId: 'panel-crash', clean: false, will: { topic: 'panels/crash/gone', payload: Buffer.from('x'), qos: 1, retain: false } });
+      first.on('error', () => undefined);
+      expect(await subscribe(first, 'devices/sensor/telemetry', 1)).toEqual([1]);
+      expect(await willsOf(encodeURIComponent('/panel-crash'))).toHaveLength(1);
+
+      one.process.kill('SIGKILL');
+      await exitOf(one.process);
+      const started = Date.now();
+      const resumed = await connect(mqttUrl(two), { ...willing, clientId: 'panel-crash', clean: false, connectTimeout: 20_000 });
+      // The dead node's lock is not renewed: the new connection waited for it to expire (10 s at most).
+      expect(Date.now() - started).toBeLessThan(12_000);
+      expect(await willsOf(encodeURIComponent('/panel-crash'))).toEqual([]);
+      const received = record(resumed);
+      const sensor = await connect(mqttUrl(two), device);
+      await sensor.publishAsync('devices/sensor/telemetry', JSON.stringify({ temperature: 3 }), { qos: 1 });
+      await until(() => received.length > 0, 5_000, 'delivery to the resumed session');
+      await Promise.all([sensor.endAsync(), resumed.endAsync()]);
+    } finally {
+      wills.disconnect();
+    }
+  }, 60_000);
+});
