@@ -48,6 +48,8 @@ export async function startFleetSessions(deps: {
 export async function connectFleetSessions(url: string, log: Logger, takeover?: Partial<TakeoverOptions>): Promise<FleetSessions> {
   const redis = new Redis(url, { lazyConnect: true, enableAutoPipelining: false });
   const subscriber = redis.duplicate();
+  // The fleet's own connections say when Redis is lost and back (once each); without a listener ioredis would print every retry.
+  for (const connection of [redis, subscriber]) connection.on('error', (error: Error) => log.debug({ err: error.message }, 'fleet sessions: Redis connection error'));
   try {
     await redis.connect();
     await subscriber.connect();
