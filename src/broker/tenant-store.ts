@@ -24,8 +24,7 @@ export class TenantStore extends MemoryPersistence {
   private readonly incoming = new Map<string, Set<number>>();
   /** Clients a message was ever queued for (the store lists one client's queue at a time). */
   private readonly queuedFor = new Set<string>();
-  /** Retained `$SYS/` statistics of the current instance: they describe it, so they end with it. */
-  private readonly statistics = new Set<string>();
+  private readonly statistics = new InstanceStatistics();
 
   /**
    * The store remembers its broker to stamp wills with the broker's id. It is
@@ -40,11 +39,7 @@ export class TenantStore extends MemoryPersistence {
   override async destroy(): Promise<void> {}
 
   override async storeRetained(packet: Packet): Promise<void> {
-    const { topic, payload } = packet as IPublishPacket;
-    if (topic.startsWith(SYS_PREFIX)) {
-      if (payload.length === 0) this.statistics.delete(topic);
-      else this.statistics.add(topic);
-    }
+    this.statistics.noted(packet);
     await super.storeRetained(packet);
   }
 
@@ -88,7 +83,7 @@ export class TenantStore extends MemoryPersistence {
 
   /** Removes the retained statistics of an instance that has been released: the next one publishes its own. */
   async endInstance(): Promise<void> {
-    for (const topic of [...this.statistics]) await this.storeRetained({ topic, payload: EMPTY } as Packet);
+    await this.statistics.remove(this);
   }
 
   /** Whether anything would be lost if this store were dropped (`$SYS/` statistics do not count). */
@@ -102,6 +97,27 @@ export class TenantStore extends MemoryPersistence {
       this.queuedFor.delete(clientId);
     }
     return false;
+  }
+}
+
+/**
+ * Retained `$SYS/` statistics of a store's current instance: they describe it,
+ * so they end with it (shared by the Redis store, src/fleet/persistence).
+ */
+export class InstanceStatistics {
+  private readonly topics = new Set<string>();
+
+  /** A retained message being stored: a statistic is noted, or forgotten when cleared. */
+  noted(packet: Packet): void {
+    const { topic, payload } = packet as IPublishPacket;
+    if (!topic.startsWith(SYS_PREFIX)) return;
+    if (payload.length === 0) this.topics.delete(topic);
+    else this.topics.add(topic);
+  }
+
+  /** Clears them from the store: the next instance publishes its own. */
+  async remove(store: { storeRetained(packet: Packet): Promise<void> }): Promise<void> {
+    for (const topic of [...this.topics]) await store.storeRetained({ topic, payload: EMPTY } as Packet);
   }
 }
 

@@ -1,17 +1,14 @@
 import AsyncRedisPersistence from 'aedes-persistence-redis/asyncPersistence.js';
 import type { Redis } from 'ioredis';
-import type { IPublishPacket } from 'mqtt-packet';
 import { Readable } from 'node:stream';
-import { retainedWithoutDollarTopics } from '../../broker/tenant-store.js';
+import { InstanceStatistics, retainedWithoutDollarTopics } from '../../broker/tenant-store.js';
 import { lockKey } from './keys.js';
 
 type Packet = Parameters<AsyncRedisPersistence['storeRetained']>[0];
 type Client = Parameters<AsyncRedisPersistence['cleanIncoming']>[0];
 type Brokers = Parameters<AsyncRedisPersistence['streamWill']>[0];
 
-const SYS_PREFIX = '$SYS/';
 const WILLS = 'will';
-const EMPTY = Buffer.alloc(0);
 
 /**
  * One tenant's MQTT state in Redis for one aedes instance: aedes-persistence-redis
@@ -33,19 +30,14 @@ const EMPTY = Buffer.alloc(0);
  * - the instance's retained `$SYS/` statistics end with it, as TenantStore's do.
  */
 export class RedisTenantPersistence extends AsyncRedisPersistence {
-  /** Retained `$SYS/` statistics of this instance. */
-  private readonly statistics = new Set<string>();
+  private readonly statistics = new InstanceStatistics();
 
   constructor(private readonly db: Redis, options: { maxSessionDelivery?: number } = {}) {
     super({ conn: db, ...options });
   }
 
   override async storeRetained(packet: Packet): Promise<void> {
-    const { topic, payload } = packet as IPublishPacket;
-    if (topic.startsWith(SYS_PREFIX)) {
-      if (payload.length === 0) this.statistics.delete(topic);
-      else this.statistics.add(topic);
-    }
+    this.statistics.noted(packet);
     await super.storeRetained(packet);
   }
 
@@ -83,7 +75,7 @@ export class RedisTenantPersistence extends AsyncRedisPersistence {
 
   /** Removes the retained statistics of an instance that has been released: the next one publishes its own. */
   async endInstance(): Promise<void> {
-    for (const topic of [...this.statistics]) await this.storeRetained({ topic, payload: EMPTY } as Packet);
+    await this.statistics.remove(this);
   }
 
   /** The wills stored for `clientId` by any instance (entries `will:<brokerId>:<encoded id>`; the encoded id has no colon). */
