@@ -52,17 +52,17 @@ describe('scenes and automations, end to end', () => {
   }
 
   /** A device connected over MQTT, subscribed to its commands; `answer` replies to each with this status. */
-  async function device(slug: string, name: string, capabilities: CapabilitySpec[], answer?: 'ok' | 'error', onCommand?: (client: MqttClient) => void): Promise<Device> {
+  async function device(slug: string, name: string, capabilities: CapabilitySpec[], answer?: 'ok' | 'error', onCommand?: (client: MqttClient, command: string) => void): Promise<Device> {
     const credential = await gw.device(slug, name, capabilities);
     const client = await connect(gw.endpoints.tcp, { username: credential.username, password: credential.password });
     clients.push(client);
     const inbox = record(client);
     await subscribe(client, `devices/${name}/commands/+`, 1);
     if (answer || onCommand) {
-      client.on('message', (topic) => {
+      client.on('message', (topic, payload) => {
         const id = topic.split('/')[3];
         if (answer) void client.publishAsync(`devices/${name}/commands/${id}/result`, JSON.stringify({ status: answer }), { qos: 1 });
-        onCommand?.(client);
+        onCommand?.(client, (JSON.parse(payload.toString()) as { name: string }).name);
       });
     }
     const commands = () => inbox.map((message) => ({ id: message.topic.split('/')[3]!, name: (JSON.parse(message.payload) as { name: string }).name }));
@@ -275,8 +275,11 @@ describe('scenes and automations, end to end', () => {
   it('two automations that trigger each other (A -> B -> A ...) are one chain, stopped at the bound with a security event naming both', async () => {
     const alerts = () => to(owner).filter((request) => (request.body as Aps).aps.alert.body === 'Security event: automation stopped: it kept triggering itself.').length;
     const alertsBefore = alerts();
-    // Each device answers every command with a press: ping's press makes A turn pong on, pong's press makes B turn ping on.
-    const press = (name: string) => (client: MqttClient) => void client.publishAsync(`devices/${name}/events/pressed`, '{}', { qos: 1 });
+    // Each device answers every turn_on with a press: ping's press makes A turn pong on, pong's press makes B turn ping on.
+    // Not the markers' turn_off: B stays enabled, so a press from pong's marker would rightly start a new chain.
+    const press = (name: string) => (client: MqttClient, command: string) => {
+      if (command === 'turn_on') void client.publishAsync(`devices/${name}/events/pressed`, '{}', { qos: 1 });
+    };
     const ping = await device('home', 'ping-1', [{ name: 'power' }], 'ok', press('ping-1'));
     const pong = await device('home', 'pong-1', [{ name: 'power' }], 'ok', press('pong-1'));
     const a = await automation({ name: 'ping wakes pong', trigger: { kind: 'event', device: 'ping-1', event: 'pressed' }, actions: [{ kind: 'command', device: 'pong-1', command: 'turn_on' }] });
