@@ -123,13 +123,13 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
         googleRoutes({ core, executeWaitMs: config.google.executeWaitMs, conversation: config.google.conversation, count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'google', intent, outcome }) }),
         async (app) => {
           await app.register(alexaRoutes, {
-            core: voiceCore, config: config.alexa, log,
+            core: voiceCore, config: config.alexa, log, seen: node.seenOnce('alexa-directive'),
             answered: (directive, outcome) => metrics.voiceIntents.inc({ platform: 'alexa', intent: directive, outcome }),
           });
         },
         async (app) => {
           await app.register(alexaSkillRoutes, {
-            core: voiceCore, log: log.child({ component: 'alexa-skill' }), config: config.alexaSkill, waitMs: config.alexa.commandWaitMs,
+            core: voiceCore, log: log.child({ component: 'alexa-skill' }), config: config.alexaSkill, waitMs: config.alexa.commandWaitMs, seen: node.seenOnce('alexa-request'),
             count: (intent, outcome) => metrics.voiceIntents.inc({ platform: 'alexa', intent, outcome }),
           });
         },

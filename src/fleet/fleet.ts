@@ -1,5 +1,6 @@
 import type { EventChannel } from '../core/event-bus.js';
 import type { EmittedPacket } from './packet-frame.js';
+import type { SeenOnce } from './seen-once.js';
 
 export type { EmittedPacket };
 
@@ -61,6 +62,8 @@ export interface Fleet {
    * connected elsewhere). In memory there is no other node: nothing to do.
    */
   publish(tenantId: string, packet: EmittedPacket): Promise<void>;
+  /** The ids of one kind (`alexa-request`, `alexa-directive`) admitted once, fleet-wide, until they expire. */
+  seenOnce(kind: string): SeenOnce;
   /** How the core's fleet-wide events (event-bus.ts FLEET_EVENTS) reach the other nodes; none on a single node. */
   readonly events: EventChannel | undefined;
   health(): FleetHealth;

@@ -1,4 +1,5 @@
 import type { EmittedPacket, Fleet, FleetHealth, MessageEmitter } from './fleet.js';
+import { MemorySeenOnce } from './seen-once.js';
 
 const HEALTH: FleetHealth = { mode: 'single', degraded: false };
 
@@ -16,6 +17,10 @@ export class LocalFleet implements Fleet {
 
   /** No other node: a tenant without a broker here has no one connected. */
   async publish(_tenantId: string, _packet: EmittedPacket): Promise<void> {}
+
+  seenOnce(_kind: string): MemorySeenOnce {
+    return new MemorySeenOnce();
+  }
 
   health(): FleetHealth {
     return HEALTH;

@@ -4,6 +4,7 @@ import type { EventChannel, EventName, GatewayEvents } from '../core/event-bus.j
 import type { Logger } from '../logger.js';
 import type { EmittedPacket, Fleet, FleetCounters, FleetHealth, MessageEmitter } from './fleet.js';
 import { decodeFrame, encodeFrame, NODE_ID_BYTES, sentBy } from './packet-frame.js';
+import { RedisSeenOnce } from './seen-once.js';
 import { TenantEmitter, type TenantLink } from './tenant-emitter.js';
 
 /** The channel of a tenant's messages: one exact channel, its id in a hash tag so that a tenant is one Redis Cluster slot. */
@@ -137,6 +138,10 @@ export class RedisFleet implements Fleet {
 
   async publish(tenantId: string, packet: EmittedPacket): Promise<void> {
     await this.publishFrame(tenantChannel(tenantId), packet);
+  }
+
+  seenOnce(kind: string): RedisSeenOnce {
+    return new RedisSeenOnce(this.publisher.redis, `gh:seen:${kind}:`);
   }
 
   health(): FleetHealth {

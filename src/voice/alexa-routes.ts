@@ -4,12 +4,15 @@ import type { Core } from '../core/create-core.js';
 import type { Logger } from '../logger.js';
 import { ChangeReports } from './alexa/change-reports.js';
 import { EventGrants } from './alexa/event-grants.js';
-import { ReplayCache, verifyForwarded } from './alexa/forwarder-signature.js';
+import type { SeenOnce } from '../fleet/seen-once.js';
+import { verifyForwarded } from './alexa/forwarder-signature.js';
 import { handleDirective } from './alexa/smart-home.js';
 import { keepBodiesRaw, rawBody } from './raw-body.js';
 
 export type AlexaRouteOptions = {
   core: Core; config: Config['alexa']; log: Logger; answered?: (directive: string, outcome: string) => void;
+  /** The forwarder signatures already received, fleet-wide (Fleet.seenOnce). */
+  seen: SeenOnce;
   /** Told of the ChangeReport sender once it runs (tests flush it). */
   changeReports?: (reports: ChangeReports) => void;
 };
@@ -21,8 +24,7 @@ export type AlexaRouteOptions = {
  * then every directive answers 200 with an Alexa event, errors included, as
  * the Lambda hands it to Alexa unchanged.
  */
-export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered, changeReports }: AlexaRouteOptions): Promise<void> {
-  const replays = new ReplayCache();
+export async function alexaRoutes(app: FastifyInstance, { core, config, log, answered, changeReports, seen }: AlexaRouteOptions): Promise<void> {
   const alexaLog = log.child({ component: 'alexa' });
   const grants = new EventGrants(core, { lwaClients: config.lwaClients, lwaTokenUrl: config.lwaTokenUrl, eventGatewayUrl: config.eventGatewayUrl }, alexaLog);
   const options = { core, log: alexaLog, waitMs: config.commandWaitMs, answered, grants, deferralSeconds: config.deferralSeconds };
@@ -41,7 +43,7 @@ export async function alexaRoutes(app: FastifyInstance, { core, config, log, ans
   };
   app.post('/voice/alexa/smart-home', { schema }, async (request) => {
     const raw = rawBody(request);
-    const skillId = verifyForwarded(request.headers, raw, config.skillSecrets, replays);
+    const skillId = await verifyForwarded(request.headers, raw, config.skillSecrets, seen);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));

@@ -118,6 +118,18 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         expect(heard).toEqual(['d1']);
       });
 
+      it('admits an id once per kind until it expires, then again', async () => {
+        const [node] = await start(1);
+        const [requests, directives] = [node!.seenOnce('alexa-request'), node!.seenOnce('alexa-directive')];
+        const now = Date.now();
+        expect(await requests.admit('id-1', now, now + 60_000)).toBe(true);
+        expect(await requests.admit('id-1', now + 1, now + 60_001)).toBe(false);
+        expect(await directives.admit('id-1', now, now + 60_000)).toBe(true);
+        // Expired: admitted anew (the in-memory ids go by the caller's clock, Redis's by its own).
+        expect(await requests.admit('id-2', Date.now(), Date.now() + 20)).toBe(true);
+        await waitFor(async () => ((await requests.admit('id-2', Date.now() + 100, Date.now() + 120)) ? true : undefined), 5_000, 'id-2 admitted again once expired');
+      });
+
       it('is healthy', async () => {
         const [node] = await start(1);
         expect(node!.health().degraded).toBe(false);
@@ -196,6 +208,13 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         await a!.publish(T2, packet('x', 'sentinel'));
         await until(() => sentinel.heard.length === 1, 'the sentinel');
         expect(heardB.heard).toEqual([]);
+      });
+
+      it('admits an id on one node only: a replay to another node is refused', async () => {
+        const [a, b] = await start(2);
+        const now = Date.now();
+        expect(await a!.seenOnce('alexa-request').admit('amzn1.echo-api.request.1', now, now + 60_000)).toBe(true);
+        expect(await b!.seenOnce('alexa-request').admit('amzn1.echo-api.request.1', now, now + 60_000)).toBe(false);
       });
 
       it('carries the fleet-wide events to the other nodes\' listeners, and only those', async () => {

@@ -4,6 +4,7 @@ import { COMMANDS, type Flags } from '../../src/cli/commands.js';
 import { loadConfig } from '../../src/config.js';
 import { createCore, type Core } from '../../src/core/create-core.js';
 import { openDatabase } from '../../src/db/open.js';
+import { HEADERS, sign } from '../../src/voice/alexa/forwarder-signature.js';
 import { answeringDevice } from '../support/answering-device.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
 import { call } from '../support/gateway.js';
@@ -14,6 +15,7 @@ import { describeWithRedis, startRedisServer, type RedisServer } from '../suppor
 import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
 
 const PASSWORD = 'correct horse battery';
+const [ALEXA_SKILL, ALEXA_SECRET] = ['amzn1.ask.skill.fleet', 'forwarder-secret-of-the-fleet-test'];
 type Credential = { id: string; username: string; password: string };
 
 /**
@@ -55,7 +57,7 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
   beforeAll(async () => {
     redis = await startRedisServer();
     const databaseUrl = await createEmptyDatabase();
-    const env = { REDIS_URL: redis.url };
+    const env = { REDIS_URL: redis.url, ALEXA_SMART_HOME_SECRETS: `${ALEXA_SKILL}=${ALEXA_SECRET}` };
     // The first migrates the empty database; the others then start together.
     nodes = [await spawnUrlGateway(databaseUrl, env)];
     const config = loadConfig(gatewayEnv({ DATABASE_URL: databaseUrl }));
@@ -120,6 +122,16 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     // Any node reads the result, stored once.
     const seen = await call<{ status: string }>(nodes[2]!.base, 'GET', `/v1/commands/${first.body.id}`, { token: await login(nodes[2]!, 'command') });
     expect(seen.body.status).toBe('succeeded');
+  });
+
+  it('a signed Alexa directive replayed to another node is refused there (REQUEST_REPLAYED): the replay cache is fleet-wide', async () => {
+    const body = JSON.stringify({ directive: { header: { namespace: 'Alexa.Discovery', name: 'Discover', messageId: 'fleet-replay-1', payloadVersion: '3' }, payload: { scope: { type: 'BearerToken', token: 'not-a-token' } } } });
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const headers = { [HEADERS.skill]: ALEXA_SKILL, [HEADERS.timestamp]: timestamp, [HEADERS.signature]: sign(ALEXA_SECRET, timestamp, body) };
+    const first = await call(nodes[0]!.base, 'POST', '/voice/alexa/smart-home', { body, headers });
+    expect(first.status).toBe(200);
+    const replayed = await call<{ error: { code: string } }>(nodes[1]!.base, 'POST', '/voice/alexa/smart-home', { body, headers });
+    expect([replayed.status, replayed.body.error.code]).toEqual([409, 'REQUEST_REPLAYED']);
   });
 
   // With the tenants' broker persistence shared through Redis (src/fleet/persistence), a QoS 1 message that reaches a

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHandler, sign } from '../../deploy/alexa-lambda/index.mjs';
-import { ReplayCache, verifyForwarded } from '../../src/voice/alexa/forwarder-signature.js';
+import { MemorySeenOnce } from '../../src/fleet/seen-once.js';
+import { verifyForwarded } from '../../src/voice/alexa/forwarder-signature.js';
 import { hasCode } from '../../src/core/errors.js';
 import { alexaMessageErrors } from '../support/alexa-schema.js';
 
@@ -40,7 +41,7 @@ describe('deploy/alexa-lambda: the Smart Home forwarder', () => {
     expect(JSON.parse(request!.body)).toEqual(TURN_ON);
     expect(request!.headers['x-gatehouse-timestamp']).toBe(String(NOW / 1000));
     // The gateway's own check accepts exactly this request.
-    expect(() => verifyForwarded(request!.headers, Buffer.from(request!.body), new Map([[SKILL, SECRET]]), new ReplayCache(), NOW)).not.toThrow();
+    await expect(verifyForwarded(request!.headers, Buffer.from(request!.body), new Map([[SKILL, SECRET]]), new MemorySeenOnce(), NOW)).resolves.toBe(SKILL);
   });
 
   it('answers ENDPOINT_UNREACHABLE (never a credential error) when the gateway cannot be reached or fails', async () => {
@@ -73,9 +74,9 @@ describe('the gateway\'s check of a forwarded directive', () => {
   const body = Buffer.from(JSON.stringify(TURN_ON));
   const headers = (timestamp: number, signature = sign(SECRET, String(timestamp), body), skill = SKILL) =>
     ({ 'x-gatehouse-skill': skill, 'x-gatehouse-timestamp': String(timestamp), 'x-gatehouse-signature': signature });
-  const code = (fn: () => void) => {
+  const code = async (fn: () => Promise<unknown>) => {
     try {
-      fn();
+      await fn();
       return 'accepted';
     } catch (error) {
       return hasCode(error, 'REQUEST_SIGNATURE_INVALID') || hasCode(error, 'REQUEST_STALE') || hasCode(error, 'REQUEST_REPLAYED') ? error.code : String(error);
@@ -83,25 +84,25 @@ describe('the gateway\'s check of a forwarded directive', () => {
   };
   const t = NOW / 1000;
 
-  it('refuses a wrong signature, an unknown skill, a missing header, and a body changed after signing', () => {
-    expect(code(() => verifyForwarded(headers(t, sign('x'.repeat(40), String(t), body)), body, secrets, new ReplayCache(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
-    expect(code(() => verifyForwarded(headers(t, undefined, 'amzn1.ask.skill.other'), body, secrets, new ReplayCache(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
-    expect(code(() => verifyForwarded({}, body, secrets, new ReplayCache(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
-    expect(code(() => verifyForwarded(headers(t), Buffer.from(`${body.toString()} `), secrets, new ReplayCache(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
+  it('refuses a wrong signature, an unknown skill, a missing header, and a body changed after signing', async () => {
+    expect(await code(() => verifyForwarded(headers(t, sign('x'.repeat(40), String(t), body)), body, secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
+    expect(await code(() => verifyForwarded(headers(t, undefined, 'amzn1.ask.skill.other'), body, secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
+    expect(await code(() => verifyForwarded({}, body, secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
+    expect(await code(() => verifyForwarded(headers(t), Buffer.from(`${body.toString()} `), secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_SIGNATURE_INVALID');
   });
 
-  it('refuses a timestamp more than 150 s old or ahead, and accepts one at the edge', () => {
-    expect(code(() => verifyForwarded(headers(t - 151), body, secrets, new ReplayCache(), NOW))).toBe('REQUEST_STALE');
-    expect(code(() => verifyForwarded(headers(t + 151), body, secrets, new ReplayCache(), NOW))).toBe('REQUEST_STALE');
-    expect(code(() => verifyForwarded(headers(t - 150), body, secrets, new ReplayCache(), NOW))).toBe('accepted');
-    expect(code(() => verifyForwarded(headers(t + 150), body, secrets, new ReplayCache(), NOW))).toBe('accepted');
+  it('refuses a timestamp more than 150 s old or ahead, and accepts one at the edge', async () => {
+    expect(await code(() => verifyForwarded(headers(t - 151), body, secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_STALE');
+    expect(await code(() => verifyForwarded(headers(t + 151), body, secrets, new MemorySeenOnce(), NOW))).toBe('REQUEST_STALE');
+    expect(await code(() => verifyForwarded(headers(t - 150), body, secrets, new MemorySeenOnce(), NOW))).toBe('accepted');
+    expect(await code(() => verifyForwarded(headers(t + 150), body, secrets, new MemorySeenOnce(), NOW))).toBe('accepted');
   });
 
-  it('refuses the same signed request twice within its window, and forgets it after', () => {
-    const replays = new ReplayCache();
-    expect(code(() => verifyForwarded(headers(t), body, secrets, replays, NOW))).toBe('accepted');
-    expect(code(() => verifyForwarded(headers(t), body, secrets, replays, NOW + 100_000))).toBe('REQUEST_REPLAYED');
+  it('refuses the same signed request twice within its window, and forgets it after', async () => {
+    const replays = new MemorySeenOnce();
+    expect(await code(() => verifyForwarded(headers(t), body, secrets, replays, NOW))).toBe('accepted');
+    expect(await code(() => verifyForwarded(headers(t), body, secrets, replays, NOW + 100_000))).toBe('REQUEST_REPLAYED');
     // Past the window the timestamp itself refuses it; the cache may drop it.
-    expect(code(() => verifyForwarded(headers(t), body, secrets, replays, NOW + 160_000))).toBe('REQUEST_STALE');
+    expect(await code(() => verifyForwarded(headers(t), body, secrets, replays, NOW + 160_000))).toBe('REQUEST_STALE');
   });
 });

@@ -2,7 +2,7 @@ import { sign, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkCertUrl } from '../../src/voice/alexa-skill/cert-url.js';
 import { reasonOf } from '../../src/voice/alexa-skill/refusal.js';
-import { ReplayCache } from '../../src/voice/alexa/forwarder-signature.js';
+import { MemorySeenOnce } from '../../src/fleet/seen-once.js';
 import { verifySkillRequest } from '../../src/voice/alexa-skill/request-verifier.js';
 import { checkChain, parsePems, publicRoots, type SigningChains } from '../../src/voice/alexa-skill/signing-chain.js';
 import { createSigningChains } from '../fakes/alexa/skill-signer.js';
@@ -74,7 +74,7 @@ describe('verifySkillRequest with its own clock', () => {
     version: '1.0', context: { System: { application: { applicationId: skillId } } },
     request: { type: 'LaunchRequest', requestId, timestamp: '2026-01-01T12:00:00Z', locale: 'en-US' },
   }));
-  const verifyAt = async (now: number, raw: Buffer, seen = new ReplayCache()) => {
+  const verifyAt = async (now: number, raw: Buffer, seen = new MemorySeenOnce()) => {
     const leaf = parsePems(chains.chains.good)[0]!;
     // The chain's download and checks are SigningChains' (above and in the integration test); here only what follows.
     const v = { chains: { leafFor: async () => leaf } as unknown as SigningChains, certHost: 's3.amazonaws.com', skillIds: new Set(['amzn1.ask.skill.a']), seen, now: () => now };
@@ -89,7 +89,7 @@ describe('verifySkillRequest with its own clock', () => {
     expect(await verifyAt(at - 151_000, body('r4'))).toBe('TIMESTAMP_OUT_OF_WINDOW');
   });
   it('refuses a request id seen before, a skill not allowed, and a body that is not an envelope', async () => {
-    const seen = new ReplayCache();
+    const seen = new MemorySeenOnce();
     expect(await verifyAt(at, body('same'), seen)).toBe('accepted');
     expect(await verifyAt(at + 1_000, body('same'), seen)).toBe('REQUEST_REPLAYED');
     expect(await verifyAt(at, body('other', 'amzn1.ask.skill.b'))).toBe('SKILL_NOT_ALLOWED');

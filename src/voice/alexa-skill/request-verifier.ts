@@ -1,22 +1,14 @@
 import { verify } from 'node:crypto';
 import type { RequestEnvelope } from 'ask-sdk-model';
 import { checkCertUrl } from './cert-url.js';
+import type { SeenOnce } from '../../fleet/seen-once.js';
 import { refused } from './refusal.js';
 import type { SigningChains } from './signing-chain.js';
 
 /** Amazon's window, applied both ways: its SDK's TimestampVerifier rejects only old requests (DESIGN.md §5). */
 export const WINDOW_MS = 150_000;
 
-/**
- * Request ids already served. Per node for now (the scale-out issue moves it to
- * Redis): a replay to another node still meets the command's idempotency key.
- */
-export interface SeenRequests {
-  /** False when `id` was already admitted and has not expired; records it otherwise. */
-  admit(id: string, now: number, expiresAt: number): boolean | Promise<boolean>;
-}
-
-export type Verification = { chains: SigningChains; certHost: string; skillIds: ReadonlySet<string>; seen: SeenRequests; now: () => number };
+export type Verification = { chains: SigningChains; certHost: string; skillIds: ReadonlySet<string>; seen: SeenOnce; now: () => number };
 type Headers = Record<string, string | string[] | undefined>;
 
 const header = (headers: Headers, name: string) => (typeof headers[name] === 'string' ? headers[name] : undefined);

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from '../../config.js';
 import type { Core } from '../../core/create-core.js';
 import type { Logger } from '../../logger.js';
-import { ReplayCache } from '../alexa/forwarder-signature.js';
+import type { SeenOnce } from '../../fleet/seen-once.js';
 import { reasonOf } from './refusal.js';
-import { verifySkillRequest, type SeenRequests, type Verification } from './request-verifier.js';
+import { verifySkillRequest, type Verification } from './request-verifier.js';
 import { parsePems, publicRoots, SigningChains } from './signing-chain.js';
 import { createSkill, type IntentCounter } from './skill.js';
 import { keepBodiesRaw, rawBody } from '../raw-body.js';
@@ -14,8 +14,8 @@ export type AlexaSkillOptions = {
   core: Core; log: Logger; config: Config['alexaSkill']; waitMs: number; count: IntentCounter;
   /** Tests: another clock for the timestamp and certificate validity. */
   now?: () => number;
-  /** The scale-out issue's shared cache (Redis); per node by default. */
-  seen?: SeenRequests;
+  /** The request ids already received, fleet-wide (Fleet.seenOnce). */
+  seen: SeenOnce;
 };
 
 /** Verification's parts from the config: the public roots and Amazon's host unless a test names its own. */
@@ -24,7 +24,7 @@ export function verificationFor(options: AlexaSkillOptions): Verification {
   const { config } = options;
   const roots = config.rootCaFile ? parsePems(readFileSync(config.rootCaFile, 'utf8')) : publicRoots();
   const fetchCa = config.certFetchCaFile ? readFileSync(config.certFetchCaFile, 'utf8') : undefined;
-  return { chains: new SigningChains({ roots, fetchCa, now }), certHost: config.certHost, skillIds: config.skillIds, seen: options.seen ?? new ReplayCache(), now };
+  return { chains: new SigningChains({ roots, fetchCa, now }), certHost: config.certHost, skillIds: config.skillIds, seen: options.seen, now };
 }
 
 /**
