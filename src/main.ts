@@ -14,6 +14,7 @@ import { createCore, type Core } from './core/create-core.js';
 import { GatewayError } from './core/errors.js';
 import { openDatabase } from './db/open.js';
 import { createFleet } from './fleet/create-fleet.js';
+import { NoticeListener, withNotices } from './fleet/operator-notices.js';
 import type { Fleet } from './fleet/fleet.js';
 import { createFleetLimits, type FleetLimits } from './fleet/limits/index.js';
 import { registerFleetMetrics } from './fleet/fleet-metrics.js';
@@ -64,6 +65,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
   }
   const database = await openDatabase(config, log, { adoptOrphan: true, migrate: true });
   let fleet: Fleet | undefined;
+  let notices: NoticeListener | undefined;
   let limits: FleetLimits | undefined;
   let http: HttpApp | undefined;
   let broker: MqttBroker | undefined;
@@ -81,6 +83,8 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     log.error({ err: error, failedFlushes: count }, 'writing device presence or state failed; kept, retrying every second'), 30_000);
   try {
     fleet = await createFleet(config, log);
+    notices = new NoticeListener(database.connectionString, fleet.seenOnce('operator-notice'), log.child({ component: 'operator-notices' }));
+    await notices.start();
     registerFleetMetrics(metrics.registry, fleet);
     limits = createFleetLimits(fleet, {
       maxConnectionsPerCredential: config.mqtt.maxConnectionsPerCredential, connectsPerSecondPerCredential: config.mqtt.connectRatePerCredential,
@@ -93,7 +97,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       tenants: () => broker?.tenants() ?? { running: 0, withState: 0 },
     });
     core = await createCore(database.db, {
-      config, log, clock: options.clock ?? startClock(config.clockStart), eventChannel: fleet.events, failureLimits: limits.failureLimits,
+      config, log, clock: options.clock ?? startClock(config.clockStart), eventChannel: withNotices(fleet.events, notices), failureLimits: limits.failureLimits,
       automationObserver: {
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),
@@ -148,7 +152,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
     log.info({ httpPort, publicUrl: publicUrl.href, mqttPort: broker.mqttPort, mqttsPort: broker.mqttsPort }, 'gatehouse is serving');
     // Whoever watches the log (an operator, a supervisor) reads "serving" as soon as requests are answered.
     flushLogsSync(log);
-    const [server, mqtt, services, notifier, reporter, shared, counters, fleetSessions] = [http, broker, core, push, homeGraph, fleet, limits, sessions];
+    const [server, mqtt, services, notifier, reporter, shared, counters, fleetSessions, operatorNotices] = [http, broker, core, push, homeGraph, fleet, limits, sessions, notices];
     let closing: Promise<void> | undefined;
     return {
       core: services,
@@ -161,6 +165,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       databaseUrl: database.connectionString,
       close() {
         closing ??= (async () => {
+          await operatorNotices.close();
           await mqtt.close();
           await fleetSessions?.close();
           await server.close();
@@ -179,6 +184,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
       },
     };
   } catch (error) {
+    await notices?.close().catch(() => undefined);
     await broker?.close().catch(() => undefined);
     await sessions?.close().catch(() => undefined);
     await http?.close().catch(() => undefined);

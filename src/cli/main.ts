@@ -5,6 +5,7 @@ import { openDatabase } from '../db/open.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startClock } from '../clock.js';
 import { createCore, type Core } from '../core/create-core.js';
+import { NoticeSender } from '../fleet/operator-notices.js';
 import { startGateway } from '../main.js';
 import { COMMANDS, type CommandResult, type Flags } from './commands.js';
 
@@ -72,12 +73,15 @@ async function runOneOff(config: Config, run: (core: Core) => Promise<CommandRes
   const database = await openDatabase(config, log, { adoptOrphan: false, migrate: true });
   // One-off commands bind no listener and issue no tokens; should one ever, PUBLIC_URL or the configured port is the best guess.
   // A one-off command runs no automations: the gateway's runners and schedulers do.
-  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}`, runAutomations: false,
+  // What the command does is told to the running gateway (a scene's commands reach connected devices now).
+  const notices = new NoticeSender(database.db, log);
+  const core = await createCore(database.db, { config, log, issuer: () => config.publicUrl ?? `http://localhost:${config.httpPort}`, runAutomations: false, eventChannel: notices,
     // An automation created here computes its first firing by the clock the gateway would use.
     clock: startClock(config.clockStart) });
   try {
     print(json, await run(core));
   } finally {
+    await notices.flush();
     await core.stop();
     await database.close();
     log.flush();

@@ -73,6 +73,8 @@ export const FLEET_EVENTS: ReadonlySet<EventName> = new Set<EventName>([
  * order from each node. A node's own events never come back to it.
  */
 export interface EventChannel {
+  /** Whether `event` leaves this process: FLEET_EVENTS between nodes; every event from a one-off command to the nodes. */
+  carries(event: EventName): boolean;
   send<K extends EventName>(event: K, payload: GatewayEvents[K]): void;
   /** Registers who hears the other nodes' events (one receiver per channel). */
   receive(deliver: <K extends EventName>(event: K, payload: GatewayEvents[K]) => void): void;
@@ -121,6 +123,6 @@ export class LocalEventBus implements EventBus {
 
   emit<K extends EventName>(event: K, payload: GatewayEvents[K]): void {
     this.emitter.emit(event, payload);
-    if (this.channel !== undefined && FLEET_EVENTS.has(event)) this.channel.send(event, payload);
+    if (this.channel?.carries(event)) this.channel.send(event, payload);
   }
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { EventChannel, EventName, GatewayEvents } from '../core/event-bus.js';
+import { FLEET_EVENTS, type EventChannel, type EventName, type GatewayEvents } from '../core/event-bus.js';
 import type { Logger } from '../logger.js';
 import type { EmittedPacket, Fleet, FleetCounters, FleetHealth, MessageEmitter } from './fleet.js';
 import { decodeFrame, encodeFrame, NODE_ID_BYTES, sentBy } from './packet-frame.js';
@@ -88,6 +88,7 @@ export class RedisFleet implements Fleet {
       detach: (emitter) => this.detach(emitter),
     };
     this.events = {
+      carries: (event) => FLEET_EVENTS.has(event),
       send: (event, payload) => this.sendEvent(JSON.stringify({ n: this.nodeHex, e: event, p: payload })),
       receive: (deliver) => {
         this.deliverEvent = deliver;

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js';
 import { createCore, type Core } from '../../src/core/create-core.js';
 import { openDatabase } from '../../src/db/open.js';
 import { HEADERS, sign } from '../../src/voice/alexa/forwarder-signature.js';
+import { NoticeSender } from '../../src/fleet/operator-notices.js';
 import { answeringDevice } from '../support/answering-device.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
 import { call } from '../support/gateway.js';
@@ -62,12 +63,14 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     nodes = [await spawnUrlGateway(databaseUrl, env)];
     const config = loadConfig(gatewayEnv({ DATABASE_URL: databaseUrl }));
     database = await openDatabase(config, silentLog, { adoptOrphan: false, migrate: false });
-    core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false });
+    // As the command line does: what it does is told to the running nodes (NOTIFY).
+    core = await createCore(database.db, { config, log: silentLog, issuer: () => nodes[0]!.base, runAutomations: false, eventChannel: new NoticeSender(database.db, silentLog) });
     await provision('relay', ['lamp'], ['dashboard']);
     await provision('revoke', ['fan'], []);
     await provision('command', ['lamp'], ['watcher']);
     await provision('outage', ['sensor'], ['here', 'there']);
     await provision('sessions', ['valve', 'tap'], ['recorder']);
+    await provision('operator', ['bulb'], []);
     nodes.push(...await Promise.all([spawnUrlGateway(databaseUrl, env), spawnUrlGateway(databaseUrl, env)]));
   }, 180_000);
   afterAll(async () => {
@@ -122,6 +125,19 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     // Any node reads the result, stored once.
     const seen = await call<{ status: string }>(nodes[2]!.base, 'GET', `/v1/commands/${first.body.id}`, { token: await login(nodes[2]!, 'command') });
     expect(seen.body.status).toBe('succeeded');
+  });
+
+  it('a scene activated with the command line (another process) reaches the device on node 1 once, though three nodes hear of it', async () => {
+    const bulb = await answeringDevice(mqttUrl(nodes[0]!), credential('operator/bulb'), 'bulb', { on: false });
+    clients.push(bulb.client);
+    const scene = await cli<{ id: string }>('scene create', { tenant: 'operator', name: 'evening', command: ['bulb:turn_on'] });
+    await cli('scene activate', { tenant: 'operator' }, [scene.id]);
+    await waitFor(async () => bulb.received.length > 0 || undefined, 10_000, 'the scene\'s command at the bulb');
+    // The marker: a command issued through node 2 after it; the bulb's next command.
+    const token = await login(nodes[1]!, 'operator');
+    const marker = await call(nodes[1]!.base, 'POST', '/v1/devices/bulb/commands?wait=10s', { token, body: { name: 'turn_off' } });
+    expect(marker.status).toBe(201);
+    expect(bulb.received.map((command) => command.name)).toEqual(['turn_on', 'turn_off']);
   });
 
   it('a signed Alexa directive replayed to another node is refused there (REQUEST_REPLAYED): the replay cache is fleet-wide', async () => {

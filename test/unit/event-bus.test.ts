@@ -39,10 +39,10 @@ describe('LocalEventBus', () => {
     expect(heard).toEqual([]);
   });
 
-  it('with a fleet channel: sends the fleet-wide events to the other nodes, keeps the others here, and lets its listeners hear theirs', () => {
+  it('with a channel: sends what it carries (the fleet-wide events, between nodes), keeps the others here, and lets its listeners hear theirs', () => {
     const sent: EventName[] = [];
     let fromOthers: Parameters<EventChannel['receive']>[0] | undefined;
-    const bus = new LocalEventBus(undefined, { send: (event) => sent.push(event), receive: (deliver) => (fromOthers = deliver) });
+    const bus = new LocalEventBus(undefined, { carries: (event) => FLEET_EVENTS.has(event), send: (event) => sent.push(event), receive: (deliver) => (fromOthers = deliver) });
     const heard: string[] = [];
     bus.on('device.access.revoked', ({ deviceId }) => heard.push(`revoked ${deviceId}`));
     bus.on('device.state.changed', ({ deviceId }) => heard.push(`state ${deviceId}`));
