@@ -130,13 +130,15 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
   it('a scene activated with the command line (another process) reaches the device on node 1 once, though three nodes hear of it', async () => {
     const bulb = await answeringDevice(mqttUrl(nodes[0]!), credential('operator/bulb'), 'bulb', { on: false });
     clients.push(bulb.client);
+    const token = await login(nodes[1]!, 'operator');
+    // The marker below is refused (409 DEVICE_OFFLINE) until the bulb's connection is recorded.
+    await waitFor(async () => (await call<{ online: boolean }>(nodes[1]!.base, 'GET', '/v1/devices/bulb', { token })).body.online || undefined, 10_000, 'the bulb online');
     const scene = await cli<{ id: string }>('scene create', { tenant: 'operator', name: 'evening', command: ['bulb:turn_on'] });
     await cli('scene activate', { tenant: 'operator' }, [scene.id]);
     await waitFor(async () => bulb.received.length > 0 || undefined, 10_000, 'the scene\'s command at the bulb');
     // The marker: a command issued through node 2 after it; the bulb's next command.
-    const token = await login(nodes[1]!, 'operator');
     const marker = await call(nodes[1]!.base, 'POST', '/v1/devices/bulb/commands?wait=10s', { token, body: { name: 'turn_off' } });
-    expect(marker.status).toBe(201);
+    expect(marker.status, JSON.stringify(marker.body)).toBe(201);
     expect(bulb.received.map((command) => command.name)).toEqual(['turn_on', 'turn_off']);
   });
 
