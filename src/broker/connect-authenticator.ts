@@ -4,6 +4,7 @@ import type { Core } from '../core/create-core.js';
 import type { Permission } from '../core/policy/capability-matrix.js';
 import { appAcl, deviceAcl, userAcl } from '../core/topics/topic-acl.js';
 import type { TenantContext } from '../auth/context.js';
+import { ArrivalOrder } from './arrival-order.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { MqttSession } from './session.js';
 
@@ -25,7 +26,7 @@ export class ConnectAuthenticator {
   async authenticate(packet: IConnectPacket, transport: MqttSession['transport'], remoteAddress: string | undefined, certificateName?: string): Promise<MqttSession> {
     const username = packet.username ?? '';
     const password = packet.password?.toString('utf8') ?? '';
-    const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), lastViolationEventAt: 0 };
+    const base = { transport, remoteAddress, rate: new RateLimiter(this.limits.messagesPerSecond, this.limits.bytesPerSecond), arrivals: new ArrivalOrder(), lastViolationEventAt: 0 };
     if (certificateName && !password) {
       const verified = await this.core.auth.credentials.verifyCertificate(certificateName);
       // A username, if sent, must name the same device: its username, or the certificate's CN itself.

@@ -1,5 +1,6 @@
 import type { TenantContext } from '../auth/context.js';
 import type { TopicAcl } from '../core/topics/topic-acl.js';
+import type { ArrivalOrder } from './arrival-order.js';
 import type { RateLimiter } from './rate-limiter.js';
 
 /**
@@ -17,6 +18,8 @@ export type MqttSession = {
   transport: 'tcp' | 'tls' | 'ws';
   remoteAddress: string | undefined;
   rate: RateLimiter;
+  /** Its publishes are passed on in the order they arrived (hooks/publish.ts). */
+  arrivals: ArrivalOrder;
   lastViolationEventAt: number;
   /** A violation's audit insert is under way: the next waits for its outcome (hooks/violations.ts). */
   violationRecording?: boolean;

@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { waitFor } from '../support/processes.js';
 import { connect, exchange, markerAfter, rawConnect, rawStream, record, stillConnected, subscribe, until, urlFor, withoutMarkers, type Transport } from '../support/mqtt.js';
 
 /** MQTT 3.1.1 within a tenant, over each transport. */
@@ -87,6 +88,27 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     await subscribe(late, 'devices/probe/state');
     await until(() => retained.length === 1, 5_000, 'the retained state');
     expect(retained[0]).toMatchObject({ payload: '{"qos":1}', retain: true });
+  });
+
+  it('passes a client\'s messages on in the order it sent them, though the first waits for its commit and the second is stored at once', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    await subscribe(watcher, 'devices/probe/#', 1);
+    const probe = await as(device);
+    const holder = await gw.gateway.core.db.pool.connect();
+    try {
+      // The telemetry's commit waits for this lock; the event after it (another table) is stored meanwhile.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE telemetry IN SHARE MODE');
+      probe.publish('devices/probe/telemetry', '{"held":true}', { qos: 1 });
+      probe.publish('devices/probe/events/after-held', '{"stored":"first"}', { qos: 1 });
+      await waitFor(async () => (await holder.query(`SELECT 1 FROM device_events WHERE kind = 'after-held'`)).rowCount || undefined, 5_000, 'the event stored');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await markerAfter(probe, 'devices/probe/events/marker', [seen]);
+    expect(withoutMarkers(seen).filter((m) => !m.retain).map((m) => m.topic)).toEqual(['devices/probe/telemetry', 'devices/probe/events/after-held']);
   });
 
   it('delivers messages larger than a read slice whole, in order with the small ones around them', async () => {

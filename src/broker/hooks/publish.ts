@@ -80,10 +80,11 @@ export function authorizePublishHook(context: BrokerContext) {
     }
   }
 
-  return function authorizePublish(client: Client | null, packet: PublishPacket, callback: Callback): void {
+  return function authorizePublish(client: Client | null, packet: PublishPacket, answer: Callback): void {
     // client is null only for a will published after its broker restarted; wills were checked at CONNECT.
     const session = client ? sessionOf(client) : undefined;
-    if (!session) return callback(client ? new Error('no session') : null);
+    if (!session) return answer(client ? new Error('no session') : null);
+    const callback = session.arrivals.admit(answer);
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-4.7.3-2]: a malformed packet closes the connection (audited first).
     if (!isWellFormedMqttString(packet.topic)) {
       metrics.refusedPublishes.invalid_topic!++;
