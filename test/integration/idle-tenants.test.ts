@@ -164,6 +164,41 @@ describe('idle tenants', () => {
     expect(seen.map((m) => m.payload)).toEqual(['beta', 'beta']);
   });
 
+  it('refuses, and so keeps no, QoS 2 message whose sender left while it waited behind an earlier one\'s commit', async () => {
+    const slug = `idle-${++tenants}`;
+    await gw.tenant(slug);
+    const sensor = await client(await gw.device(slug, 'sensor'), { clientId: 'sensor' });
+    await client(await gw.app(slug, 'reader')); // keeps the tenant's instance, and the store the message would sit in
+    const instance = await lastInstance();
+    // The gateway's answers to aedes for the sensor's event, as aedes receives them.
+    const answers: (Error | null | undefined)[] = [];
+    const authorize = instance.authorizePublish!.bind(instance);
+    instance.authorizePublish = (c, packet, done) => authorize(c, packet, (error) => {
+      if (packet.topic.includes('/events/')) answers.push(error);
+      done(error);
+    });
+    const holder = await gw.gateway.core.db.pool.connect();
+    try {
+      // The telemetry's commit waits for this lock; the event after it is stored at once and waits its turn.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE telemetry IN SHARE MODE');
+      sensor.publish('devices/sensor/telemetry', '{"held":true}', { qos: 1 });
+      sensor.publish('devices/sensor/events/left', '{}', { qos: 2 });
+      for (let stored = 0; !stored;) stored = (await holder.query(`SELECT 1 FROM device_events WHERE kind = 'left'`)).rowCount ?? 0;
+      sensor.end(true);
+      open.splice(open.indexOf(sensor), 1);
+      await until(() => !(instance as unknown as { clients: Record<string, unknown> }).clients['sensor'], 5_000, 'the broker to see the sensor leave');
+      expect(answers).toEqual([]);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    await until(() => answers.length > 0, 5_000, 'the event\'s answer');
+    // Accepted, aedes would keep it for a PUBREL that cannot come, and hold the tenant's store for ever.
+    expect(answers).toEqual([new Error('the sender left before PUBREC')]);
+    expect(((instance as unknown as { persistence: unknown }).persistence as { incoming: Map<string, unknown> }).incoming.size).toBe(0);
+  });
+
   it('a client that comes back while its tenant\'s instance is closing gets a new one, with its session', async () => {
     const { reader, writer } = await tenant();
     const first = await client(reader, { clientId: 'phone', clean: false });

@@ -47,7 +47,7 @@ export function authorizePublishHook(context: BrokerContext) {
         const tenant = tenantScope(session.ctx);
         const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.payload, receivedAt: Date.now() };
         if (packet.qos > 0) {
-          telemetry.write(record, (error) => callback(error ?? senderLeft(client, packet)));
+          telemetry.write(record, callback);
           return;
         }
         if (telemetry.write(record)) return callback(null);
@@ -70,11 +70,11 @@ export function authorizePublishHook(context: BrokerContext) {
           return drop(packet, callback);
         }
         if (typeof result !== 'object' || result === null) return callback(null);
-        return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), client, packet, callback, log);
+        return acknowledgeWhenStored(commands.complete(session.ctx, parsed.commandId, result as Record<string, unknown>), packet, callback, log);
       }
       case 'event':
         // Stored before it is passed on: push notifications are triggered by it.
-        return acknowledgeWhenStored(context.core.deviceEvents.record(session.ctx, deviceId, parsed.path, (packet.payload as Buffer).toString('utf8')), client, packet, callback, log);
+        return acknowledgeWhenStored(context.core.deviceEvents.record(session.ctx, deviceId, parsed.path, (packet.payload as Buffer).toString('utf8')), packet, callback, log);
       default:
         return callback(null);
     }
@@ -84,7 +84,8 @@ export function authorizePublishHook(context: BrokerContext) {
     // client is null only for a will published after its broker restarted; wills were checked at CONNECT.
     const session = client ? sessionOf(client) : undefined;
     if (!session) return answer(client ? new Error('no session') : null);
-    const callback = session.arrivals.admit(answer);
+    // Checked when the answer reaches aedes, which may be after the publishes read before this one were stored.
+    const callback = session.arrivals.admit((error) => answer(error ?? senderLeft(client!, packet)));
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-4.7.3-2]: a malformed packet closes the connection (audited first).
     if (!isWellFormedMqttString(packet.topic)) {
       metrics.refusedPublishes.invalid_topic!++;
@@ -140,8 +141,8 @@ export function authorizePublishHook(context: BrokerContext) {
  * and the device resends once it reconnects. One the core refuses (not JSON, too large, an unknown
  * command) is dropped: resending would not help.
  */
-function acknowledgeWhenStored(stored: Promise<unknown>, client: Client, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
-  stored.then(() => callback(senderLeft(client, packet)), (error: unknown) => {
+function acknowledgeWhenStored(stored: Promise<unknown>, packet: PublishPacket, callback: Callback, log: BrokerContext['log']): void {
+  stored.then(() => callback(null), (error: unknown) => {
     if (packet.qos > 0 && hasCode(error, 'DATABASE_UNAVAILABLE')) return callback(error as Error);
     if (isGatewayError(error)) log.debug({ err: error, topic: packet.topic }, 'a device message was refused');
     else log.error({ err: error, topic: packet.topic }, 'storing a device message failed');
@@ -150,9 +151,9 @@ function acknowledgeWhenStored(stored: Promise<unknown>, client: Client, packet:
 }
 
 /**
- * A QoS 2 sender that left while its message was being stored: aedes would now keep the message to await
- * a PUBREL that cannot come, after the close already cleaned that store, and keep it forever. It is
- * stored in Postgres; refused here, it is resent (no PUBREC was sent) and routed then.
+ * A QoS 2 sender that left before its message was answered (stored, or waiting behind earlier ones): aedes
+ * would now keep the message to await a PUBREL that cannot come, after the close already cleaned that
+ * store, and keep it forever. Refused here, it is resent (no PUBREC was sent) and routed then.
  */
 function senderLeft(client: Client, packet: PublishPacket): Error | null {
   return packet.qos === 2 && client.closed ? new Error('the sender left before PUBREC') : null;
