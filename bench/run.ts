@@ -7,7 +7,8 @@ import { mqttBench } from './scenarios/mqttbench.js';
 import { deviceBatchScenario } from './scenarios/device-batch.js';
 import { startBenchProviders, type BenchProviders } from './push/bench-providers.js';
 import { pushScenario, type PushResult, type PushSizes } from './scenarios/push.js';
-import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Target } from './targets/targets.js';
+import { resumeStorm } from './scenarios/resume-storm.js';
+import { mosquittoAvailable, startAedes, startGatehouse, startGatehouseCluster, startMosquitto, type Target } from './targets/targets.js';
 
 /**
  * `npm run bench [scenario…] [--targets gatehouse,aedes,mosquitto] [--quick|--full] [--repeat N] [--json] [--profile DIR] [--push-workers N]`
@@ -19,7 +20,15 @@ import { mosquittoAvailable, startAedes, startGatehouse, startMosquitto, type Ta
  * each round so that a slow minute of the machine hits them all, and reports
  * the median run (connection storms run once: a second storm would not be cold).
  */
-const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'mqttbench-qos0', 'mqttbench-qos1', 'fan-in', 'latency', 'connect-storm', 'overload'] as const;
+const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'mqttbench-qos0', 'mqttbench-qos1', 'fan-in', 'latency', 'connect-storm', 'overload', 'cluster'] as const;
+/**
+ * `cluster` runs only when named: BENCH_CLUSTER_NODES nodes (default 2) over one PostgreSQL and a real
+ * redis-server, beside the single node, on fan-in, latency and a resume storm (publishers on the first
+ * node, the subscriber and the resumed sessions on the last).
+ */
+const BY_DEFAULT = SCENARIOS.filter((name) => name !== 'cluster');
+const CLUSTER_NODES = Number(process.env.BENCH_CLUSTER_NODES ?? 2);
+const RESUME_SESSIONS: Record<'quick' | 'default' | 'full', number> = { quick: 200, default: 1_000, full: 5_000 };
 
 const SIZES: Record<'quick' | 'default' | 'full', Sizes> = {
   quick: { qos0PerPublisher: 2_000, qos1PerPublisher: 300, fanInPerPublisher: 100, latencySeconds: 1, stormDevices: 200, overloadSeconds: 2 },
@@ -64,7 +73,7 @@ async function main(): Promise<void> {
     options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, full: { type: 'boolean' }, targets: { type: 'string' }, profile: { type: 'string' }, repeat: { type: 'string' }, 'push-workers': { type: 'string' } },
     allowPositionals: true,
   });
-  const chosen = positionals.length > 0 ? positionals : [...SCENARIOS];
+  const chosen = positionals.length > 0 ? positionals : [...BY_DEFAULT];
   const unknown = chosen.filter((name) => !SCENARIOS.includes(name as never));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`);
   const size = values.quick ? 'quick' : values.full ? 'full' : 'default';
@@ -120,10 +129,21 @@ async function main(): Promise<void> {
         extra.push = push;
         continue;
       }
+      if (scenario === 'cluster') {
+        const cluster = await startGatehouseCluster({ devices: 1_000, nodes: CLUSTER_NODES });
+        targets.push(cluster);
+        for (const target of [gatehouse, cluster]) {
+          results.push(await fanIn(target, sizes));
+          for (const rate of [1_000, 5_000, 20_000]) results.push(await latencyAt(target, sizes, rate));
+          results.push(await resumeStorm(target, RESUME_SESSIONS[size]));
+        }
+        continue;
+      }
       const rounds: Result[][] = [];
       for (let round = 0; round < (scenario === 'connect-storm' ? 1 : repeat); round++) {
         const run: Result[] = [];
         for (const target of targets) {
+          if (target.name === 'gatehouse-cluster') continue;
           if (scenario === 'qos0-ingest') run.push(await qos0Ingest(target, sizes));
           if (scenario === 'qos1-ingest') run.push(await qos1Ingest(target, sizes));
           if (scenario === 'mqttbench-qos0') run.push(await mqttBench(target, sizes, 0));

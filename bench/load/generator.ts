@@ -34,7 +34,8 @@ async function publish(spec: PublishSpec): Promise<PublishReport> {
   let lastReceivedAt = 0;
   let subscriber: MqttClient | undefined;
   if (spec.subscriber) {
-    subscriber = await open(spec.url, spec.subscriber, `bench-sub-${process.pid}`);
+    const { url, filter: _filter, qos: _qos, ...credential } = spec.subscriber;
+    subscriber = await open(url ?? spec.url, credential, `bench-sub-${process.pid}`);
     subscriber.on('message', (_topic, message) => {
       const at = now();
       received++;

@@ -10,7 +10,8 @@ export type PublishSpec = {
   payloadBytes: number;
   /** `raw`: the same fixed bytes every time, not JSON (mqtt-bench's shape); default a timestamped JSON object. */
   payloadKind?: 'json' | 'raw';
-  subscriber?: { username?: string; password?: string; filter: string; qos: 0 | 1 };
+  /** `url`: where the subscriber connects, if not to the publishers' `url` (another node of a cluster). */
+  subscriber?: { username?: string; password?: string; url?: string; filter: string; qos: 0 | 1 };
   /** How long to wait for stragglers after the publishers are done. */
   drainTimeoutMs: number;
 };

@@ -39,7 +39,7 @@ export const atFixedRate = (result: Result): boolean => 'offered' in result.deta
 
 type Measured<T> = { report: T; cpu: number; peakRssMb: number; wall: number; saturated: Result['saturated']; budget(units: number): Result['cpu'] };
 
-const cpuNow = (target: Target) => ({ at: now(), target: cpuSeconds(target.pid), database: descendantsCpuSeconds(target.pid), machine: machineBusySeconds() });
+const cpuNow = (target: Target) => ({ at: now(), ...(target.cpu?.() ?? { target: cpuSeconds(target.pid), database: descendantsCpuSeconds(target.pid) }), machine: machineBusySeconds() });
 
 /**
  * Runs `work` while measuring the target's CPU and peak RSS, its database's
@@ -145,7 +145,7 @@ export async function qos1Ingest(target: Target, sizes: Sizes): Promise<Result> 
 export async function fanIn(target: Target, sizes: Sizes): Promise<Result> {
   const run = await measured(target, (ready) => runGenerator({
     kind: 'publish', url: target.url, publishers: publishers(target, 100), messagesPerPublisher: sizes.fanInPerPublisher, qos: 0, payloadBytes: PAYLOAD,
-    subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 60_000,
+    subscriber: { ...target.watcher, url: target.subscriberUrl, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 60_000,
   }, ready));
   const { report } = run;
   const drainSeconds = Math.max(0, (report.lastReceivedAt - report.publishersDoneAt) / 1000);
@@ -162,7 +162,7 @@ export async function latencyAt(target: Target, sizes: Sizes, rate: number): Pro
   const perPublisher = Math.round((rate * sizes.latencySeconds) / 10);
   const run = await measured(target, (ready) => runGenerator({
     kind: 'publish', url: target.url, publishers: publishers(target, 10), messagesPerPublisher: perPublisher, qos: 0, payloadBytes: PAYLOAD, ratePerSecond: rate,
-    subscriber: { ...target.watcher, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 30_000,
+    subscriber: { ...target.watcher, url: target.subscriberUrl, filter: 'devices/+/telemetry', qos: 0 }, drainTimeoutMs: 30_000,
   }, ready));
   const { report } = run;
   const keptUp = report.received === report.sent && (report.latencyMs?.p99 ?? Infinity) < 1_000;
