@@ -3,6 +3,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TenantBrokers } from '../../src/broker/tenant-brokers.js';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { whileTelemetryCommitsWait } from '../support/database.js';
 import { connect, record, subscribe, until, type Received } from '../support/mqtt.js';
 
 /**
@@ -177,11 +178,8 @@ describe('idle tenants', () => {
       if (packet.topic.includes('/events/')) answers.push(error);
       done(error);
     });
-    const holder = await gw.gateway.core.db.pool.connect();
-    try {
-      // The telemetry's commit waits for this lock; the event after it is stored at once and waits its turn.
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE telemetry IN SHARE MODE');
+    // The event after the held telemetry is stored at once and waits its turn.
+    await whileTelemetryCommitsWait(gw.gateway.core.db.pool, async (holder) => {
       sensor.publish('devices/sensor/telemetry', '{"held":true}', { qos: 1 });
       sensor.publish('devices/sensor/events/left', '{}', { qos: 2 });
       for (let stored = 0; !stored;) stored = (await holder.query(`SELECT 1 FROM device_events WHERE kind = 'left'`)).rowCount ?? 0;
@@ -189,10 +187,7 @@ describe('idle tenants', () => {
       open.splice(open.indexOf(sensor), 1);
       await until(() => !(instance as unknown as { clients: Record<string, unknown> }).clients['sensor'], 5_000, 'the broker to see the sensor leave');
       expect(answers).toEqual([]);
-    } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
-    }
+    });
     await until(() => answers.length > 0, 5_000, 'the event\'s answer');
     // Accepted, aedes would keep it for a PUBREL that cannot come, and hold the tenant's store for ever.
     expect(answers).toEqual([new Error('the sender left before PUBREC')]);

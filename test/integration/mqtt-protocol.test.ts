@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { whileTelemetryCommitsWait } from '../support/database.js';
 import { waitFor } from '../support/processes.js';
 import { connect, exchange, markerAfter, rawConnect, rawStream, record, stillConnected, subscribe, until, urlFor, withoutMarkers, type Transport } from '../support/mqtt.js';
 
@@ -95,18 +96,12 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     const seen = record(watcher);
     await subscribe(watcher, 'devices/probe/#', 1);
     const probe = await as(device);
-    const holder = await gw.gateway.core.db.pool.connect();
-    try {
-      // The telemetry's commit waits for this lock; the event after it (another table) is stored meanwhile.
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE telemetry IN SHARE MODE');
+    // The event after the held telemetry (another table) is stored meanwhile.
+    await whileTelemetryCommitsWait(gw.gateway.core.db.pool, async (holder) => {
       probe.publish('devices/probe/telemetry', '{"held":true}', { qos: 1 });
       probe.publish('devices/probe/events/after-held', '{"stored":"first"}', { qos: 1 });
       await waitFor(async () => (await holder.query(`SELECT 1 FROM device_events WHERE kind = 'after-held'`)).rowCount || undefined, 5_000, 'the event stored');
-    } finally {
-      await holder.query('ROLLBACK');
-      holder.release();
-    }
+    });
     await markerAfter(probe, 'devices/probe/events/marker', [seen]);
     expect(withoutMarkers(seen).filter((m) => !m.retain).map((m) => m.topic)).toEqual(['devices/probe/telemetry', 'devices/probe/events/after-held']);
   });

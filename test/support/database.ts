@@ -34,3 +34,20 @@ export async function createTestDatabase(): Promise<{ url: string; db: Database;
   const db = new Database(createPool(url, 5));
   return { url, db, close: () => db.close() };
 }
+
+/**
+ * Runs `body` while every telemetry commit waits (a SHARE lock on the table, held on a connection of
+ * `pool` and rolled back after): what a client sends after held telemetry is stored meanwhile, if it
+ * goes to another table. `body` gets the holding connection, to look for those rows.
+ */
+export async function whileTelemetryCommitsWait<T>(pool: pg.Pool, body: (holder: pg.PoolClient) => Promise<T>): Promise<T> {
+  const holder = await pool.connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE telemetry IN SHARE MODE');
+    return await body(holder);
+  } finally {
+    await holder.query('ROLLBACK');
+    holder.release();
+  }
+}
