@@ -28,7 +28,11 @@ function resume(url: string, credential: Target['watcher'], clientId: string): P
   return new Promise<Resumed>((resolve) => {
     let sessionPresent = false;
     const timer = setTimeout(() => resolve({ failed: 'no queued message within 30 s' }), TIMEOUT_MS);
-    client.once('connect', (connack) => (sessionPresent = connack.sessionPresent));
+    // Read as the CONNACK is received: MQTT.js emits 'connect' only after resending its own stored packets,
+    // so a message queued for the session can come before it.
+    client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'connack') sessionPresent = packet.sessionPresent;
+    });
     client.once('message', () => {
       clearTimeout(timer);
       resolve({ sessionPresent, waitedMs: now() - startedAt });
