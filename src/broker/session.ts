@@ -25,6 +25,12 @@ export type MqttSession = {
   violationRecording?: boolean;
   /** The filters granted to this connection, for the per-client limit (hooks/subscribe.ts). */
   subscriptions?: Set<string>;
+  /**
+   * Devices only: the commands already forwarded on this connection. A command
+   * issued while a SUBSCRIBE's lookup of the outstanding ones runs reaches the
+   * device live and through the lookup: it is sent once (hooks/publish.ts).
+   */
+  commandsForwarded?: Set<string>;
 };
 
 /** Set on the stream by the front door, read by the tenant broker's hooks. */

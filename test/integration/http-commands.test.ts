@@ -73,6 +73,34 @@ describe('commands over HTTP: waiting for the outcome', () => {
     expect(waited.body).toMatchObject({ id: command.id, status: 'delivered', completedAt: null, deliveredAt: expect.any(String) });
   });
 
+  it('a command issued while the SUBSCRIBE looks up what is outstanding reaches the device once', async () => {
+    const device = await freshDevice();
+    const commandService = gw.gateway.core.commands;
+    const lookUp = commandService.outstandingFor.bind(commandService);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let lookingUp!: () => void;
+    const lookupStarted = new Promise<void>((resolve) => (lookingUp = resolve));
+    commandService.outstandingFor = async (ctx) => {
+      lookingUp();
+      await released;
+      return lookUp(ctx);
+    };
+    try {
+      const { commands } = await online(device);
+      await lookupStarted;
+      const command = await issue(device.name);
+      await until(() => commands.length === 1, 5_000, 'the live command on the device');
+      release(); // The lookup now finds the command just delivered.
+      const marker = await issue(device.name);
+      await until(() => commands.some((m) => m.topic.endsWith(marker.id)), 5_000, 'the marker command');
+      expect(commands.map((m) => m.topic)).toEqual([`devices/${device.name}/commands/${command.id}`, `devices/${device.name}/commands/${marker.id}`]);
+    } finally {
+      commandService.outstandingFor = lookUp;
+      release();
+    }
+  });
+
   it('a device answering {status:"error"} ends the command failed, with its result, and wakes a waiting request', async () => {
     const device = await freshDevice();
     const { client, commands } = await online(device);

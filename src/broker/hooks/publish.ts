@@ -176,6 +176,17 @@ function retainInOrder(client: Client, packet: PublishPacket, log: BrokerContext
   packet.retain = false;
 }
 
+/** Bounded: a connection that lives for months forgets the oldest ids (long since answered or expired). */
+const FORWARDED_COMMANDS_KEPT = 256;
+
+function firstForwarding(session: MqttSession, commandId: string): boolean {
+  const forwarded = (session.commandsForwarded ??= new Set());
+  if (forwarded.has(commandId)) return false;
+  if (forwarded.size >= FORWARDED_COMMANDS_KEPT) forwarded.delete(forwarded.values().next().value!);
+  forwarded.add(commandId);
+  return true;
+}
+
 /**
  * aedes authorizeForward, synchronous and asked for every delivery (live,
  * queued for a persistent session, and the retained messages a SUBSCRIBE is
@@ -198,6 +209,7 @@ export function authorizeForwardHook(context: BrokerContext) {
         } catch {
           return null;
         }
+        if (!firstForwarding(session, parsed.commandId)) return null;
         context.commands.markDelivered(session.ctx, parsed.commandId).catch((error: unknown) => context.log.error({ err: error }, 'marking a command delivered failed'));
       }
     }
