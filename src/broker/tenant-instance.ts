@@ -8,6 +8,7 @@ import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { createMessageEmitter } from './aedes-tuning/message-emitter.js';
 import { sessionOf, type MqttSession } from './session.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
 import { publishStatistics } from './tenant-stats.js';
 import type { InstanceStore } from './tenant-store.js';
 
@@ -23,7 +24,7 @@ export async function startTenantInstance(context: BrokerContext, tenantId: stri
   const broker = await Aedes.createBroker({
     ...options,
     persistence: store,
-    mq: context.fleet.emitterFor(tenantId, createMessageEmitter(options.concurrency)),
+    mq: new SharedSubscriptions(context.fleet.emitterFor(tenantId, createMessageEmitter(options.concurrency)), context.fleet.shareTurns(tenantId)),
     // Client ids are namespaced by credential (hooks/connect.ts), which makes them longer than MQTT 3.1's 23.
     maxClientsIdLength: 128,
     preConnect: context.clientLocks ? lockingPreConnect(context.clientLocks, tenantId) : preConnect,

@@ -21,6 +21,21 @@ export type MessageEmitter = {
   readonly closed: boolean;
 };
 
+/**
+ * Which node's members of a tenant's shared subscription group
+ * (`$share/<group>/<filter>`, src/broker/shared-subscriptions.ts) take each
+ * message, so that one member fleet-wide does. Every node with members of the
+ * group is asked about the same message, and all get the same answer.
+ */
+export interface ShareTurns {
+  /** This node now has `count` members of the group (0: none left). */
+  members(group: string, count: number): void;
+  /** Whether this node's members take the packet: always on a single node. */
+  mine(group: string, packet: EmittedPacket): boolean | Promise<boolean>;
+  /** The tenant's broker closed here. */
+  close(): void;
+}
+
 /** What crossed between this node and the others since it started (Redis only), for /metrics. */
 export type FleetCounters = {
   /** Packet frames sent on a tenant's channel, received from other nodes, dropped because Redis was unreachable, unreadable. */
@@ -62,6 +77,8 @@ export interface Fleet {
    * connected elsewhere). In memory there is no other node: nothing to do.
    */
   publish(tenantId: string, packet: EmittedPacket): Promise<void>;
+  /** The turns of a tenant's shared subscription groups (one per tenant broker, closed with it). */
+  shareTurns(tenantId: string): ShareTurns;
   /** The ids of one kind (`alexa-request`, `alexa-directive`) admitted once, fleet-wide, until they expire. */
   seenOnce(kind: string): SeenOnce;
   /** How the core's fleet-wide events (event-bus.ts FLEET_EVENTS) reach the other nodes; none on a single node. */

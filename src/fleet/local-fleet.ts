@@ -1,7 +1,9 @@
-import type { EmittedPacket, Fleet, FleetHealth, MessageEmitter } from './fleet.js';
+import type { EmittedPacket, Fleet, FleetHealth, MessageEmitter, ShareTurns } from './fleet.js';
 import { MemorySeenOnce } from './seen-once.js';
 
 const HEALTH: FleetHealth = { mode: 'single', degraded: false };
+/** The only node takes every message. */
+const ALL_MINE: ShareTurns = { members: () => undefined, mine: () => true, close: () => undefined };
 
 /**
  * A fleet of one node (no REDIS_URL): nothing is shared, so each member is the
@@ -17,6 +19,10 @@ export class LocalFleet implements Fleet {
 
   /** No other node: a tenant without a broker here has no one connected. */
   async publish(_tenantId: string, _packet: EmittedPacket): Promise<void> {}
+
+  shareTurns(_tenantId: string): ShareTurns {
+    return ALL_MINE;
+  }
 
   seenOnce(_kind: string): MemorySeenOnce {
     return new MemorySeenOnce();

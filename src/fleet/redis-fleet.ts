@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { FLEET_EVENTS, type EventChannel, type EventName, type GatewayEvents } from '../core/event-bus.js';
 import type { Logger } from '../logger.js';
-import type { EmittedPacket, Fleet, FleetCounters, FleetHealth, MessageEmitter } from './fleet.js';
+import type { EmittedPacket, Fleet, FleetCounters, FleetHealth, MessageEmitter, ShareTurns } from './fleet.js';
 import { decodeFrame, encodeFrame, NODE_ID_BYTES, sentBy } from './packet-frame.js';
 import { RedisSeenOnce } from './seen-once.js';
+import { defineShareCommands, RedisShareTurns } from './share-turns.js';
 import { TenantEmitter, type TenantLink } from './tenant-emitter.js';
 
 /** The channel of a tenant's messages: one exact channel, its id in a hash tag so that a tenant is one Redis Cluster slot. */
@@ -79,6 +80,7 @@ export class RedisFleet implements Fleet {
     this.publisher = { name: 'publisher', redis: new Redis(options.url, { ...common, connectionName: `gatehouse:${this.nodeHex}:pub`, enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true }) };
     // SUBSCRIBE and UNSUBSCRIBE wait for the connection; ioredis subscribes again to every channel after a reconnect.
     this.subscriber = { name: 'subscriber', redis: new Redis(options.url, { ...common, connectionName: `gatehouse:${this.nodeHex}:sub`, maxRetriesPerRequest: null }) };
+    defineShareCommands(this.publisher.redis);
     for (const connection of [this.publisher, this.subscriber]) this.watch(connection);
     this.subscriber.redis.on('messageBuffer', (channel: Buffer, message: Buffer) => this.received(channel.toString(), message));
     this.subscriber.redis.subscribe(EVENTS_CHANNEL).catch(() => undefined);
@@ -139,6 +141,10 @@ export class RedisFleet implements Fleet {
 
   async publish(tenantId: string, packet: EmittedPacket): Promise<void> {
     await this.publishFrame(tenantChannel(tenantId), packet);
+  }
+
+  shareTurns(tenantId: string): ShareTurns {
+    return new RedisShareTurns(this.publisher.redis, `gh:{${tenantId}}:share:`, this.nodeHex);
   }
 
   seenOnce(kind: string): RedisSeenOnce {

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMessageEmitter } from '../../src/broker/aedes-tuning/message-emitter.js';
+import { SharedSubscriptions } from '../../src/broker/shared-subscriptions.js';
 import { LocalEventBus, type EventName } from '../../src/core/event-bus.js';
 import type { EmittedPacket, Fleet, MessageEmitter } from '../../src/fleet/fleet.js';
 import { LocalFleet } from '../../src/fleet/local-fleet.js';
@@ -22,6 +24,8 @@ type Nodes = {
   subscribed(tenantId: string, count: number): Promise<void>;
   /** Checks that nothing but exact channels and a fixed number of connections per node are used. */
   connections?(): Promise<{ clients: number; patterns: number; channels: string[] }>;
+  /** Resolves once `count` nodes are members of the tenant's shared subscription group (at once in memory). */
+  sharing(tenantId: string, group: string, count: number): Promise<void>;
 };
 
 const T1 = '11111111-1111-4111-8111-111111111111';
@@ -67,6 +71,24 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
       fleets = [];
     });
     const start = async (count: number) => (fleets = await nodes().start(count));
+    /** A tenant's emitter as a tenant's broker has it: shared subscriptions over the fleet's emitter. */
+    const sharingOn = (fleet: Fleet, tenantId: string) => {
+      const emitter = new SharedSubscriptions(emitterOn(fleet, tenantId), fleet.shareTurns(tenantId));
+      emitters.push(emitter);
+      return emitter;
+    };
+    const topic = 'devices/lamp/telemetry';
+    /** Sends `count` numbered packets as aedes would (with its id), then markers until every member has one after them. */
+    async function sendThenMarkEach(from: MessageEmitter, count: number, members: ReturnType<typeof listen>[]): Promise<void> {
+      const brokerId = randomUUID(); // aedes's: one per broker instance, so a message's id is new to Redis
+      for (let i = 1; i <= count; i++) await emit(from, packet(topic, `m${i}`, { qos: 1, brokerId, brokerCounter: i }));
+      for (let i = 1; !members.every((member) => member.heard.some((text) => text.startsWith('marker'))); i++) {
+        if (i > 100) throw new Error('a member never took a marker');
+        await emit(from, packet(topic, `marker${i}`, { qos: 1, brokerId, brokerCounter: count + i }));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+    const taken = (member: ReturnType<typeof listen>) => member.heard.filter((text) => !text.startsWith('marker'));
 
     describe('on one node', () => {
       it('delivers to its subscribers, with + and # filters, and calls back once they have it', async () => {
@@ -128,6 +150,30 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         // Expired: admitted anew (the in-memory ids go by the caller's clock, Redis's by its own).
         expect(await requests.admit('id-2', Date.now(), Date.now() + 20)).toBe(true);
         await waitFor(async () => ((await requests.admit('id-2', Date.now() + 100, Date.now() + 120)) ? true : undefined), 5_000, 'id-2 admitted again once expired');
+      });
+
+      it('hands each message to one member of a shared subscription group, in turn; other groups and subscribers get their own copy', async () => {
+        const [node] = await start(1);
+        const brokerId = randomUUID();
+        const emitter = sharingOn(node!, T1);
+        const group = [1, 2, 3].map(() => listen(emitter, `$share/g/devices/+/telemetry`));
+        const [other, queue, plain, everything] = [listen(emitter, '$share/h/devices/#'), listen(emitter, '$queue/devices/#'), listen(emitter, topic), listen(emitter, '$share/all/#')];
+        await Promise.all([...group, other, queue, plain, everything].map((member) => member.ready));
+        for (let i = 1; i <= 6; i++) await emit(emitter, packet(topic, `m${i}`, { brokerId, brokerCounter: i }));
+        await emit(emitter, packet('$SYS/broker/clients/connected', '1'));
+        expect(group.map((member) => member.heard)).toEqual([['m1', 'm4'], ['m2', 'm5'], ['m3', 'm6']]);
+        for (const whole of [other, queue, plain]) expect(whole.heard).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+        // [MQTT-4.7.2-1] a filter starting with a wildcard matches no $ topic.
+        expect(everything.heard).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+        // A member that leaves takes no more turns; the last one to leave ends the group.
+        await group[0]!.off();
+        await group[1]!.off();
+        await emit(emitter, packet(topic, 'm7', { brokerId, brokerCounter: 7 }));
+        expect(group[2]!.heard.at(-1)).toBe('m7');
+        await group[2]!.off();
+        await emit(emitter, packet(topic, 'm8', { brokerId, brokerCounter: 8 }));
+        expect(group.map((member) => member.heard.length)).toEqual([2, 2, 3]);
+        expect(plain.heard.at(-1)).toBe('m8');
       });
 
       it('is healthy', async () => {
@@ -210,6 +256,21 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         expect(heardB.heard).toEqual([]);
       });
 
+      it('hands each message to one member of a shared subscription group fleet-wide, every member in turn', async () => {
+        const [a, b, c] = await start(3);
+        const [onA, onB, onC] = [sharingOn(a!, T1), sharingOn(b!, T1), sharingOn(c!, T1)];
+        const members = [listen(onA, '$share/g/devices/+/telemetry'), listen(onB, '$share/g/devices/+/telemetry'), listen(onB, '$share/g/devices/+/telemetry')];
+        const plain = listen(onC, topic);
+        await Promise.all([...members.map((member) => member.ready), plain.ready, nodes().subscribed(T1, 3), nodes().sharing(T1, 'g/devices/+/telemetry', 2)]);
+        await sendThenMarkEach(onC, 30, members);
+        const all = members.flatMap(taken);
+        expect(all.length).toBe(30);
+        expect(new Set(all).size).toBe(30);
+        // One turn per member in each round: A's one member, B's two.
+        expect(members.map((member) => taken(member).length)).toEqual([10, 10, 10]);
+        expect(plain.heard.filter((text) => !text.startsWith('marker'))).toHaveLength(30);
+      });
+
       it('admits an id on one node only: a replay to another node is refused', async () => {
         const [a, b] = await start(2);
         const now = Date.now();
@@ -257,6 +318,7 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
 fleetContract('the in-memory fleet (no REDIS_URL)', () => ({
   start: async (count) => Array.from({ length: count }, () => new LocalFleet()),
   subscribed: async () => undefined,
+  sharing: async () => undefined,
 }), { nodes: 1 });
 
 describeWithRedis('the Redis fleet', () => {
@@ -278,6 +340,9 @@ describeWithRedis('the Redis fleet', () => {
         const [, subscribers] = (await admin.pubsub('NUMSUB', tenantChannel(tenantId))) as [string, number];
         return subscribers === count ? true : undefined;
       }, 5_000, `${count} nodes subscribed to ${tenantChannel(tenantId)}`);
+    },
+    sharing: async (tenantId, group, count) => {
+      await waitFor(async () => ((await admin.hlen(`gh:{${tenantId}}:share:${group}`)) === count ? true : undefined), 5_000, `${count} nodes sharing ${group}`);
     },
     connections: async () => {
       const clients = String(await admin.client('LIST')).trim().split('\n').filter((line) => / name=gatehouse:/.test(line)).length;

@@ -98,11 +98,6 @@ describe('MQTT tenant isolation', () => {
     await expect(client('beta.sensor', { will: { topic: 'devices/other/events/x', payload: Buffer.from('x'), qos: 0, retain: false } })).rejects.toMatchObject({ code: 5 });
   });
 
-  it('shared subscriptions are refused with 0x80, never crossing tenants', async () => {
-    const alpha = await client('alpha.watcher');
-    expect(await subscribe(alpha, ['$share/group/devices/+/telemetry', '$queue/devices/#', 'devices/+/telemetry'])).toEqual([128, 128, 0]);
-  });
-
   it('the same client id in two tenants is two sessions: no takeover, no shared persistent session', async () => {
     const alphaFirst = await client('alpha.watcher', { clientId: 'dashboard', clean: false });
     await subscribe(alphaFirst, 'devices/+/telemetry', 1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDeviceTopic } from '../../src/core/topics/device-topics.js';
-import { appAcl, COMMAND_NAMESPACE, deviceAcl, isSharedSubscription, userAcl } from '../../src/core/topics/topic-acl.js';
+import { appAcl, COMMAND_NAMESPACE, deviceAcl, userAcl } from '../../src/core/topics/topic-acl.js';
 import { filterCovers, filterCoversLiterally, filtersOverlap, literalMatcher, topicMatches } from '../../src/core/topics/topic-match.js';
 
 describe('topic matching [MQTT-4.7]', () => {
@@ -120,10 +120,5 @@ describe('ACLs', () => {
     expect(acl.canSubscribe('#')).toBe(false);
     expect(acl.canPublish('devices/d1/commands/1')).toBe(false);
     expect(userAcl(false).canSubscribe('devices/+/state')).toBe(false);
-  });
-
-  it('recognises shared subscriptions', () => {
-    expect(isSharedSubscription('$share/g/devices/#')).toBe(true);
-    expect(isSharedSubscription('devices/#')).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import type { Client, Subscription } from 'aedes';
-import { isSharedSubscription } from '../../core/topics/topic-acl.js';
+import { parseSharedFilter } from '../../core/topics/shared-subscription.js';
 import { levelCount } from '../../core/topics/topic-match.js';
 import type { BrokerContext } from '../broker-context.js';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
@@ -8,8 +8,9 @@ import { positionInPacket } from './packet-screen.js';
 
 /**
  * aedes authorizeSubscribe: the ACL computed at CONNECT decides; a refused
- * filter gets 0x80 in the SUBACK and the connection stays. Shared
- * subscriptions are refused (aedes has none to offer). A filter that only
+ * filter gets 0x80 in the SUBACK and the connection stays. A shared
+ * subscription is judged by its filter, as the same filter alone would be
+ * (shared-subscriptions.ts delivers it); a malformed one is refused. A filter that only
  * overlaps a deny filter is granted: the denied topics are withheld at
  * delivery (TopicAcl.withheld, asked by authorizeForward in hooks/publish.ts).
  *
@@ -29,11 +30,13 @@ export function authorizeSubscribeHook(context: BrokerContext) {
     // [MQTT-1.5.3-1] [MQTT-1.5.3-2] [MQTT-4.7.3-2]: a malformed packet closes the connection, no SUBACK.
     if (!isWellFormedMqttString(filter)) return callback(new Error('SUBSCRIBE filter holds U+0000 or ill-formed UTF-8'));
     const held = session ? (session.subscriptions ??= new Set()) : undefined;
-    const allowed = session !== undefined && held !== undefined
+    const shared = parseSharedFilter(filter);
+    const matched = shared === undefined ? filter : shared?.filter;
+    const allowed = session !== undefined && held !== undefined && matched !== undefined
       && positionInPacket(sub) < limits.maxSubscriptionsPerPacket
       && (held.has(filter) || held.size < limits.maxSubscriptionsPerClient)
-      && !isSharedSubscription(filter) && filter.length <= limits.maxTopicLength
-      && levelCount(filter) <= limits.maxTopicLevels && session.acl.canSubscribe(filter);
+      && filter.length <= limits.maxTopicLength
+      && levelCount(matched) <= limits.maxTopicLevels && session.acl.canSubscribe(matched);
     if (!allowed) {
       metrics.refusedSubscribes++;
       return callback(null, null);

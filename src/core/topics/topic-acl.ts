@@ -31,11 +31,6 @@ export type TopicAcl = {
 export const COMMAND_NAMESPACE = 'devices/+/commands/#';
 const inCommandNamespace = literalMatcher([COMMAND_NAMESPACE]);
 
-/** Shared subscriptions are not offered (aedes has none); refusing them keeps them from ever crossing anything. */
-export function isSharedSubscription(filter: string): boolean {
-  return filter.startsWith('$share/') || filter.startsWith('$queue/');
-}
-
 /**
  * A device publishes its own telemetry, state, events (if its credential may publish telemetry) and
  * command results, and subscribes to its own commands only.

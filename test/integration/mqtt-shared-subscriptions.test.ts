@@ -1,0 +1,131 @@
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
+import { connect, isMarker, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
+
+/** `$share/<group>/<filter>` (and EMQX's `$queue/<filter>`), offered to MQTT 3.1.1 clients: each message to one member of the group, inside the tenant. */
+describe('MQTT shared subscriptions', () => {
+  let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
+  const creds: Record<string, Credential> = {};
+  const open: MqttClient[] = [];
+
+  async function client(who: string, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
+    const c = await connect(gw.endpoints.tcp, { username: creds[who]!.username, password: creds[who]!.password, ...options });
+    open.push(c);
+    return c;
+  }
+
+  beforeAll(async () => {
+    gw = await startBrokerGateway();
+    for (const tenant of ['alpha', 'beta']) {
+      await gw.tenant(tenant);
+      creds[`${tenant}.sensor`] = await gw.device(tenant, 'sensor-1');
+      creds[`${tenant}.worker`] = await gw.app(tenant, 'worker');
+    }
+    creds['alpha.states'] = await gw.app('alpha', 'states', { subscribe: ['devices/+/state'] });
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  });
+  afterAll(() => gw?.close());
+
+  let markers = 0;
+  /**
+   * The proof that nothing more reaches a group's members: markers published
+   * after the messages under test until every member has one (each takes only
+   * some of them). A member receives in order, so once its marker is in, the
+   * messages published before it that were routed to it are in too.
+   */
+  async function markEach(from: MqttClient, topic: string, members: Received[][]): Promise<void> {
+    const first = markers + 1;
+    const hasOne = (messages: Received[]) => messages.some((m) => isMarker(m) && Number(JSON.parse(m.payload)['gatehouse-test-marker']) >= first);
+    while (!members.every(hasOne)) {
+      if (markers - first > 50) throw new Error('a member never received a marker');
+      const id = ++markers;
+      await from.publishAsync(topic, JSON.stringify({ 'gatehouse-test-marker': String(id) }), { qos: 1 });
+      await until(() => members.some((messages) => messages.some((m) => isMarker(m) && m.payload.includes(`"${id}"`))), 5_000, `marker ${id} at one member`);
+    }
+  }
+
+  it('hands each message to one member of the group, in turn, while other groups and plain subscribers get every one', async () => {
+    const members = await Promise.all([1, 2, 3].map(() => client('alpha.worker')));
+    const received = members.map(record);
+    for (const member of members) expect(await subscribe(member, '$share/workers/devices/+/telemetry', 1)).toEqual([1]);
+    const audit = await client('alpha.worker');
+    const plain = await client('alpha.worker');
+    const [audited, seen] = [record(audit), record(plain)];
+    expect(await subscribe(audit, '$queue/devices/#', 1)).toEqual([1]);
+    expect(await subscribe(plain, 'devices/+/telemetry', 1)).toEqual([1]);
+
+    const sensor = await client('alpha.sensor');
+    for (let n = 1; n <= 30; n++) await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ n }), { qos: 1 });
+    await markEach(sensor, 'devices/sensor-1/telemetry', received);
+
+    const taken = received.map((messages) => withoutMarkers(messages).map((m) => JSON.parse(m.payload).n as number));
+    expect(taken.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(taken.map((numbers) => numbers.length)).toEqual([10, 10, 10]);
+    expect(received.flat().every((m) => m.topic === 'devices/sensor-1/telemetry' && m.qos === 1)).toBe(true);
+    await until(() => audited.filter(isMarker).length === markers && seen.filter(isMarker).length === markers, 5_000, 'every marker at the whole subscribers');
+    expect(withoutMarkers(audited)).toHaveLength(30);
+    expect(withoutMarkers(seen)).toHaveLength(30);
+  });
+
+  it('judges the filter by the credential\'s ACL as the same filter alone, and refuses a malformed one', async () => {
+    const states = await client('alpha.states');
+    expect(await subscribe(states, ['$share/g/devices/+/state', '$queue/devices/+/state', '$share/g/devices/+/telemetry', '$share/g/#', '$share/g', '$share//devices/+/state', '$share/g/'], 1))
+      .toEqual([1, 1, 128, 128, 128, 128, 128]);
+  });
+
+  it('never crosses tenants: the same group name in another tenant is another group', async () => {
+    const alpha = await client('alpha.worker');
+    const beta = await client('beta.worker');
+    const [alphaSeen, betaSeen] = [record(alpha), record(beta)];
+    await subscribe(alpha, '$share/workers/devices/+/telemetry', 1);
+    await subscribe(beta, '$share/workers/devices/+/telemetry', 1);
+    const alphaSensor = await client('alpha.sensor');
+    for (let n = 1; n <= 5; n++) await alphaSensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ from: 'alpha', n }), { qos: 1 });
+    // Beta's marker is published after alpha's messages were acknowledged, and so routed.
+    await markEach(await client('beta.sensor'), 'devices/sensor-1/telemetry', [betaSeen]);
+    expect(withoutMarkers(betaSeen)).toEqual([]);
+    await until(() => alphaSeen.length === 5, 5_000, 'alpha\'s five messages at its only member');
+  });
+
+  it('sends a shared subscription no retained message, and a member that unsubscribes takes no more turns', async () => {
+    const sensor = await client('alpha.sensor');
+    await sensor.publishAsync('devices/sensor-1/events/door', JSON.stringify({ open: true }), { qos: 1, retain: true });
+    const [stays, leaves] = [await client('alpha.worker'), await client('alpha.worker')];
+    const [stayed, left] = [record(stays), record(leaves)];
+    await subscribe(stays, '$share/doors/devices/+/events/#', 1);
+    await subscribe(leaves, '$share/doors/devices/+/events/#', 1);
+    await markEach(sensor, 'devices/sensor-1/events/marker', [stayed, left]);
+    expect([...stayed, ...left].filter((m) => m.topic === 'devices/sensor-1/events/door')).toEqual([]);
+
+    await leaves.unsubscribeAsync('$share/doors/devices/+/events/#');
+    const before = stayed.length;
+    for (let n = 1; n <= 4; n++) await sensor.publishAsync('devices/sensor-1/events/door', JSON.stringify({ n }), { qos: 1 });
+    await markEach(sensor, 'devices/sensor-1/events/marker', [stayed]);
+    expect(withoutMarkers(stayed.slice(before)).map((m) => JSON.parse(m.payload).n)).toEqual([1, 2, 3, 4]);
+    expect(withoutMarkers(left)).toEqual([]);
+  });
+
+  it('a persistent session rejoins its groups when it comes back; while it is away the others take its turns', async () => {
+    const away = await client('alpha.worker', { clientId: 'shared-member', clean: false });
+    await subscribe(away, '$share/night/devices/+/telemetry', 1);
+    const other = await client('alpha.worker');
+    const otherSeen = record(other);
+    await subscribe(other, '$share/night/devices/+/telemetry', 1);
+    await away.endAsync();
+    const sensor = await client('alpha.sensor');
+    for (let n = 1; n <= 3; n++) await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ n }), { qos: 1 });
+    await until(() => otherSeen.length === 3, 5_000, 'the three messages at the member still connected');
+
+    const back = await client('alpha.worker', { clientId: 'shared-member', clean: false });
+    expect((back as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent).toBe(true);
+    const backSeen = record(back);
+    for (let n = 4; n <= 7; n++) await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ n }), { qos: 1 });
+    await markEach(sensor, 'devices/sensor-1/telemetry', [backSeen, otherSeen]);
+    const numbers = (messages: Received[]) => withoutMarkers(messages).map((m) => JSON.parse(m.payload).n as number);
+    expect(numbers(backSeen).length).toBeGreaterThan(0);
+    expect([...numbers(otherSeen), ...numbers(backSeen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+  });
+});
