@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { COMMANDS, type Flags } from '../../src/cli/commands.js';
@@ -9,7 +10,7 @@ import { NoticeSender } from '../../src/fleet/operator-notices.js';
 import { answeringDevice } from '../support/answering-device.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
 import { call } from '../support/gateway.js';
-import { connect, record, subscribe, until } from '../support/mqtt.js';
+import { connect, isMarker, markerAfter, markerToEach, record, subscribe, until, withoutMarkers } from '../support/mqtt.js';
 import { gatewayEnv, runCli, waitFor } from '../support/processes.js';
 import { metric } from '../support/metrics.js';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -71,6 +72,7 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     await provision('outage', ['sensor'], ['here', 'there']);
     await provision('sessions', ['valve', 'tap'], ['recorder']);
     await provision('operator', ['bulb'], []);
+    await provision('share', ['meter'], ['worker']);
     nodes.push(...await Promise.all([spawnUrlGateway(databaseUrl, env), spawnUrlGateway(databaseUrl, env)]));
   }, 180_000);
   afterAll(async () => {
@@ -90,11 +92,36 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     await publisher.publishAsync('devices/lamp/telemetry', JSON.stringify({ q: 0 }), { qos: 0 });
     for (let i = 0; i < 20; i++) await publisher.publishAsync('devices/lamp/telemetry', JSON.stringify({ q: 1, i }), { qos: 1 });
     await until(() => received.length >= 21, 10_000, 'the 21 messages on node 2');
-    await new Promise((resolve) => setTimeout(resolve, 300)); // anything duplicated would be here by now
-    expect(received.map((message) => `${message.qos} ${message.payload}`)).toEqual([
+    // A duplicate of any of them, by whatever path, would be in before the marker, which follows the same one.
+    await markerAfter(publisher, 'devices/lamp/events/marker', [received]);
+    expect(withoutMarkers(received).map((message) => `${message.qos} ${message.payload}`)).toEqual([
       `0 ${JSON.stringify({ q: 0 })}`,
       ...Array.from({ length: 20 }, (_, i) => `1 ${JSON.stringify({ q: 1, i })}`),
     ]);
+  });
+
+  it('a shared subscription group with members on nodes 2 and 3 takes each message from node 1 once fleet-wide, every member in turn', async () => {
+    const [meter, worker] = [credential('share/meter'), credential('share/worker')];
+    const members = [await mqtt(nodes[1]!, worker, 'worker-1'), await mqtt(nodes[2]!, worker, 'worker-2'), await mqtt(nodes[2]!, worker, 'worker-3')];
+    const received = members.map(record);
+    for (const member of members) expect(await subscribe(member, '$share/workers/devices/+/telemetry', 1)).toEqual([1]);
+    // Both nodes' memberships are in Redis before the first draw, so that the turns are exact.
+    const admin = new Redis(redis.url);
+    try {
+      await waitFor(async () => {
+        const [key] = await admin.keys('gh:{*}:share:workers/devices/+/telemetry');
+        return key !== undefined && (await admin.hlen(key)) === 2 ? true : undefined;
+      }, 10_000, 'nodes 2 and 3 members of the group');
+    } finally {
+      admin.disconnect();
+    }
+    const publisher = await mqtt(nodes[0]!, meter, 'meter-1');
+    for (let n = 1; n <= 30; n++) await publisher.publishAsync('devices/meter/telemetry', JSON.stringify({ n }), { qos: 1 });
+    await markerToEach(publisher, 'devices/meter/telemetry', received, { timeoutMs: 10_000 });
+    const taken = received.map((messages) => messages.filter((message) => !isMarker(message)).map((message) => JSON.parse(message.payload).n as number));
+    expect(taken.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    // One turn per member in each round: node 2's one member, node 3's two.
+    expect(taken.map((numbers) => numbers.length)).toEqual([10, 10, 10]);
   });
 
   it('a device suspended through node 3 is disconnected on every node it is connected to', async () => {

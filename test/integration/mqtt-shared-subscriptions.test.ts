@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
-import { connect, isMarker, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
+import { connect, isMarker, markerToEach, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
 
 /** `$share/<group>/<filter>` (and EMQX's `$queue/<filter>`), offered to MQTT 3.1.1 clients: each message to one member of the group, inside the tenant. */
 describe('MQTT shared subscriptions', () => {
@@ -29,24 +29,6 @@ describe('MQTT shared subscriptions', () => {
   });
   afterAll(() => gw?.close());
 
-  let markers = 0;
-  /**
-   * The proof that nothing more reaches a group's members: markers published
-   * after the messages under test until every member has one (each takes only
-   * some of them). A member receives in order, so once its marker is in, the
-   * messages published before it that were routed to it are in too.
-   */
-  async function markEach(from: MqttClient, topic: string, members: Received[][]): Promise<void> {
-    const first = markers + 1;
-    const hasOne = (messages: Received[]) => messages.some((m) => isMarker(m) && Number(JSON.parse(m.payload)['gatehouse-test-marker']) >= first);
-    while (!members.every(hasOne)) {
-      if (markers - first > 50) throw new Error('a member never received a marker');
-      const id = ++markers;
-      await from.publishAsync(topic, JSON.stringify({ 'gatehouse-test-marker': String(id) }), { qos: 1 });
-      await until(() => members.some((messages) => messages.some((m) => isMarker(m) && m.payload.includes(`"${id}"`))), 5_000, `marker ${id} at one member`);
-    }
-  }
-
   it('hands each message to one member of the group, in turn, while other groups and plain subscribers get every one', async () => {
     const members = await Promise.all([1, 2, 3].map(() => client('alpha.worker')));
     const received = members.map(record);
@@ -59,12 +41,13 @@ describe('MQTT shared subscriptions', () => {
 
     const sensor = await client('alpha.sensor');
     for (let n = 1; n <= 30; n++) await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ n }), { qos: 1 });
-    await markEach(sensor, 'devices/sensor-1/telemetry', received);
+    await markerToEach(sensor, 'devices/sensor-1/telemetry', received);
 
     const taken = received.map((messages) => withoutMarkers(messages).map((m) => JSON.parse(m.payload).n as number));
     expect(taken.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(taken.map((numbers) => numbers.length)).toEqual([10, 10, 10]);
     expect(received.flat().every((m) => m.topic === 'devices/sensor-1/telemetry' && m.qos === 1)).toBe(true);
+    const markers = received.flat().filter(isMarker).length;
     await until(() => audited.filter(isMarker).length === markers && seen.filter(isMarker).length === markers, 5_000, 'every marker at the whole subscribers');
     expect(withoutMarkers(audited)).toHaveLength(30);
     expect(withoutMarkers(seen)).toHaveLength(30);
@@ -85,7 +68,7 @@ describe('MQTT shared subscriptions', () => {
     const alphaSensor = await client('alpha.sensor');
     for (let n = 1; n <= 5; n++) await alphaSensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ from: 'alpha', n }), { qos: 1 });
     // Beta's marker is published after alpha's messages were acknowledged, and so routed.
-    await markEach(await client('beta.sensor'), 'devices/sensor-1/telemetry', [betaSeen]);
+    await markerToEach(await client('beta.sensor'), 'devices/sensor-1/telemetry', [betaSeen]);
     expect(withoutMarkers(betaSeen)).toEqual([]);
     await until(() => alphaSeen.length === 5, 5_000, 'alpha\'s five messages at its only member');
   });
@@ -97,13 +80,13 @@ describe('MQTT shared subscriptions', () => {
     const [stayed, left] = [record(stays), record(leaves)];
     await subscribe(stays, '$share/doors/devices/+/events/#', 1);
     await subscribe(leaves, '$share/doors/devices/+/events/#', 1);
-    await markEach(sensor, 'devices/sensor-1/events/marker', [stayed, left]);
+    await markerToEach(sensor, 'devices/sensor-1/events/marker', [stayed, left]);
     expect([...stayed, ...left].filter((m) => m.topic === 'devices/sensor-1/events/door')).toEqual([]);
 
     await leaves.unsubscribeAsync('$share/doors/devices/+/events/#');
     const before = stayed.length;
     for (let n = 1; n <= 4; n++) await sensor.publishAsync('devices/sensor-1/events/door', JSON.stringify({ n }), { qos: 1 });
-    await markEach(sensor, 'devices/sensor-1/events/marker', [stayed]);
+    await markerToEach(sensor, 'devices/sensor-1/events/marker', [stayed]);
     expect(withoutMarkers(stayed.slice(before)).map((m) => JSON.parse(m.payload).n)).toEqual([1, 2, 3, 4]);
     expect(withoutMarkers(left)).toEqual([]);
   });
@@ -123,7 +106,7 @@ describe('MQTT shared subscriptions', () => {
     expect((back as unknown as { connackPacket?: { sessionPresent: boolean } }).connackPacket?.sessionPresent).toBe(true);
     const backSeen = record(back);
     for (let n = 4; n <= 7; n++) await sensor.publishAsync('devices/sensor-1/telemetry', JSON.stringify({ n }), { qos: 1 });
-    await markEach(sensor, 'devices/sensor-1/telemetry', [backSeen, otherSeen]);
+    await markerToEach(sensor, 'devices/sensor-1/telemetry', [backSeen, otherSeen]);
     const numbers = (messages: Received[]) => withoutMarkers(messages).map((m) => JSON.parse(m.payload).n as number);
     expect(numbers(backSeen).length).toBeGreaterThan(0);
     expect([...numbers(otherSeen), ...numbers(backSeen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);

@@ -97,6 +97,24 @@ export async function markerAfter(from: MqttClient, topic: string, watchers: Rec
 }
 
 /**
+ * markerAfter() for the members of a shared subscription group, each of which
+ * receives only some of what is published: markers until every member has
+ * received one published after the messages under test (one member receives
+ * in order, so its earlier messages are then in too).
+ */
+export async function markerToEach(from: MqttClient, topic: string, members: Received[][], options: { timeoutMs?: number } = {}): Promise<void> {
+  const ids = new Set<string>();
+  const hasOne = (messages: Received[]) => messages.some((message) => isMarker(message) && ids.has(JSON.parse(message.payload)[JSON.parse(MARKER)] as string));
+  while (!members.every(hasOne)) {
+    if (ids.size >= 50) throw new Error(`a member of ${members.length} received none of 50 markers on ${topic}`);
+    const id = `${++markers}-${process.pid}`;
+    ids.add(id);
+    await from.publishAsync(topic, `{${MARKER}:"${id}"}`, { qos: 1 });
+    await until(() => members.some((messages) => messages.some((message) => isMarker(message) && message.payload.includes(`"${id}"`))), options.timeoutMs ?? 5_000, `the marker on ${topic} at one member`);
+  }
+}
+
+/**
  * "Still connected", shown by a round trip rather than read from a flag
  * (`client.connected` stays true until the close is seen): a PINGREQ on the
  * connection, answered by a PINGRESP [MQTT-3.12.4-1]. Rejects if the
