@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createAuth, type Auth } from '../auth/auth-service.js';
 import type { FailureLimitsFactory } from '../auth/failure-limiter.js';
 import { VoicePins } from '../auth/voice-pins.js';
@@ -17,6 +18,7 @@ import { Approvals } from './commands/approvals.js';
 import { PinGate } from './commands/pin-gate.js';
 import { DeviceEvents } from './devices/device-events.js';
 import { DeviceRegistry } from './devices/device-registry.js';
+import { NodePresence } from './devices/node-presence.js';
 import { DeviceStateWriter } from './devices/device-state-writer.js';
 import { LocalEventBus, type EventBus, type EventChannel } from './event-bus.js';
 import { SECURITY_EVENTS_RECORDED } from './audit-log.js';
@@ -106,6 +108,9 @@ export type CoreOptions = {
   failureLimits?: FailureLimitsFactory;
 };
 
+/** How often this process says it is alive and sweeps the connections of processes that stopped (node-presence.ts). */
+const NODE_HEARTBEAT_MS = 10_000;
+
 export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel, failureLimits }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'), eventChannel);
   const policy = new AccessPolicy(db);
@@ -130,8 +135,20 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
+  const node = new NodePresence(db, randomUUID(), events);
   const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')), events,
-    (tx, tenantId, states) => triggers.statesWritten(tx, tenantId, states));
+    (tx, tenantId, states) => triggers.statesWritten(tx, tenantId, states), node.nodeId);
+  await node.heartbeat();
+  const presenceFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'the node heartbeat or presence sweep failed'), 60_000);
+  const presence = setInterval(() => {
+    node.heartbeat()
+      .then((swept) => {
+        if (swept) deviceState.recordPresenceAgain();
+        return node.sweep();
+      })
+      .catch((error: unknown) => presenceFailures.record(error));
+  }, NODE_HEARTBEAT_MS);
+  presence.unref();
   // Every second: during an outage that is one failure a second, logged when it starts and then twice a minute.
   const expiryFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'expiring commands failed'), 30_000);
   const expiry = setInterval(() => commands.expireOverdue().catch((error: unknown) => expiryFailures.record(error)), 1000);
@@ -187,8 +204,10 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
       clearInterval(expiry);
       clearInterval(offlineSweep);
       clearInterval(maintenance);
+      clearInterval(presence);
       await telemetry.flush();
       await deviceState.close();
+      await node.leave().catch(() => undefined);
     },
   };
 }

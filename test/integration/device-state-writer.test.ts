@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceStateWriter } from '../../src/core/devices/device-state-writer.js';
+import { NodePresence } from '../../src/core/devices/node-presence.js';
 import { LocalEventBus, type GatewayEvents } from '../../src/core/event-bus.js';
 import { hasCode } from '../../src/core/errors.js';
 import type { Database } from '../../src/db/database.js';
@@ -63,6 +64,60 @@ describe('DeviceStateWriter against PostgreSQL', () => {
     expect(heard.presence.map((h) => h.event)).toEqual([{ tenantId, deviceId, online: true }, { tenantId, deviceId, online: false }]);
     expect(await Promise.all(heard.presence.map((h) => h.stored))).toEqual([true, false]);
     await writer.close();
+  });
+
+  describe('on several nodes (processes sharing the database)', () => {
+    let devices = 0;
+    const newDevice = async () => (await db.platformQuery<{ id: string }>(
+      `INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, $2, $3, 'x') RETURNING id`, [tenantId, `node-lamp-${++devices}`, `state-writer.node-lamp-${devices}`]))[0]!.id;
+    const online = async (id: string) => (await db.platformQuery<{ online: boolean }>('SELECT online FROM devices WHERE id = $1', [id]))[0]!.online;
+
+    it('a device connected through two nodes stays online until both let it go', async () => {
+      const device = await newDevice();
+      const { events, heard } = listening();
+      const [a, b] = [new DeviceStateWriter(db, 60_000, () => undefined, events, undefined, 'node-a'), new DeviceStateWriter(db, 60_000, () => undefined, events, undefined, 'node-b')];
+      a.connected(scope, device);
+      b.connected(scope, device); // it moved to node b before node a saw it leave
+      await Promise.all([a.flush(), b.flush()]);
+      a.disconnected(device);
+      await a.flush();
+      expect(await online(device)).toBe(true);
+      b.disconnected(device);
+      await b.flush();
+      expect(await online(device)).toBe(false);
+      expect(heard.presence.map((h) => h.event)).toEqual([{ tenantId, deviceId: device, online: true }, { tenantId, deviceId: device, online: false }]);
+      await Promise.all([a.close(), b.close()]);
+    });
+
+    it('a node that stopped saying it is alive: another\'s sweep marks the devices it alone held offline, and it records them again when it is back', async () => {
+      const [alone, both] = [await newDevice(), await newDevice()];
+      const { events, heard } = listening();
+      const [nodeA, nodeB] = [new NodePresence(db, 'sweep-a', events), new NodePresence(db, 'sweep-b', events)];
+      const [a, b] = [new DeviceStateWriter(db, 60_000, () => undefined, events, undefined, nodeA.nodeId), new DeviceStateWriter(db, 60_000, () => undefined, events, undefined, nodeB.nodeId)];
+      expect(await nodeA.heartbeat()).toBe(false);
+      expect(await nodeB.heartbeat()).toBe(false);
+      a.connected(scope, alone);
+      a.connected(scope, both);
+      b.connected(scope, both);
+      await Promise.all([a.flush(), b.flush()]);
+      expect(await nodeB.sweep()).toBe(0); // node a is alive: nothing to do
+
+      // Node a is killed: its heartbeat stops, and is older than NODE_STALE_MS.
+      await db.platformQuery(`UPDATE gateway_nodes SET seen_at = now() - interval '1 minute' WHERE node_id = $1`, [nodeA.nodeId]);
+      expect(await nodeB.sweep()).toBe(1);
+      expect([await online(alone), await online(both)]).toEqual([false, true]);
+      expect(heard.presence.map((h) => h.event).at(-1)).toEqual({ tenantId, deviceId: alone, online: false });
+      expect(await db.platformQuery('SELECT 1 FROM gateway_nodes WHERE node_id = $1', [nodeA.nodeId])).toEqual([]);
+      expect(await nodeB.sweep()).toBe(0);
+
+      // It was only cut off from the database: it learns it was swept, and records what it holds again.
+      expect(await nodeA.heartbeat()).toBe(true);
+      a.recordPresenceAgain();
+      await a.flush();
+      expect(await online(alone)).toBe(true);
+      await Promise.all([a.close(), b.close()]);
+      await Promise.all([nodeA.leave(), nodeB.leave()]);
+    });
   });
 
   it('announces nothing for a write that failed', async () => {

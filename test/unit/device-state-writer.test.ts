@@ -33,10 +33,11 @@ describe('DeviceStateWriter', () => {
   it('keeps presence that failed to write and writes the latest once the database is back', async () => {
     const { state, db } = flakyDatabase();
     const errors: Error[] = [];
-    const writer = new DeviceStateWriter(db, 60_000, (error) => errors.push(error));
+    const writer = new DeviceStateWriter(db, 60_000, (error) => errors.push(error), undefined, undefined, 'node-1');
     writer.connected(TENANT, 'device-1');
     await writer.flush();
-    expect(state.committed).toEqual([{ tenantId: TENANT_ID, params: [['device-1'], [true]] }]);
+    // The devices' rows locked, then this node's connections of each recorded.
+    expect(state.committed).toEqual([{ tenantId: TENANT_ID, params: [['device-1']] }, { tenantId: TENANT_ID, params: [['device-1'], [1], 'node-1'] }]);
 
     state.down = true;
     writer.disconnected('device-1');
@@ -47,7 +48,7 @@ describe('DeviceStateWriter', () => {
 
     state.down = false;
     await writer.flush();
-    expect(state.committed.at(-1)).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [false]] });
+    expect(state.committed.at(-1)).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [0], 'node-1'] });
     expect(writer.pending).toBe(0);
     await writer.close();
   });
@@ -70,7 +71,7 @@ describe('DeviceStateWriter', () => {
 
   it('keeps last-seen activity that failed to write', async () => {
     const { state, db } = flakyDatabase();
-    const writer = new DeviceStateWriter(db, 60_000, () => undefined);
+    const writer = new DeviceStateWriter(db, 60_000, () => undefined, undefined, undefined, 'node-1');
     writer.connected(TENANT, 'device-1');
     await writer.flush();
     state.down = true;
@@ -78,8 +79,8 @@ describe('DeviceStateWriter', () => {
     await expect(writer.flush()).rejects.toThrow();
     state.down = false;
     await writer.flush();
-    expect(state.committed).toHaveLength(2);
-    expect(state.committed[1]).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [true]] });
+    expect(state.committed).toHaveLength(4);
+    expect(state.committed[3]).toEqual({ tenantId: TENANT_ID, params: [['device-1'], [1], 'node-1'] });
     await writer.close();
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/database.js';
 import type { TenantScope } from '../../db/tenant-scope.js';
 import type { Tx } from '../../db/database.js';
@@ -9,14 +10,23 @@ export type StatesWritten = (tx: Tx, tenantId: string, states: { deviceId: strin
 type Presence = { tenant: TenantScope; connections: number; dirty: boolean; seen: boolean };
 type StateUpdate = { tenant: TenantScope; state: string };
 
+/** First, so that two nodes writing one device's presence take turns (and meet a sweep, node-presence.ts, the same way). */
+const LOCK_DEVICES = 'SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE';
 /**
- * Moves last_seen_at of every device named, and online where it changed; returns
- * the devices whose online changed, for device.presence.changed. Both updates
- * read one snapshot, so their rows are apart (one changes, the other does not).
+ * Records this node's connections of each device named ($3), moves
+ * last_seen_at, and online where it changed (online: a connection here or on
+ * another node); returns the devices whose online changed, for
+ * device.presence.changed. A statement after LOCK_DEVICES, so it reads what
+ * the node that held the lock before committed.
  */
-const PRESENCE_UPDATE = `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::bool[]) AS u(id, online)),
-  changed AS (UPDATE devices d SET online = u.online, last_seen_at = now() FROM u WHERE d.id = u.id AND d.online IS DISTINCT FROM u.online RETURNING d.id, d.online),
-  unchanged AS (UPDATE devices d SET last_seen_at = now() FROM u WHERE d.id = u.id AND d.online IS NOT DISTINCT FROM u.online)
+const PRESENCE_UPDATE = `WITH u AS (SELECT * FROM unnest($1::uuid[], $2::int[]) AS u(id, connections)),
+  gone AS (DELETE FROM device_connections c USING u WHERE c.device_id = u.id AND c.node_id = $3 AND u.connections = 0),
+  here AS (INSERT INTO device_connections (tenant_id, device_id, node_id, connections)
+    SELECT d.tenant_id, u.id, $3, u.connections FROM u JOIN devices d ON d.id = u.id WHERE u.connections > 0
+    ON CONFLICT (device_id, node_id) DO UPDATE SET connections = EXCLUDED.connections),
+  now_online AS (SELECT u.id, u.connections > 0 OR EXISTS (SELECT 1 FROM device_connections c WHERE c.device_id = u.id AND c.node_id <> $3) AS online FROM u),
+  changed AS (UPDATE devices d SET online = n.online, last_seen_at = now() FROM now_online n WHERE d.id = n.id AND d.online IS DISTINCT FROM n.online RETURNING d.id, d.online),
+  unchanged AS (UPDATE devices d SET last_seen_at = now() FROM now_online n WHERE d.id = n.id AND d.online IS NOT DISTINCT FROM n.online)
   SELECT id, online FROM changed`;
 const STATE_UPSERT = `INSERT INTO device_state (tenant_id, device_id, state, updated_at)
   SELECT $1::uuid, u.id, u.state::jsonb, now() FROM unnest($2::uuid[], $3::text[]) AS u(id, state)
@@ -33,6 +43,11 @@ const STATE_UPSERT = `INSERT INTO device_state (tenant_id, device_id, state, upd
  * count when the write happens), and the next flush tries again. A device that
  * went offline during an outage reads offline once the database is back.
  *
+ * Presence is this process's count of a device's connections, recorded under
+ * its node id: a device is online while any node records one, so a device
+ * that moved to another node (or holds connections on two) is not marked
+ * offline by the node it left; a node that died is swept (node-presence.ts).
+ *
  * Each write names its tenant by a TenantScope made from the connection's
  * TenantContext, and announces, once committed, `device.state.changed` for each
  * state stored and `device.presence.changed` for each device whose online flag
@@ -47,6 +62,8 @@ export class DeviceStateWriter {
   constructor(
     private readonly db: Database, intervalMs: number, private readonly onError: (error: Error) => void, private readonly events?: EventBus,
     private readonly statesWritten?: StatesWritten,
+    /** This process among the fleet's (node-presence.ts): its connections are recorded under it. */
+    private readonly nodeId: string = randomUUID(),
   ) {
     this.timer = setInterval(() => this.flush().catch(() => undefined), intervalMs);
     this.timer.unref();
@@ -71,6 +88,11 @@ export class DeviceStateWriter {
     if (!entry) return;
     entry.connections = Math.max(0, entry.connections - 1);
     entry.dirty = true;
+  }
+
+  /** Every device connected here is recorded again at the next flush (this node had been swept as gone: node-presence.ts). */
+  recordPresenceAgain(): void {
+    for (const entry of this.presence.values()) if (entry.connections > 0) entry.dirty = true;
   }
 
   /** Activity moves last_seen_at at the next flush. */
@@ -108,12 +130,12 @@ export class DeviceStateWriter {
 
   private async writePresence(): Promise<void> {
     const taken: [string, Presence, { dirty: boolean; seen: boolean }][] = [];
-    const groups = new Map<string, [TenantScope, { ids: string[]; online: boolean[] }]>();
+    const groups = new Map<string, [TenantScope, { ids: string[]; connections: number[] }]>();
     for (const [deviceId, entry] of this.presence) {
       if (!entry.dirty && !entry.seen) continue;
-      const group = groupOf(groups, entry.tenant, () => ({ ids: [], online: [] }));
+      const group = groupOf(groups, entry.tenant, () => ({ ids: [], connections: [] }));
       group.ids.push(deviceId);
-      group.online.push(entry.connections > 0);
+      group.connections.push(entry.connections);
       taken.push([deviceId, entry, { dirty: entry.dirty, seen: entry.seen }]);
       entry.dirty = false;
       entry.seen = false;
@@ -121,7 +143,8 @@ export class DeviceStateWriter {
     if (groups.size === 0) return;
     try {
       await this.db.withEachTenant(groups.values(), async (tx, group, tenant) => {
-        const { rows } = await tx.query<{ id: string; online: boolean }>(PRESENCE_UPDATE, [group.ids, group.online]);
+        await tx.query(LOCK_DEVICES, [group.ids]);
+        const { rows } = await tx.query<{ id: string; online: boolean }>(PRESENCE_UPDATE, [group.ids, group.connections, this.nodeId]);
         tx.afterCommit(() => {
           for (const row of rows) this.events?.emit('device.presence.changed', { tenantId: tenant.tenantId, deviceId: row.id, online: row.online });
         });

@@ -1,0 +1,58 @@
+import type { Database } from '../../db/database.js';
+import type { EventBus } from '../event-bus.js';
+
+/** Connections recorded by a node not heard from for this long are its last: it is gone. */
+export const NODE_STALE_MS = 30_000;
+
+/**
+ * This process among the gateway processes sharing the database: it says it
+ * is alive (`heartbeat`), and any process removes the device connections of a
+ * process that stopped saying so (killed, its machine gone) and marks the
+ * devices that had no other connection offline (`sweep`), so a device's
+ * presence is right within NODE_STALE_MS plus one sweep interval, whoever
+ * held it. A process that stops cleanly records its devices' disconnections
+ * itself (DeviceStateWriter) and leaves (`leave`).
+ */
+export class NodePresence {
+  constructor(private readonly db: Database, readonly nodeId: string, private readonly events?: EventBus, private readonly staleMs = NODE_STALE_MS) {}
+
+  private joined = false;
+
+  /**
+   * True when this node had been swept as gone (it could not reach the
+   * database for longer than NODE_STALE_MS): what it recorded was removed, and
+   * its connected devices must be recorded again.
+   */
+  async heartbeat(): Promise<boolean> {
+    const [row] = await this.db.platformQuery<{ inserted: boolean }>(
+      `INSERT INTO gateway_nodes (node_id) VALUES ($1) ON CONFLICT (node_id) DO UPDATE SET seen_at = now() RETURNING (xmax = 0) AS inserted`, [this.nodeId]);
+    const swept = this.joined && row!.inserted;
+    this.joined = true;
+    return swept;
+  }
+
+  /** Devices marked offline because every node that held them is gone. */
+  async sweep(): Promise<number> {
+    const stale = `NOT EXISTS (SELECT 1 FROM gateway_nodes n WHERE n.node_id = c.node_id AND n.seen_at > now() - $1::int * interval '1 millisecond')`;
+    return this.db.withPlatform(async (tx) => {
+      const candidates = (await tx.query<{ device_id: string }>(`SELECT DISTINCT c.device_id FROM device_connections c WHERE ${stale}`, [this.staleMs])).rows.map((row) => row.device_id);
+      if (candidates.length > 0) {
+        // In the order the writers lock them (device-state-writer.ts), then read afresh.
+        await tx.query('SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [candidates]);
+        await tx.query(`DELETE FROM device_connections c WHERE c.device_id = ANY($2::uuid[]) AND ${stale}`, [this.staleMs, candidates]);
+      }
+      const { rows } = candidates.length === 0 ? { rows: [] } : await tx.query<{ id: string; tenant_id: string }>(
+        `UPDATE devices d SET online = false WHERE d.id = ANY($1::uuid[]) AND d.online AND NOT EXISTS (SELECT 1 FROM device_connections c WHERE c.device_id = d.id)
+          RETURNING d.id, d.tenant_id`, [candidates]);
+      await tx.query(`DELETE FROM gateway_nodes WHERE seen_at <= now() - $1::int * interval '1 millisecond'`, [this.staleMs]);
+      tx.afterCommit(() => {
+        for (const row of rows) this.events?.emit('device.presence.changed', { tenantId: row.tenant_id, deviceId: row.id, online: false });
+      });
+      return rows.length;
+    });
+  }
+
+  async leave(): Promise<void> {
+    await this.db.platformQuery('DELETE FROM gateway_nodes WHERE node_id = $1', [this.nodeId]);
+  }
+}
