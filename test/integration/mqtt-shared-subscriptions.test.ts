@@ -1,33 +1,12 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
-import { connect, isMarker, markerToEach, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
+import { describe, expect, it } from 'vitest';
+import { twoTenantGateway } from '../support/broker-fixture.js';
+import { isMarker, markerToEach, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
 
 /** `$share/<group>/<filter>` (and EMQX's `$queue/<filter>`), offered to MQTT 3.1.1 clients: each message to one member of the group, inside the tenant. */
 describe('MQTT shared subscriptions', () => {
-  let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
-  const creds: Record<string, Credential> = {};
-  const open: MqttClient[] = [];
-
-  async function client(who: string, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
-    const c = await connect(gw.endpoints.tcp, { username: creds[who]!.username, password: creds[who]!.password, ...options });
-    open.push(c);
-    return c;
-  }
-
-  beforeAll(async () => {
-    gw = await startBrokerGateway();
-    for (const tenant of ['alpha', 'beta']) {
-      await gw.tenant(tenant);
-      creds[`${tenant}.sensor`] = await gw.device(tenant, 'sensor-1');
-      creds[`${tenant}.worker`] = await gw.app(tenant, 'worker');
-    }
+  const { client } = twoTenantGateway('worker', async (gw, creds) => {
     creds['alpha.states'] = await gw.app('alpha', 'states', { subscribe: ['devices/+/state'] });
   });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
-  });
-  afterAll(() => gw?.close());
 
   it('hands each message to one member of the group, in turn, while other groups and plain subscribers get every one', async () => {
     const members = await Promise.all([1, 2, 3].map(() => client('alpha.worker')));

@@ -1,32 +1,11 @@
-import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBrokerGateway, type Credential } from '../support/broker-fixture.js';
-import { connect, markerAfter, record, stillConnected, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
+import { describe, expect, it } from 'vitest';
+import { twoTenantGateway } from '../support/broker-fixture.js';
+import { markerAfter, record, stillConnected, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
 
 /** Tenant B never receives a byte of tenant A, whatever it subscribes to; both use the same device names. */
 describe('MQTT tenant isolation', () => {
-  let gw: Awaited<ReturnType<typeof startBrokerGateway>>;
-  const creds: Record<string, Credential> = {};
-  const open: MqttClient[] = [];
-
-  async function client(who: string, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
-    const c = await connect(gw.endpoints.tcp, { username: creds[who]!.username, password: creds[who]!.password, ...options });
-    open.push(c);
-    return c;
-  }
-
-  beforeAll(async () => {
-    gw = await startBrokerGateway();
-    for (const tenant of ['alpha', 'beta']) {
-      await gw.tenant(tenant);
-      creds[`${tenant}.sensor`] = await gw.device(tenant, 'sensor-1');
-      creds[`${tenant}.watcher`] = await gw.app(tenant, 'watcher');
-    }
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
-  });
-  afterAll(() => gw?.close());
+  const { fixture, client } = twoTenantGateway('watcher');
+  const creds = fixture.creds;
 
   const fromBeta = (messages: Received[]) => messages.filter((m) => m.payload.includes('beta'));
 

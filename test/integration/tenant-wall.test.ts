@@ -19,7 +19,7 @@ afterAll(() => db.close());
 
 /** Tables with tenant_id in the schema today: a floor, so that a catalog query that finds nothing cannot pass. */
 const KNOWN = [
-  'app_credentials', 'commands', 'device_capabilities', 'device_state', 'devices', 'invitations', 'memberships', 'notification_preferences',
+  'app_credentials', 'commands', 'device_capabilities', 'device_connections', 'device_state', 'devices', 'invitations', 'memberships', 'notification_preferences',
   'notifications', 'oauth_codes', 'push_credentials', 'push_deliveries', 'push_lanes', 'push_rules', 'push_tokens', 'refresh_tokens',
   'alexa_grants', 'device_events', 'device_events_default', 'security_events', 'telemetry', 'telemetry_default',
   'voice_accounts', 'voice_capabilities', 'voice_credentials', 'voice_pins',

@@ -9,7 +9,9 @@ import type { Logger } from '../../src/logger.js';
 import { createTenant } from '../../src/core/tenants.js';
 import type { GatewayOptions } from '../../src/main.js';
 import { startTestGateway, type TestGateway } from './gateway.js';
-import type { Endpoints } from './mqtt.js';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { connect, type Endpoints } from './mqtt.js';
 
 export type Credential = { username: string; password: string; id: string };
 
@@ -57,4 +59,36 @@ export async function startBrokerGateway(env: Record<string, string> = {}, log?:
       return { id: member.id, token: access_token };
     },
   };
+}
+
+export type BrokerGateway = Awaited<ReturnType<typeof startBrokerGateway>>;
+
+/**
+ * One gateway for a test file, with tenants `alpha` and `beta` that each have
+ * a device `sensor-1` and an app named `app` (credentials `alpha.sensor`,
+ * `beta.<app>`, …), and `client(who)`: an MQTT connection of that credential,
+ * closed after each test. `more` provisions what else the file needs.
+ */
+export function twoTenantGateway(app: string, more: (gw: BrokerGateway, creds: Record<string, Credential>) => Promise<void> = async () => undefined) {
+  const fixture = { gw: undefined as unknown as BrokerGateway, creds: {} as Record<string, Credential> };
+  const open: MqttClient[] = [];
+  beforeAll(async () => {
+    fixture.gw = await startBrokerGateway();
+    for (const tenant of ['alpha', 'beta']) {
+      await fixture.gw.tenant(tenant);
+      fixture.creds[`${tenant}.sensor`] = await fixture.gw.device(tenant, 'sensor-1');
+      fixture.creds[`${tenant}.${app}`] = await fixture.gw.app(tenant, app);
+    }
+    await more(fixture.gw, fixture.creds);
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  });
+  afterAll(() => fixture.gw?.close());
+  async function client(who: string, options: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
+    const c = await connect(fixture.gw.endpoints.tcp, { username: fixture.creds[who]!.username, password: fixture.creds[who]!.password, ...options });
+    open.push(c);
+    return c;
+  }
+  return { fixture, client };
 }
