@@ -90,7 +90,7 @@ export type Core = {
 };
 
 export type CoreOptions = {
-  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push' | 'automations'>;
+  config: Pick<Config, 'auth' | 'telemetry' | 'voicePin' | 'push' | 'automations' | 'fleetNodeTtlMs'>;
   /** The automations' clock (schedules, time windows, offline triggers), from the composition root (CLOCK_START, or a test's). */
   clock?: Clock;
   automationObserver?: AutomationObserver;
@@ -107,9 +107,6 @@ export type CoreOptions = {
   /** Brute-force lockouts shared by the fleet (src/fleet/limits); by default src/auth's own, in this process. */
   failureLimits?: FailureLimitsFactory;
 };
-
-/** How often this process says it is alive and sweeps the connections of processes that stopped (node-presence.ts). */
-const NODE_HEARTBEAT_MS = 10_000;
 
 export async function createCore(db: Database, { config, issuer, log, telemetryObserver, deviceStateFailed, clock = () => new Date(), automationObserver, runAutomations = true, eventChannel, failureLimits }: CoreOptions): Promise<Core> {
   const events: EventBus = new LocalEventBus((event, error) => log.error({ err: error, event }, 'an event listener failed'), eventChannel);
@@ -135,7 +132,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
     concurrency: config.telemetry.writers,
     bulkConcurrency: config.telemetry.bulkWriters,
   }, telemetryObserver);
-  const node = new NodePresence(db, randomUUID(), events);
+  const node = new NodePresence(db, randomUUID(), events, config.fleetNodeTtlMs);
   const deviceState = new DeviceStateWriter(db, 1000, deviceStateFailed ?? ((error) => log.error({ err: error }, 'writing device presence or state failed; kept, retrying')), events,
     (tx, tenantId, states) => triggers.statesWritten(tx, tenantId, states), node.nodeId);
   await node.heartbeat();
@@ -147,7 +144,7 @@ export async function createCore(db: Database, { config, issuer, log, telemetryO
         return node.sweep();
       })
       .catch((error: unknown) => presenceFailures.record(error));
-  }, NODE_HEARTBEAT_MS);
+  }, config.fleetNodeTtlMs / 3);
   presence.unref();
   // Every second: during an outage that is one failure a second, logged when it starts and then twice a minute.
   const expiryFailures = new RepeatedFailures<unknown>((count, error) => log.error({ err: error, failures: count }, 'expiring commands failed'), 30_000);

@@ -102,7 +102,7 @@ describe('DeviceStateWriter against PostgreSQL', () => {
       await Promise.all([a.flush(), b.flush()]);
       expect(await nodeB.sweep()).toBe(0); // node a is alive: nothing to do
 
-      // Node a is killed: its heartbeat stops, and is older than NODE_STALE_MS.
+      // Node a is killed: its heartbeat stops, older than its staleness (15 s here).
       await db.platformQuery(`UPDATE gateway_nodes SET seen_at = now() - interval '1 minute' WHERE node_id = $1`, [nodeA.nodeId]);
       expect(await nodeB.sweep()).toBe(1);
       expect([await online(alone), await online(both)]).toEqual([false, true]);

@@ -1,26 +1,23 @@
 import type { Database } from '../../db/database.js';
 import type { EventBus } from '../event-bus.js';
 
-/** Connections recorded by a node not heard from for this long are its last: it is gone. */
-export const NODE_STALE_MS = 30_000;
-
 /**
  * This process among the gateway processes sharing the database: it says it
  * is alive (`heartbeat`), and any process removes the device connections of a
  * process that stopped saying so (killed, its machine gone) and marks the
  * devices that had no other connection offline (`sweep`), so a device's
- * presence is right within NODE_STALE_MS plus one sweep interval, whoever
- * held it. A process that stops cleanly records its devices' disconnections
+ * presence is right within `staleMs` (FLEET_NODE_TTL_MS: a node not heard
+ * from for that long is gone) plus one sweep interval, whoever held it. A process that stops cleanly records its devices' disconnections
  * itself (DeviceStateWriter) and leaves (`leave`).
  */
 export class NodePresence {
-  constructor(private readonly db: Database, readonly nodeId: string, private readonly events?: EventBus, private readonly staleMs = NODE_STALE_MS) {}
+  constructor(private readonly db: Database, readonly nodeId: string, private readonly events?: EventBus, private readonly staleMs = 15_000) {}
 
   private joined = false;
 
   /**
    * True when this node had been swept as gone (it could not reach the
-   * database for longer than NODE_STALE_MS): what it recorded was removed, and
+   * database for longer than `staleMs`): what it recorded was removed, and
    * its connected devices must be recorded again.
    */
   async heartbeat(): Promise<boolean> {
