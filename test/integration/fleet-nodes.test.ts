@@ -9,6 +9,7 @@ import { HEADERS, sign } from '../../src/voice/alexa/forwarder-signature.js';
 import { NoticeSender } from '../../src/fleet/operator-notices.js';
 import { answeringDevice } from '../support/answering-device.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
+import { prng } from '../support/mqtt-fuzz.js';
 import { call } from '../support/gateway.js';
 import { connect, isMarker, markerAfter, markerToEach, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
 import { gatewayEnv, runCli, waitFor } from '../support/processes.js';
@@ -17,6 +18,10 @@ import { describeWithRedis, startRedisServer, type RedisServer } from '../suppor
 import { spawnUrlGateway, type UrlGateway } from '../support/url-gateway.js';
 
 const PASSWORD = 'correct horse battery';
+/** Two tenants with the same device and app names, for the randomized isolation check. */
+const ISOLATED = ['iso-a', 'iso-b'];
+/** Set FLEET_ISOLATION_SEED to replay a run of the randomized check; the seed is printed either way. */
+const ISOLATION_SEED = Number(process.env.FLEET_ISOLATION_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const [ALEXA_SKILL, ALEXA_SECRET] = ['amzn1.ask.skill.fleet', 'forwarder-secret-of-the-fleet-test'];
 type Credential = { id: string; username: string; password: string };
 
@@ -85,6 +90,7 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     await provision('operator', ['bulb'], []);
     await provision('share', ['meter'], ['worker']);
     await provision('kill', ['meter', 'gauge', 'valve'], ['recorder']);
+    for (const tenant of ISOLATED) await provision(tenant, ['d1', 'd2'], ['watcher']);
     nodes.push(...await Promise.all([spawnUrlGateway(databaseUrl, env), spawnUrlGateway(databaseUrl, env)]));
   }, 180_000);
   afterAll(async () => {
@@ -220,6 +226,79 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     expect(device.connected).toBe(true);
     expect(issued.body.status).toBe('succeeded');
   });
+
+  it('a randomized run over three nodes (two tenants of the same names; wildcards, $SYS, $share, retained, wills, client-id collisions): nothing crosses tenants', async () => {
+    console.log(`fleet isolation seed ${ISOLATION_SEED} (FLEET_ISOLATION_SEED=${ISOLATION_SEED} replays it)`);
+    const random = prng(ISOLATION_SEED);
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const FILTERS = ['#', '+/+/telemetry', 'devices/+/telemetry', 'devices/d1/#', 'devices/+/events/#', '$SYS/#', '$share/G/devices/#', '$queue/devices/+/state', '$share/G/#', 'apps/#'];
+    const foreign = (tenant: string) => ISOLATED.filter((other) => other !== tenant).flatMap((other) => ['d1', 'd2', 'watcher'].flatMap((name) => [credential(`${other}/${name}`).id, credential(`${other}/${name}`).username]));
+    type Watcher = { tenant: string; client: MqttClient; received: Received[] };
+    const watchers: Watcher[] = [];
+    // Six watchers per tenant, the same client ids in both tenants on different nodes, some with persistent sessions.
+    for (let i = 0; i < 12; i++) {
+      const tenant = ISOLATED[i % 2]!;
+      const app = credential(`${tenant}/watcher`);
+      const client = await connect(mqttUrl(nodes[i % 3]!), { username: app.username, password: app.password, clientId: `collide-${i >> 1}`, clean: random() < 0.5 });
+      client.on('error', () => undefined);
+      clients.push(client);
+      const received = record(client);
+      // A shared group of its own (it is the only member), so that every message of the group reaches it.
+      const filters = [pick(FILTERS), pick(FILTERS), 'markers/#'].map((filter) => filter.replace('G', `g${i}`));
+      await subscribe(client, filters, 1);
+      watchers.push({ tenant, client, received });
+    }
+    const devices = new Map<string, MqttClient>();
+    for (const tenant of ISOLATED) {
+      for (const name of ['d1', 'd2']) {
+        const device = credential(`${tenant}/${name}`);
+        const client = await connect(mqttUrl(pick(nodes)), { username: device.username, password: device.password, clientId: `dev-${name}` });
+        client.on('error', () => undefined);
+        clients.push(client);
+        devices.set(`${tenant}/${name}`, client);
+      }
+    }
+    let sent = 0;
+    for (let op = 0; op < 2_000; op++) {
+      const tenant = pick(ISOLATED);
+      const payload = () => JSON.stringify({ tenant, n: ++sent });
+      const roll = random();
+      if (roll < 0.7) {
+        const name = pick(['d1', 'd2']);
+        const topic = pick([`devices/${name}/telemetry`, `devices/${name}/state`, `devices/${name}/events/door`]);
+        const options = { qos: pick([0, 1] as const), retain: !topic.endsWith('telemetry') && random() < 0.3 };
+        await devices.get(`${tenant}/${name}`)!.publishAsync(topic, payload(), options);
+      } else if (roll < 0.85) {
+        await pick(watchers.filter((watcher) => watcher.tenant === tenant)).client.publishAsync(`apps/${pick(['x', 'y'])}`, payload(), { qos: pick([0, 1] as const), retain: random() < 0.2 });
+      } else if (roll < 0.95) {
+        // A will: a device connection with the same client id in both tenants, dropped without DISCONNECT.
+        const device = credential(`${tenant}/d2`);
+        const dying = await connect(mqttUrl(pick(nodes)), { username: device.username, password: device.password, clientId: `will-${op % 4}`,
+          will: { topic: 'devices/d2/events/gone', payload: Buffer.from(payload()), qos: 1, retain: false } });
+        dying.on('error', () => undefined);
+        (dying as unknown as { stream: { destroy(): void } }).stream.destroy();
+      } else {
+        const watcher = pick(watchers.filter((candidate) => candidate.tenant === tenant));
+        await subscribe(watcher.client, pick(FILTERS).replace('G', `late${op}`), 1);
+      }
+    }
+    // Markers from every node in each tenant, after everything above: once a watcher has its tenant's three, what was routed to it is in.
+    for (const tenant of ISOLATED) {
+      const app = credential(`${tenant}/watcher`);
+      for (const [i, node] of nodes.entries()) {
+        const marker = await mqtt(node, app, `marker-${i}`);
+        await markerAfter(marker, `markers/${i}`, watchers.filter((watcher) => watcher.tenant === tenant).map((watcher) => watcher.received), { timeoutMs: 15_000 });
+      }
+    }
+    for (const { tenant, received } of watchers) {
+      const leaks = withoutMarkers(received).filter((message) => message.topic.startsWith('$SYS/')
+        ? foreign(tenant).some((id) => message.payload.includes(id))
+        : (JSON.parse(message.payload) as { tenant: string }).tenant !== tenant);
+      expect(leaks, `seed ${ISOLATION_SEED}`).toEqual([]);
+    }
+    // The run did route: every watcher got messages of its own tenant, many across nodes.
+    expect(watchers.every((watcher) => withoutMarkers(watcher.received).length > 0), `seed ${ISOLATION_SEED}`).toBe(true);
+  }, 120_000);
 
   it('a node killed with SIGKILL under QoS 1 load: every acknowledged row is stored, its devices read offline unless they reconnected elsewhere, and a persistent session resumes on another node with what was queued', async () => {
     const [meter, gauge, valve, recorder] = [credential('kill/meter'), credential('kill/gauge'), credential('kill/valve'), credential('kill/recorder')];

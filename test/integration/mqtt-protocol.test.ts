@@ -173,6 +173,17 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(seen.filter((m) => m.topic === 'devices/probe/events/overlap')).toHaveLength(1);
   });
 
+  it('answers a SUBSCRIBE that repeats a filter with a return code for each filter [MQTT-3.9.3-1] and keeps the connection', async () => {
+    const watcher = await as(app);
+    const seen = record(watcher);
+    expect(await subscribe(watcher, ['devices/probe/events/#', '$share/malformed', 'devices/probe/events/#'], 1)).toEqual([1, 128, 1]);
+    await stillConnected(watcher);
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/repeated', '{}', { qos: 1 });
+    await markerAfter(probe, 'devices/probe/events/marker', [seen]);
+    expect(withoutMarkers(seen).map((m) => `${m.topic} ${m.qos}`)).toEqual(['devices/probe/events/repeated 1']);
+  });
+
   it('unsubscribes the filter it was asked to', async () => {
     const watcher = await as(app);
     const seen = record(watcher);

@@ -2,6 +2,7 @@ import type { Client } from 'aedes';
 import type { Packet } from 'mqtt-packet';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
 import { sessionOf } from '../session.js';
+import { answerEachFilter } from '../aedes-tuning/suback-per-filter.js';
 
 /** The parts of an aedes 1.2 client this module relies on (checked when installed). */
 type ParserInternals = { _parser: { prependListener(event: 'packet', listener: (packet: Packet) => void): unknown } };
@@ -28,6 +29,7 @@ export function screenPackets(client: Client): void {
     if (packet.cmd === 'subscribe') {
       const subscriptions = packet.subscriptions;
       for (let i = 1; i < subscriptions.length; i++) positions.set(subscriptions[i]!, i);
+      if (subscriptions.length > 1) answerEachFilter((client as unknown as { conn: object }).conn, packet.messageId!, subscriptions.map((sub) => sub.topic));
     } else if (packet.cmd === 'unsubscribe') {
       unsubscribing(client, packet.unsubscriptions);
     }
