@@ -89,6 +89,7 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
     await provision('sessions', ['valve', 'tap'], ['recorder']);
     await provision('operator', ['bulb'], []);
     await provision('share', ['meter'], ['worker']);
+    await provision('qos', ['lamp'], ['panel']);
     await provision('kill', ['meter', 'gauge', 'valve'], ['recorder']);
     for (const tenant of ISOLATED) await provision(tenant, ['d1', 'd2'], ['watcher']);
     nodes.push(...await Promise.all([spawnUrlGateway(databaseUrl, env), spawnUrlGateway(databaseUrl, env)]));
@@ -116,6 +117,27 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
       `0 ${JSON.stringify({ q: 0 })}`,
       ...Array.from({ length: 20 }, (_, i) => `1 ${JSON.stringify({ q: 1, i })}`),
     ]);
+  });
+
+  it('QoS 2 crosses nodes exactly once at QoS 2, and a retained message is there for a new subscriber on every node', async () => {
+    const [lamp, panel] = [credential('qos/lamp'), credential('qos/panel')];
+    const subscriber = await mqtt(nodes[1]!, panel, 'panel-q2');
+    const received = record(subscriber);
+    expect(await subscribe(subscriber, 'apps/orders', 2)).toEqual([2]);
+    const publisher = await mqtt(nodes[0]!, panel, 'panel-q2-publisher');
+    for (let n = 1; n <= 5; n++) await publisher.publishAsync('apps/orders', JSON.stringify({ n }), { qos: 2 });
+    await markerAfter(publisher, 'apps/orders', [received], { qos: 2 });
+    expect(withoutMarkers(received).map((message) => `${message.qos} ${message.payload}`)).toEqual([1, 2, 3, 4, 5].map((n) => `2 ${JSON.stringify({ n })}`));
+
+    const device = await mqtt(nodes[0]!, lamp, 'lamp-retained');
+    await device.publishAsync('devices/lamp/state', JSON.stringify({ on: true }), { qos: 1, retain: true });
+    for (const [i, node] of nodes.entries()) {
+      const late = await mqtt(node, panel, `panel-late-${i}`);
+      const seen = record(late);
+      await subscribe(late, 'devices/lamp/state', 1);
+      await until(() => seen.length === 1, 5_000, `the retained state on node ${i + 1}`);
+      expect(seen[0]).toMatchObject({ topic: 'devices/lamp/state', payload: JSON.stringify({ on: true }), retain: true });
+    }
   });
 
   it('a shared subscription group with members on nodes 2 and 3 takes each message from node 1 once fleet-wide, every member in turn', async () => {
