@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import mqttjs, { type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { COMMANDS, type Flags } from '../../src/cli/commands.js';
 import { loadConfig } from '../../src/config.js';
@@ -11,7 +12,7 @@ import { answeringDevice } from '../support/answering-device.js';
 import { createEmptyDatabase, silentLog } from '../support/database.js';
 import { prng } from '../support/mqtt-fuzz.js';
 import { call } from '../support/gateway.js';
-import { connect, isMarker, markerAfter, markerToEach, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
+import { connect, isMarker, markerAfter, markerToEach, rawStream, record, subscribe, until, withoutMarkers, type Received } from '../support/mqtt.js';
 import { gatewayEnv, runCli, waitFor } from '../support/processes.js';
 import { metric } from '../support/metrics.js';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -138,6 +139,83 @@ describeWithRedis('several gateway nodes over one PostgreSQL and one redis-serve
       await until(() => seen.length === 1, 5_000, `the retained state on node ${i + 1}`);
       expect(seen[0]).toMatchObject({ topic: 'devices/lamp/state', payload: JSON.stringify({ on: true }), retain: true });
     }
+  });
+
+  it('a QoS 2 delivery interrupted (after its PUBREL, or before its PUBREC) resumes on another node, and once completed there is never sent again', async () => {
+    const [panel] = [credential('qos/panel')];
+    /** A raw connection, so that the test decides which acknowledgements the client sends. */
+    const raw = async (node: UrlGateway) => {
+      const socket = await rawStream({ tcp: mqttUrl(node), ws: '' }, 'tcp');
+      const parser = mqttPacket.parser();
+      const packets: Packet[] = [];
+      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+      parser.on('packet', (packet) => packets.push(packet));
+      const send = (packet: Parameters<typeof mqttPacket.generate>[0]) => socket.write(mqttPacket.generate(packet));
+      const next = async (cmd: Packet['cmd']) => {
+        await until(() => packets.some((packet) => packet.cmd === cmd), 15_000, `${cmd} on the raw connection`);
+        return packets.splice(packets.findIndex((packet) => packet.cmd === cmd), 1)[0]!;
+      };
+      send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: 'panel-q2-raw', keepalive: 60, username: panel.username, password: Buffer.from(panel.password) });
+      const connack = (await next('connack')) as { returnCode: number; sessionPresent: boolean };
+      return { socket, packets, send, next, connack };
+    };
+    const shown = (packet: Packet) => `${packet.cmd} ${(packet as { payload?: Buffer }).payload?.toString() ?? ''}`;
+    const accepted = async (node: UrlGateway) => waitFor(async () => {
+      const session = await raw(node);
+      if (session.connack.returnCode === 0) return session;
+      session.socket.destroy();
+      return undefined;
+    }, 20_000, 'the session accepted');
+
+    const first = await accepted(nodes[0]!);
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'apps/inflight', qos: 2 }] });
+    await first.next('suback');
+    const publisher = await mqtt(nodes[1]!, panel, 'panel-q2-sender');
+    await publisher.publishAsync('apps/inflight', 'once', { qos: 2 });
+    const delivered = (await first.next('publish')) as { messageId: number; qos: number; payload: Buffer };
+    expect([delivered.qos, delivered.payload.toString()]).toEqual([2, 'once']);
+    first.send({ cmd: 'pubrec', messageId: delivered.messageId });
+    await first.next('pubrel');
+    first.socket.destroy(); // gone before its PUBCOMP
+
+    const second = await accepted(nodes[1]!);
+    expect(second.connack.sessionPresent).toBe(true);
+    const pubrel = (await second.next('pubrel')) as { messageId: number };
+    second.send({ cmd: 'pubcomp', messageId: pubrel.messageId });
+    second.send({ cmd: 'disconnect' });
+    await new Promise((resolve) => second.socket.once('close', resolve));
+    expect(second.packets.filter((packet) => packet.cmd === 'publish').map(shown)).toEqual([]);
+
+    const third = await accepted(nodes[2]!);
+    expect(third.connack.sessionPresent).toBe(true);
+    // A SUBSCRIBE round trip first: a message routed while aedes still reads a resumed session's queue may be sent from both (QoS 1 allows it).
+    third.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'apps/inflight-marker', qos: 1 }] });
+    await third.next('suback');
+    await publisher.publishAsync('apps/inflight', 'marker', { qos: 1 });
+    const marker = (await third.next('publish')) as { messageId: number; payload: Buffer };
+    expect(marker.payload.toString()).toBe('marker');
+    third.send({ cmd: 'puback', messageId: marker.messageId });
+    expect(third.packets.map(shown)).toEqual([]);
+
+    // Interrupted before its PUBREC this time: the PUBLISH itself is sent again on the next node.
+    await publisher.publishAsync('apps/inflight', 'again', { qos: 2 });
+    expect(((await third.next('publish')) as { payload: Buffer }).payload.toString()).toBe('again');
+    third.socket.destroy();
+    const fourth = await accepted(nodes[0]!);
+    const resent = (await fourth.next('publish')) as { messageId: number; qos: number; payload: Buffer };
+    expect([resent.qos, resent.payload.toString()]).toEqual([2, 'again']);
+    fourth.send({ cmd: 'pubrec', messageId: resent.messageId });
+    fourth.send({ cmd: 'pubcomp', messageId: ((await fourth.next('pubrel')) as { messageId: number }).messageId });
+    fourth.send({ cmd: 'disconnect' });
+    await new Promise((resolve) => fourth.socket.once('close', resolve));
+
+    const fifth = await accepted(nodes[1]!);
+    fifth.send({ cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'apps/inflight-marker', qos: 1 }] });
+    await fifth.next('suback');
+    await publisher.publishAsync('apps/inflight', 'last marker', { qos: 1 });
+    expect(((await fifth.next('publish')) as { payload: Buffer }).payload.toString()).toBe('last marker');
+    expect(fifth.packets.map(shown)).toEqual([]);
+    fifth.socket.destroy();
   });
 
   it('a shared subscription group with members on nodes 2 and 3 takes each message from node 1 once fleet-wide, every member in turn', async () => {
