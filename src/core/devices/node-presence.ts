@@ -28,20 +28,25 @@ export class NodePresence {
     return swept;
   }
 
-  /** Devices marked offline because every node that held them is gone. */
+  /**
+   * Devices marked offline because every node that held them is gone. Driven
+   * by gateway_nodes (a few rows), so a sweep that finds no silent node reads
+   * nothing else; a node is in it before it serves (start) and again as soon
+   * as it learns it was swept (heartbeat), so its connections are swept with it.
+   * Two nodes sweeping at once: the second finds the silent rows gone.
+   */
   async sweep(): Promise<number> {
-    const stale = `NOT EXISTS (SELECT 1 FROM gateway_nodes n WHERE n.node_id = c.node_id AND n.seen_at > now() - $1::int * interval '1 millisecond')`;
     return this.db.withPlatform(async (tx) => {
-      const candidates = (await tx.query<{ device_id: string }>(`SELECT DISTINCT c.device_id FROM device_connections c WHERE ${stale}`, [this.staleMs])).rows.map((row) => row.device_id);
-      if (candidates.length > 0) {
-        // In the order the writers lock them (device-state-writer.ts), then read afresh.
-        await tx.query('SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [candidates]);
-        await tx.query(`DELETE FROM device_connections c WHERE c.device_id = ANY($2::uuid[]) AND ${stale}`, [this.staleMs, candidates]);
-      }
-      const { rows } = candidates.length === 0 ? { rows: [] } : await tx.query<{ id: string; tenant_id: string }>(
+      const gone = (await tx.query<{ node_id: string }>(
+        `DELETE FROM gateway_nodes WHERE seen_at <= now() - $1::int * interval '1 millisecond' RETURNING node_id`, [this.staleMs])).rows.map((row) => row.node_id);
+      if (gone.length === 0) return 0;
+      const held = (await tx.query<{ device_id: string }>('SELECT DISTINCT device_id FROM device_connections WHERE node_id = ANY($1::text[])', [gone])).rows.map((row) => row.device_id);
+      // In the order the writers lock them (device-state-writer.ts), then read afresh.
+      await tx.query('SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [held]);
+      await tx.query('DELETE FROM device_connections WHERE node_id = ANY($1::text[])', [gone]);
+      const { rows } = await tx.query<{ id: string; tenant_id: string }>(
         `UPDATE devices d SET online = false WHERE d.id = ANY($1::uuid[]) AND d.online AND NOT EXISTS (SELECT 1 FROM device_connections c WHERE c.device_id = d.id)
-          RETURNING d.id, d.tenant_id`, [candidates]);
-      await tx.query(`DELETE FROM gateway_nodes WHERE seen_at <= now() - $1::int * interval '1 millisecond'`, [this.staleMs]);
+          RETURNING d.id, d.tenant_id`, [held]);
       tx.afterCommit(() => {
         for (const row of rows) this.events?.emit('device.presence.changed', { tenantId: row.tenant_id, deviceId: row.id, online: false });
       });
