@@ -11,6 +11,9 @@ type Deliver = (packet: AedesPublishPacket, done: Done) => void;
  * call (see queueSharedDeliveries).
  */
 let handingToMember = false;
+/** Clients whose deliverQoS queues what a group hands them (queueSharedDeliveries). */
+const queueing = new WeakSet<Client>();
+
 type Group = { filter: string; members: PacketListener[]; next: number; dispatch: PacketListener };
 
 /**
@@ -120,17 +123,21 @@ export class SharedSubscriptions implements MessageEmitter {
  * the message a group hands such a member is queued first, as aedes queues
  * what it publishes to one client: sent now, and again when the session
  * resumes if its PUBACK never came (MQTT 5 §4.8.2 lets the server wait for the
- * member to reconnect). Installed on each client as it connects, last, so that
- * it is the deliverQoS a subscription calls.
+ * member to reconnect). Installed when a persistent session is granted its
+ * first shared subscription (hooks/subscribe.ts), before aedes makes the
+ * subscription's function, which calls the deliverQoS it finds then: other
+ * clients' deliveries pay nothing.
  */
 export function queueSharedDeliveries(client: Client): void {
+  if ((client as unknown as { clean: boolean }).clean || queueing.has(client)) return;
+  queueing.add(client);
   const internals = client as unknown as { clean: boolean; id: string; deliverQoS: Deliver; broker: { persistence: { outgoingEnqueue(sub: { clientId: string }, packet: AedesPublishPacket): Promise<void> } } };
   if (typeof internals.deliverQoS !== 'function' || typeof internals.broker?.persistence?.outgoingEnqueue !== 'function') {
     throw new Error('aedes client internals changed: review src/broker/shared-subscriptions.ts before upgrading it');
   }
   const deliver = internals.deliverQoS;
   internals.deliverQoS = function deliverShared(packet, done) {
-    if (!handingToMember || packet.qos === 0 || internals.clean) return deliver(packet, done);
+    if (!handingToMember || packet.qos === 0) return deliver(packet, done);
     internals.broker.persistence.outgoingEnqueue({ clientId: internals.id }, packet).then(() => deliver(packet, done), () => deliver(packet, done));
   };
 }

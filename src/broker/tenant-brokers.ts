@@ -5,7 +5,6 @@ import { commandTopic } from '../core/topics/device-topics.js';
 import type { BrokerContext } from './broker-context.js';
 import { batchQos0Deliveries } from './aedes-tuning/qos0-delivery.js';
 import { connackFirst } from './aedes-tuning/connack-first.js';
-import { queueSharedDeliveries } from './shared-subscriptions.js';
 import { ReadScheduler } from './aedes-tuning/read-slicing.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
@@ -77,7 +76,6 @@ export class TenantBrokers {
         const client = broker.handle(stream);
         batchQos0Deliveries(client);
         connackFirst(client);
-        queueSharedDeliveries(client);
         this.reads.slice(client);
       },
       (error: unknown) => {

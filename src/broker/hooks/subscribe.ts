@@ -4,6 +4,7 @@ import { levelCount } from '../../core/topics/topic-match.js';
 import type { BrokerContext } from '../broker-context.js';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
 import { sessionOf } from '../session.js';
+import { queueSharedDeliveries } from '../shared-subscriptions.js';
 import { positionInPacket } from './packet-screen.js';
 
 /**
@@ -42,6 +43,7 @@ export function authorizeSubscribeHook(context: BrokerContext) {
       return callback(null, null);
     }
     held.add(filter);
+    if (shared) queueSharedDeliveries(client);
     callback(null, sub);
   };
 }
