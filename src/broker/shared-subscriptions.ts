@@ -129,9 +129,9 @@ export class SharedSubscriptions implements MessageEmitter {
  * clients' deliveries pay nothing.
  */
 export function queueSharedDeliveries(client: Client): void {
-  if ((client as unknown as { clean: boolean }).clean || queueing.has(client)) return;
-  queueing.add(client);
   const internals = client as unknown as { clean: boolean; id: string; deliverQoS: Deliver; broker: { persistence: { outgoingEnqueue(sub: { clientId: string }, packet: AedesPublishPacket): Promise<void> } } };
+  if (internals.clean || queueing.has(client)) return;
+  queueing.add(client);
   if (typeof internals.deliverQoS !== 'function' || typeof internals.broker?.persistence?.outgoingEnqueue !== 'function') {
     throw new Error('aedes client internals changed: review src/broker/shared-subscriptions.ts before upgrading it');
   }

@@ -11,7 +11,7 @@ type Presence = { tenant: TenantScope; connections: number; dirty: boolean; seen
 type StateUpdate = { tenant: TenantScope; state: string };
 
 /** First, so that two nodes writing one device's presence take turns (and meet a sweep, node-presence.ts, the same way). */
-const LOCK_DEVICES = 'SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE';
+export const LOCK_DEVICES = 'SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE';
 /**
  * Records this node's connections of each device named ($3), moves
  * last_seen_at, and online where it changed (online: a connection here or on

@@ -1,5 +1,6 @@
 import type { Database } from '../../db/database.js';
 import type { EventBus } from '../event-bus.js';
+import { LOCK_DEVICES } from './device-state-writer.js';
 
 /**
  * This process among the gateway processes sharing the database: it says it
@@ -41,8 +42,8 @@ export class NodePresence {
         `DELETE FROM gateway_nodes WHERE seen_at <= now() - $1::int * interval '1 millisecond' RETURNING node_id`, [this.staleMs])).rows.map((row) => row.node_id);
       if (gone.length === 0) return 0;
       const held = (await tx.query<{ device_id: string }>('SELECT DISTINCT device_id FROM device_connections WHERE node_id = ANY($1::text[])', [gone])).rows.map((row) => row.device_id);
-      // In the order the writers lock them (device-state-writer.ts), then read afresh.
-      await tx.query('SELECT id FROM devices WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [held]);
+      // In the order the writers lock them, then read afresh.
+      await tx.query(LOCK_DEVICES, [held]);
       await tx.query('DELETE FROM device_connections WHERE node_id = ANY($1::text[])', [gone]);
       const { rows } = await tx.query<{ id: string; tenant_id: string }>(
         `UPDATE devices d SET online = false WHERE d.id = ANY($1::uuid[]) AND d.online AND NOT EXISTS (SELECT 1 FROM device_connections c WHERE c.device_id = d.id)
