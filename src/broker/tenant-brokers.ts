@@ -4,7 +4,7 @@ import type { CommandMessage } from '../core/event-bus.js';
 import { commandTopic } from '../core/topics/device-topics.js';
 import type { BrokerContext } from './broker-context.js';
 import { batchQos0Deliveries } from './aedes-tuning/qos0-delivery.js';
-import { connackFirst } from './aedes-tuning/connack-first.js';
+import { resumedSessionOrder } from './aedes-tuning/resumed-session-order.js';
 import { ReadScheduler } from './aedes-tuning/read-slicing.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
@@ -75,7 +75,7 @@ export class TenantBrokers {
         coalesceWrites(stream);
         const client = broker.handle(stream);
         batchQos0Deliveries(client);
-        connackFirst(client);
+        resumedSessionOrder(client);
         this.reads.slice(client);
       },
       (error: unknown) => {

@@ -7,6 +7,7 @@ import { authenticate, lockingPreConnect, preConnect } from './hooks/connect.js'
 import { authorizeForwardHook, authorizePublishHook } from './hooks/publish.js';
 import { authorizeSubscribeHook } from './hooks/subscribe.js';
 import { createMessageEmitter } from './aedes-tuning/message-emitter.js';
+import { notingQueuedDeliveries } from './aedes-tuning/resumed-session-order.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { publishStatistics } from './tenant-stats.js';
@@ -31,7 +32,7 @@ export async function startTenantInstance(context: BrokerContext, tenantId: stri
     authenticate,
     authorizePublish: authorizePublishHook(context),
     authorizeSubscribe: authorizeSubscribeHook(context),
-    authorizeForward: authorizeForwardHook(context),
+    authorizeForward: notingQueuedDeliveries(authorizeForwardHook(context)),
   });
   const log = context.log.child({ tenantId });
   broker.on('clientReady', (client) => {

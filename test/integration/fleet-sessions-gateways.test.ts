@@ -69,6 +69,48 @@ describe('sessions across two gateway nodes', () => {
     await resumed.endAsync();
   });
 
+  it('a persistent session resumed again and again, on either node, under QoS 1 load: no message twice on one connection, none lost', async () => {
+    const sensor = await connect(mqttUrl(nodes[0]!), device);
+    /** A connection recorded from its first packet: a resumed session is sent its queue right after the CONNACK. */
+    const resume = async (node: UrlGateway) => {
+      const client = mqtt.connect(mqttUrl(node), { ...app, clientId: 'panel-resumer', clean: false, reconnectPeriod: 0, protocolVersion: 4 });
+      const received = record(client);
+      await new Promise((resolve, reject) => client.once('connect', resolve).once('error', reject));
+      return { client, received };
+    };
+    const first = await resume(nodes[1]!);
+    expect(await subscribe(first.client, 'devices/sensor/telemetry', 1)).toEqual([1]);
+    let published = 0;
+    let publishing = true;
+    const load = (async () => {
+      while (publishing) {
+        const burst = Array.from({ length: 5 }, () => sensor.publishAsync('devices/sensor/telemetry', JSON.stringify({ n: ++published }), { qos: 1 }));
+        await Promise.all(burst);
+      }
+    })();
+    const connections = [first];
+    for (let round = 1; round <= 40; round++) {
+      const current = connections.at(-1)!;
+      const seen = current.received.length;
+      await until(() => current.received.length >= seen + 3, 10_000, 'messages on this connection');
+      // Dropped without DISCONNECT, whatever is in flight: it is sent again on the next connection.
+      await current.client.endAsync(true);
+      connections.push(await resume(nodes[round % 2]!));
+    }
+    publishing = false;
+    await load;
+    const last = connections.at(-1)!;
+    await sensor.publishAsync('devices/sensor/telemetry', JSON.stringify({ n: 'marker' }), { qos: 1 });
+    await until(() => last.received.some((m) => m.payload.includes('marker')), 10_000, 'the marker on the last connection');
+    await Promise.all([sensor.endAsync(), last.client.endAsync()]);
+
+    const numbers = connections.map(({ received }) => received.map((m) => JSON.parse(m.payload).n as number | 'marker').filter((n) => n !== 'marker'));
+    const twiceOnOneConnection = numbers.flatMap((ns, connection) => ns.filter((n, i) => ns.indexOf(n) !== i).map((n) => ({ connection, n })));
+    expect(twiceOnOneConnection).toEqual([]);
+    const missing = Array.from({ length: published }, (_, i) => i + 1).filter((n) => !numbers.some((ns) => ns.includes(n)));
+    expect(missing).toEqual([]);
+  }, 120_000);
+
   it('the same client id connecting to both nodes at once ends with exactly one connection', async () => {
     for (let round = 0; round < 3; round++) {
       const clientId = `panel-racer-${round}`;
