@@ -46,6 +46,19 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(lowSeen[0]!.qos).toBe(0);
   });
 
+  it('sends a QoS 2 message to a QoS 1 subscriber of a wildcard or shared filter at QoS 1, and to overlapping subscriptions once, at the highest QoS granted', async () => {
+    const [wildcard, shared, overlapping] = [await as(app), await as(app), await as(app)];
+    const seen = [wildcard, shared, overlapping].map(record);
+    expect(await subscribe(wildcard, 'devices/probe/events/+', 1)).toEqual([1]);
+    expect(await subscribe(shared, '$share/qos/devices/probe/events/#', 1)).toEqual([1]);
+    expect(await subscribe(overlapping, 'devices/probe/events/+', 1)).toEqual([1]);
+    expect(await subscribe(overlapping, 'devices/+/events/#', 2)).toEqual([2]);
+    const probe = await as(device);
+    await probe.publishAsync('devices/probe/events/granted', '{"qos":2}', { qos: 2 });
+    await markerAfter(probe, 'devices/probe/events/granted', seen);
+    expect(seen.map((messages) => withoutMarkers(messages).map((m) => m.qos))).toEqual([[1], [1], [2]]);
+  });
+
   it('keeps the last retained message per topic for new subscribers, and clears it with an empty one', async () => {
     const probe = await as(device);
     await probe.publishAsync('devices/probe/events/retained', '{"v":1}', { qos: 1, retain: true });

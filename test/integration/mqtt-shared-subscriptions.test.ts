@@ -89,5 +89,11 @@ describe('MQTT shared subscriptions', () => {
     const numbers = (messages: Received[]) => withoutMarkers(messages).map((m) => JSON.parse(m.payload).n as number);
     expect(numbers(backSeen).length).toBeGreaterThan(0);
     expect([...numbers(otherSeen), ...numbers(backSeen)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+
+    // A group joined after the resume is served like the restored one (its only member, so every message).
+    expect(await subscribe(back, '$share/day/devices/+/events/#', 1)).toEqual([1]);
+    const before = backSeen.length;
+    for (let n = 1; n <= 3; n++) await sensor.publishAsync('devices/sensor-1/events/day', JSON.stringify({ n }), { qos: 1 });
+    await until(() => backSeen.slice(before).filter((m) => m.topic === 'devices/sensor-1/events/day').length === 3, 5_000, 'the new group\'s three messages');
   });
 });

@@ -40,12 +40,16 @@ export function resumedSessionOrder(client: Client): void {
     if (held === undefined) return deliver(packet, done);
     held.push([deliver, packet, done]);
   };
-  internals.deliver0 = holding(internals.deliver0);
-  internals.deliverQoS = holding(internals.deliverQoS);
+  const { deliver0, deliverQoS } = internals;
+  const held0 = (internals.deliver0 = holding(deliver0));
+  const heldQoS = (internals.deliverQoS = holding(deliverQoS));
   client.once('connected', () => {
     const deliveries = held ?? [];
     held = undefined;
     sentFromQueue.delete(client);
+    // Subscriptions made from now on skip the wrapper, unless another was put around it meanwhile (queueSharedDeliveries, by a restored shared subscription).
+    if (internals.deliver0 === held0) internals.deliver0 = deliver0;
+    if (internals.deliverQoS === heldQoS) internals.deliverQoS = deliverQoS;
     for (const [deliver, packet, done] of deliveries) {
       if (packet.qos > 0 && sent.has(messageKey(packet))) done();
       else deliver(packet, done);

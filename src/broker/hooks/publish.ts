@@ -5,6 +5,7 @@ import { levelCount } from '../../core/topics/topic-match.js';
 import { checkTelemetryPayload, stateObject } from '../../core/telemetry/telemetry-payload.js';
 import { tenantScope } from '../../db/tenant-scope.js';
 import type { BrokerContext } from '../broker-context.js';
+import { atGrantedQos } from '../aedes-tuning/granted-qos.js';
 import { isWellFormedMqttString } from '../mqtt-strings.js';
 import { sessionOf, type MqttSession } from '../session.js';
 import { reportViolation } from './violations.js';
@@ -193,8 +194,8 @@ function firstForwarding(session: MqttSession, commandId: string): boolean {
  * sent: aedes 1.2 hands those to deliverQoS/deliver0 too, see
  * handlers/subscribe.js and aedes-tuning/qos0-delivery.ts): topics the session's deny
  * filters withhold go nowhere (their subscription was granted because it only
- * overlapped a deny), and expired commands are never delivered, whatever queue
- * they sat in.
+ * overlapped a deny), expired commands are never delivered, whatever queue
+ * they sat in, and a message goes out at the QoS its subscriber was granted.
  */
 export function authorizeForwardHook(context: BrokerContext) {
   return function authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
@@ -214,6 +215,6 @@ export function authorizeForwardHook(context: BrokerContext) {
       }
     }
     context.metrics.messagesOut++;
-    return packet;
+    return atGrantedQos(client, packet);
   };
 }
