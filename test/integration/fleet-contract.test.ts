@@ -136,8 +136,9 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         const heard: string[] = [];
         bus.on('device.access.revoked', ({ deviceId }) => heard.push(deviceId));
         bus.emit('device.access.revoked', { tenantId: T1, deviceId: 'd1' });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        expect(heard).toEqual(['d1']);
+        bus.emit('device.access.revoked', { tenantId: T1, deviceId: 'marker' });
+        await until(() => heard.includes('marker'), 'the marker event');
+        expect(heard).toEqual(['d1', 'marker']);
       });
 
       it('admits an id once per kind until it expires, then again', async () => {
@@ -285,7 +286,14 @@ function fleetContract(name: string, nodes: () => Nodes, options: { nodes: numbe
         for (const event of ['device.access.revoked', 'command.status.changed', 'device.state.changed'] as EventName[]) {
           busB.on(event, (payload) => heard.push(`${event} ${JSON.stringify(payload)}`));
         }
-        await new Promise((resolve) => setTimeout(resolve, 100)); // both subscribed to the events channel at start; give the replies a moment
+        // B hears A once both are subscribed to the events channel: a marker at each poll until it does.
+        let markers = 0;
+        await waitFor(async () => {
+          busA.emit('device.access.revoked', { tenantId: T1, deviceId: `ready-${++markers}` });
+          return heard.length > 0 ? true : undefined;
+        }, 5_000, 'B hearing A');
+        await until(() => heard.some((line) => line.includes(`"ready-${markers}"`)), 'the last marker on B');
+        heard.length = 0;
         busA.emit('device.state.changed', { tenantId: T1, deviceId: 'd', state: { on: true } });
         busA.emit('device.access.revoked', { tenantId: T1, deviceId: 'd' });
         busA.emit('command.status.changed', { tenantId: T1, commandId: 'c', deviceId: 'd', status: 'succeeded' });
