@@ -67,6 +67,17 @@ describe('device and app credentials, with the verification cache', () => {
     expect(verifier.stats.argon2).toBe(2);
   });
 
+  it('spends argon2 once for connections presenting the same secret together, and once more for a wrong one among them', async () => {
+    const app = await createAppCredential(db, new AccessPolicy(db), tenant.operator, { name: 'shared-panel', subscribe: ['devices/#'] });
+    const verifier = new CredentialVerifier(db, new FailureLimiter());
+    const answers = await Promise.all([
+      ...Array.from({ length: 20 }, () => code(verifier.verify(app.username, app.password))),
+      code(verifier.verify(app.username, `${app.password}x`)),
+    ]);
+    expect(answers).toEqual([...Array.from({ length: 20 }, () => 'accepted'), 'INVALID_CREDENTIALS']);
+    expect(verifier.stats).toEqual({ argon2: 2, cached: 0 });
+  });
+
   it('never accepts a changed secret\'s old value, nor a revoked device, from the cache', async () => {
     const device = await devices.register(tenant.operator, { name: 'meter-4' });
     const verifier = new CredentialVerifier(db, new FailureLimiter());
