@@ -85,11 +85,12 @@ async function main(): Promise<void> {
   const wanted = (values.targets ?? 'gatehouse,aedes,mosquitto').split(',');
   const log = (line: string) => values.json || process.stderr.write(`${line}\n`);
 
-  // --profile DIR: the gateway writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  // --profile DIR: each gateway process (and each cluster node) writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [];
   // push: the gateway's senders point at the bench's fake APNs and FCM (processes of their own), started first.
   const providers: BenchProviders | undefined = chosen.includes('push') ? await startBenchProviders() : undefined;
   const gatehouse = await startGatehouse({
-    devices: 1_000 + sizes.stormDevices, nodeArgs: values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [],
+    devices: 1_000 + sizes.stormDevices, nodeArgs,
     env: providers ? { ...providers.env, PUSH_WORKERS: String(pushWorkers) } : {},
   }).catch(async (error: unknown) => {
     await providers?.close();
@@ -130,7 +131,7 @@ async function main(): Promise<void> {
         continue;
       }
       if (scenario === 'cluster') {
-        const cluster = await startGatehouseCluster({ devices: 1_000, nodes: CLUSTER_NODES });
+        const cluster = await startGatehouseCluster({ devices: 1_000, nodes: CLUSTER_NODES, nodeArgs });
         targets.push(cluster);
         for (const target of [gatehouse, cluster]) {
           results.push(await fanIn(target, sizes));

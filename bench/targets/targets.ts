@@ -248,7 +248,7 @@ async function spawnReady(command: string, args: string[], ready: RegExp, what: 
  * (`subscriberUrl`), so every delivery crosses Redis. CPU is the nodes'
  * (target) and Postgres's plus redis-server's (database).
  */
-export async function startGatehouseCluster(options: { devices: number; nodes: number }): Promise<Target & { urls: string[] }> {
+export async function startGatehouseCluster(options: { devices: number; nodes: number; nodeArgs?: string[] }): Promise<Target & { urls: string[] }> {
   const pgDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-pg-'));
   await chmod(pgDir, 0o755);
   const redisDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-bench-redis-'));
@@ -272,10 +272,10 @@ export async function startGatehouseCluster(options: { devices: number; nodes: n
     await waitForPort(redis, redisPort, 'redis-server');
     const env = { DATABASE_URL: databaseUrl, REDIS_URL: `redis://127.0.0.1:${redisPort}` };
     // The first migrates the empty database; the others start together once it is seeded.
-    nodes.push(await spawnNode(env));
+    nodes.push(await spawnNode(env, options.nodeArgs));
     database = await openDatabase(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' }), createLogger({ logLevel: 'warn', logFormat: 'json' }, 2), { adoptOrphan: false, migrate: false });
     await seed(database.db, options.devices);
-    nodes.push(...(await Promise.all(Array.from({ length: options.nodes - 1 }, () => spawnNode(env)))));
+    nodes.push(...(await Promise.all(Array.from({ length: options.nodes - 1 }, () => spawnNode(env, options.nodeArgs)))));
   } catch (error) {
     await teardown();
     throw error;

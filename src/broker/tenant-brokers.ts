@@ -9,7 +9,7 @@ import { ReadScheduler } from './aedes-tuning/read-slicing.js';
 import { sessionOf, type MqttSession } from './session.js';
 import { closeTenantInstance, startTenantInstance, type InstanceOptions } from './tenant-instance.js';
 import { MemoryTenantStores, type InstanceStore, type TenantStores } from './tenant-store.js';
-import { coalesceWrites } from './aedes-tuning/write-coalescing.js';
+import { coalesceWrites } from '../write-coalescing.js';
 
 /**
  * Backlogged connections are read 8 KiB (~60 telemetry messages) at a time

@@ -5,7 +5,7 @@ import net, { type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { batchQos0Deliveries } from '../../src/broker/aedes-tuning/qos0-delivery.js';
-import { coalesceWrites } from '../../src/broker/aedes-tuning/write-coalescing.js';
+import { coalesceWrites } from '../../src/write-coalescing.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { coalesceWrites } from '../../src/broker/aedes-tuning/write-coalescing.js';
+import { coalesceWrites } from '../../src/write-coalescing.js';
 
 /** A duplex that records each batch its writable side is asked to send. */
 function recordingStream() {

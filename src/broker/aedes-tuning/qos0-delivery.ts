@@ -23,7 +23,7 @@ type ClientInternals = {
  * then defers the completion again; a subscriber fed by a hundred publishers
  * pays that per message, and each message leaves one event-loop turn after it
  * arrived. Here a delivery is encoded and written at once (the connection is
- * corked for the turn by write-coalescing.ts) and the turn's completions run
+ * corked for the turn by src/write-coalescing.ts) and the turn's completions run
  * together in one `setImmediate`, after the socket drains if it is full, as
  * aedes does. Same wire bytes, same order, same forwarding checks.
  */

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import type { ClientLocks } from '../../broker/broker-context.js';
 import type { TenantStores } from '../../broker/tenant-store.js';
 import type { Logger } from '../../logger.js';
+import { coalesceWrites } from '../../write-coalescing.js';
 import { RedisDropChannel, type DropChannel } from './drop-channel.js';
 import { RedisTenantStores } from './redis-tenant-stores.js';
 import { DEFAULT_TAKEOVER, TakeoverLocks, type TakeoverOptions } from './takeover-locks.js';
@@ -47,6 +48,8 @@ export async function startFleetSessions(deps: {
  */
 export async function connectFleetSessions(url: string, log: Logger, takeover?: Partial<TakeoverOptions>): Promise<FleetSessions> {
   const redis = new Redis(url, { lazyConnect: true, enableAutoPipelining: false });
+  // Each tenant's prefixed view sends its commands one by one: a turn's commands leave in one write (write-coalescing.ts).
+  redis.on('connect', () => coalesceWrites(redis.stream));
   const subscriber = redis.duplicate();
   // The fleet's own connections say when Redis is lost and back (once each); without a listener ioredis would print every retry.
   for (const connection of [redis, subscriber]) connection.on('error', (error: Error) => log.debug({ err: error.message }, 'fleet sessions: Redis connection error'));
