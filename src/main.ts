@@ -102,6 +102,7 @@ export async function startGateway(config: Config, log: Logger, options: Gateway
         runFinished: (outcome) => metrics.automationRuns.inc({ outcome }),
         triggerToAction: (seconds) => metrics.automationTriggerToAction.observe(seconds),
         schedulerLag: (seconds) => metrics.automationSchedulerLag.observe(seconds),
+        schedulerTicked: () => metrics.automationSchedulerTicks.inc(),
       },
       issuer: () => publicUrl.href,
       telemetryObserver: {

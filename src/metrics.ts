@@ -46,6 +46,11 @@ export function createMetrics() {
       buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400],
       registers: [registry],
     }),
+    automationSchedulerTicks: new Counter({
+      name: 'gatehouse_automation_scheduler_ticks_total',
+      help: 'Automation scheduler ticks completed on this node, each having fired whatever was due (a tick that failed is not counted).',
+      registers: [registry],
+    }),
     writeFailures: new Counter({
       name: 'gatehouse_write_failures_total',
       help: 'Failed writes to PostgreSQL by writer: telemetry batches (not acknowledged; publishers resend) and device presence/state flushes (kept and retried).',

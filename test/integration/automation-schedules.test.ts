@@ -60,6 +60,16 @@ describe('automation schedules, two gateway processes on one database', () => {
   /** The sum of one metric over processes (which of them fired is theirs to decide). */
   const total = async (gateways: UrlGateway[], name: string, labels: Record<string, string>) =>
     (await Promise.all(gateways.map((g) => metric(g.base, name, labels)))).reduce((sum, value) => sum + value, 0);
+  /**
+   * Waits until each process's scheduler has completed `more` ticks after this call. A tick is counted once its
+   * transaction committed, and all but the first begin after the call: any second firing they made is in the run history
+   * when this returns. The marker that nothing fired again, in place of a sleep a slow machine could outrun.
+   */
+  async function ticked(gateways: UrlGateway[], more = 10): Promise<void> {
+    const ticks = () => Promise.all(gateways.map((g) => metric(g.base, 'gatehouse_automation_scheduler_ticks_total')));
+    const from = await ticks();
+    await waitFor(async () => ((await ticks()).every((n, i) => n >= from[i]! + more) ? true : undefined), 30_000, `${more} more scheduler ticks on each process`);
+  }
 
   beforeAll(async () => {
     url = await createEmptyDatabase();
@@ -101,8 +111,8 @@ describe('automation schedules, two gateway processes on one database', () => {
     const firedAt = Date.parse(run!.trigger.at as string);
     expect(firedAt).toBeGreaterThanOrEqual(Date.parse('2027-01-15T01:30:00Z'));
     expect(firedAt).toBeLessThan(Date.parse('2027-01-15T01:30:05Z'));
-    // Both schedulers have ticked many times since (a second of 100 ms ticks each): still one run and one command.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // Both schedulers have ticked many times since, their clocks further past 01:30: still one run and one command.
+    await ticked([a, b]);
     expect(await runs(b)).toHaveLength(1);
     expect(await heaterCommands()).toBe(1);
     expect(await nextFireAt(b)).toBe('2027-01-16T01:30:00.000Z');
@@ -116,7 +126,7 @@ describe('automation schedules, two gateway processes on one database', () => {
     const fired = await settled(c, 2);
     expect(fired[0]).toMatchObject({ late: true, scheduledFor: '2027-01-16T01:30:00.000Z' });
     expect(Date.parse(fired[0]!.trigger.at as string)).toBeGreaterThanOrEqual(Date.parse('2027-01-16T03:10:00Z'));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await ticked([c, d]);
     expect(await runs(d)).toHaveLength(2);
     expect(await heaterCommands()).toBe(2);
     expect(await total([c, d], 'gatehouse_automation_scheduler_lag_seconds_count', {})).toBe(1);
@@ -126,7 +136,7 @@ describe('automation schedules, two gateway processes on one database', () => {
     const e = await start('2027-01-19T05:00:00Z');
     const after = await settled(e, 3);
     expect(after[0]).toMatchObject({ late: true, scheduledFor: '2027-01-17T01:30:00.000Z' });
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await ticked([e]);
     expect(await runs(e)).toHaveLength(3);
     expect(await heaterCommands()).toBe(3);
     expect(await nextFireAt(e)).toBe('2027-01-20T01:30:00.000Z');

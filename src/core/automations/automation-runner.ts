@@ -9,11 +9,12 @@ import type { Action, Condition } from './automation-schema.js';
 import { evaluate, type EvaluatedCondition } from './trigger-rules.js';
 
 export type RunOutcome = 'succeeded' | 'failed' | 'skipped';
-/** Told of each finished run and of the time from its trigger to its first action (metrics). */
+/** Told of each finished run, of the time from its trigger to its first action, and of the scheduler's firings and ticks (metrics). */
 export type AutomationObserver = {
   runFinished?(outcome: RunOutcome | 'limited' | 'loop_stopped'): void;
   triggerToAction?(seconds: number): void;
   schedulerLag?(seconds: number): void;
+  schedulerTicked?(): void;
 };
 
 type Claimed = { id: string; tenant_id: string; automation_id: string; trigger: { deviceId?: string } & Record<string, unknown>; triggered_at: Date; scheduled_for: Date | null; actions: ActionOutcome[] | null };

@@ -47,7 +47,10 @@ export class AutomationScheduler {
 
   /** Fires what is due at the clock's now; answers how many runs it wrote. */
   async tick(): Promise<number> {
-    return (await this.schedules()) + (await this.offline());
+    const fired = (await this.schedules()) + (await this.offline());
+    // Told only once both transactions committed: a tick counted is one whose claims (or finding nothing due) are visible.
+    this.observer.schedulerTicked?.();
+    return fired;
   }
 
   private schedules(): Promise<number> {
