@@ -67,7 +67,7 @@ describe('device and app credentials, with the verification cache', () => {
     expect(verifier.stats.argon2).toBe(2);
   });
 
-  it('spends argon2 once for connections presenting the same secret together, and once more for a wrong one among them', async () => {
+  it('spends argon2 once for connections presenting the same secret together, known username or not, and once more for a wrong one among them', async () => {
     const app = await createAppCredential(db, new AccessPolicy(db), tenant.operator, { name: 'shared-panel', subscribe: ['devices/#'] });
     const verifier = new CredentialVerifier(db, new FailureLimiter());
     const answers = await Promise.all([
@@ -76,6 +76,10 @@ describe('device and app credentials, with the verification cache', () => {
     ]);
     expect(answers).toEqual([...Array.from({ length: 20 }, () => 'accepted'), 'INVALID_CREDENTIALS']);
     expect(verifier.stats).toEqual({ argon2: 2, cached: 0 });
+    // An unknown username costs as a known one does (its timing must not tell them apart): one check against nothing for the burst.
+    const unknown = await Promise.all(Array.from({ length: 10 }, () => code(verifier.verify('app:nobody@creds', app.password))));
+    expect(unknown).toEqual(Array.from({ length: 10 }, () => 'INVALID_CREDENTIALS'));
+    expect(verifier.stats.argon2).toBe(3);
   });
 
   it('never accepts a changed secret\'s old value, nor a revoked device, from the cache', async () => {
