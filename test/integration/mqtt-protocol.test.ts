@@ -46,7 +46,7 @@ describe.each<Transport>(['tcp', 'tls', 'ws'])('MQTT 3.1.1 over %s', (transport)
     expect(lowSeen[0]!.qos).toBe(0);
   });
 
-  it('sends a QoS 2 message to a QoS 1 subscriber of a wildcard or shared filter at QoS 1, and to overlapping subscriptions once, at the highest QoS granted', async () => {
+  it('sends a QoS 2 message to a QoS 1 subscriber (clean session) of a wildcard or shared filter at QoS 1, and to overlapping subscriptions once, at the highest QoS granted', async () => {
     const [wildcard, shared, overlapping] = [await as(app), await as(app), await as(app)];
     const seen = [wildcard, shared, overlapping].map(record);
     expect(await subscribe(wildcard, 'devices/probe/events/+', 1)).toEqual([1]);

@@ -2,7 +2,8 @@ import type { AedesPublishPacket, Client } from 'aedes';
 import { parseSharedFilter } from '../../core/topics/shared-subscription.js';
 import { topicMatches } from '../../core/topics/topic-match.js';
 
-type Subscriptions = Record<string, { qos: number } | undefined>;
+/** The parts of an aedes 1.2 client read here. */
+type ClientInternals = { clean: boolean; subscriptions: Record<string, { qos: number } | undefined> };
 
 /**
  * [MQTT-3.3.5-1] A message goes out at the lower of its own QoS and the QoS
@@ -12,11 +13,17 @@ type Subscriptions = Record<string, { qos: number } | undefined>;
  * `devices/+/events` or `$share/g/…` at QoS 2. A QoS 1 message needs nothing:
  * a QoS 0 subscription delivers through deliver0, which sends QoS 0.
  * Returns the packet, or a copy at the granted QoS.
+ *
+ * Clean sessions only. A persistent session's delivery is stored by the
+ * persistence, and aedes-persistence-redis stores it in the message's one
+ * record that every session queued it for: a copy lowered for one subscriber
+ * would lower the queued message for all of them. aedes also resends a
+ * session's queue as stored, whatever authorizeForward answers.
  */
 export function atGrantedQos(client: Client, packet: AedesPublishPacket): AedesPublishPacket {
   if (packet.qos !== 2) return packet;
-  const subscriptions = (client as unknown as { subscriptions: Subscriptions }).subscriptions;
-  if (subscriptions[packet.topic]) return packet;
+  const { clean, subscriptions } = client as unknown as ClientInternals;
+  if (!clean || subscriptions[packet.topic]) return packet;
   let granted = -1;
   for (const [filter, subscription] of Object.entries(subscriptions)) {
     if (!subscription || subscription.qos <= granted) continue;
