@@ -148,13 +148,23 @@ describe('takeover across nodes', () => {
     expect(await admin.get(tenantKeyPrefix(tenant) + lockKey('overtaken'))).toMatch(/\|elsewhere$/);
   });
 
-  it('serves a client id whose holder crashed once its lock expires', async () => {
+  it('serves a client id whose holder crashed once its lock expires, and not while it holds', async () => {
     const tenant = randomUUID();
     const a = await startNode(tenant);
-    await admin.set(tenantKeyPrefix(tenant) + lockKey('orphan'), `${randomUUID()}|dead`, 'PX', TTL_MS);
+    const key = tenantKeyPrefix(tenant) + lockKey('orphan');
+    // Held longer than a CONNECT may wait (3 s here): refused, the dead holder's lock untouched.
+    await admin.set(key, `${randomUUID()}|dead`, 'PX', 60_000);
+    const refused = connect(a, 'orphan');
+    let served = false;
+    refused.on('connect', () => (served = true));
+    // Closed unserved (the node refuses, or the client gives up at its 5 s connect timeout).
+    await new Promise<void>((resolve) => refused.once('close', () => resolve()));
+    expect(served).toBe(false);
+    expect(await admin.get(key)).toMatch(/\|dead$/);
+    // Expiring within the wait: served, under its own lock.
+    await admin.pexpire(key, TTL_MS);
     await connected(connect(a, 'orphan'));
-    // Served under its own lock: the dead holder's was only replaced once it had expired (SET NX).
-    expect(await admin.get(tenantKeyPrefix(tenant) + lockKey('orphan'))).not.toMatch(/\|dead$/);
+    expect(await admin.get(key)).not.toMatch(/\|dead$/);
     expect(a.locks.holding).toBe(1);
   });
 });
