@@ -242,3 +242,58 @@ describe('TelemetryWriter', () => {
     await settled(writer.flush());
   });
 });
+
+describe('TelemetryWriter gathering publishers that answer their PUBACK at once', () => {
+  /**
+   * Publishers that each send `rounds` rows, the next `answerMs[i]` after the last was confirmed (mqtt-bench's loop), the
+   * i-th stopping after `stopAfter[i]` rows if set. Answers each publisher's latencies (ms from write to confirmation).
+   */
+  async function closedLoop(writer: TelemetryWriter, answerMs: number[], rounds: number, stopAfter: (number | undefined)[] = []) {
+    return settled(Promise.all(answerMs.map((ms, i) => new Promise<number[]>((resolve) => {
+      const publisher = {};
+      const latencies: number[] = [];
+      const send = (n: number) => {
+        const sentAt = performance.now();
+        writer.write({ ...row(A, n), publisher }, () => {
+          latencies.push(performance.now() - sentAt);
+          if (n + 1 === (stopAfter[i] ?? rounds)) resolve(latencies);
+          else setTimeout(() => send(n + 1), ms);
+        });
+      };
+      send(0);
+    }))));
+  }
+  /** How long each batch started after the one before it ended (ms). */
+  const gaps = (timings: { start: number; end: number }[]) => timings.slice(1).map((timing, i) => timing.start - timings[i]!.end);
+
+  it('commits prompt publishers together once they answer, instead of splitting them into alternating groups', async () => {
+    const { db, batches } = slowDatabase(); // 1 ms a commit
+    await closedLoop(writerFor(db, { maxBatch: 1_000 }), [1, 1, 2], 10);
+    // Without the wait: 3, 2, 1, 2, 1, 2, 3, 2, 1, … (the first answer starts a commit, the rest queue behind it).
+    expect(batches.map((batch) => batch.rows)).toEqual([3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 1]);
+  });
+
+  it('never holds a lone publisher: each row starts its commit the moment it arrives', async () => {
+    const { db } = slowDatabase();
+    const [latencies] = await closedLoop(writerFor(db, { maxBatch: 1_000 }), [1], 5);
+    // Its commit's 1 ms, plus 1 ms for the writer's setImmediate: the fake clock runs an immediate scheduled from a timer a
+    // millisecond later (@sinonjs/fake-timers). Waiting for itself would have made it 3.
+    expect(latencies).toEqual([1, 2, 2, 2, 2]);
+  });
+
+  it('waits at most two commits\' time for a prompt publisher that stops, then commits the others', async () => {
+    const { db, timings, batches } = slowDatabase();
+    await closedLoop(writerFor(db, { maxBatch: 1_000 }), [1, 1], 8, [undefined, 4]);
+    expect(batches.reduce((sum, batch) => sum + batch.rows, 0)).toBe(12);
+    // Between commits: the answer's 1 ms and the fake clock's 1 ms for setImmediate (above). Once, the wait for the stopped
+    // publisher, which ends two commits (2 ms) after its confirmation.
+    expect(gaps(timings).filter((gap) => gap !== 2)).toEqual([3]);
+  });
+
+  it('never waits for a publisher slower to answer than two commits (a sensor reporting periodically)', async () => {
+    const { db } = slowDatabase();
+    const [, fast] = await closedLoop(writerFor(db, { maxBatch: 1_000 }), [5, 1], 6);
+    // At worst a commit in flight and its own: 2 ms. Waiting for the slow publisher would have made one 3 ms.
+    expect(Math.max(...fast!)).toBeLessThanOrEqual(2);
+  });
+});

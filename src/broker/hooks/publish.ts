@@ -46,7 +46,7 @@ export function authorizePublishHook(context: BrokerContext) {
           return drop(packet, callback);
         }
         const tenant = tenantScope(session.ctx);
-        const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.payload, receivedAt: Date.now() };
+        const record = { tenant, deviceId, stream: parsed.stream, payload: verdict.payload, receivedAt: Date.now(), publisher: client };
         if (packet.qos > 0) {
           telemetry.write(record, callback);
           return;

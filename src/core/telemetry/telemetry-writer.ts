@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Database } from '../../db/database.js';
 import { isForeignKeyViolation } from '../../db/pg-errors.js';
 import { GatewayError } from '../errors.js';
@@ -6,10 +7,14 @@ import { insertTelemetry, nextId, type TelemetryRow } from './telemetry-insert.j
 import type { TelemetryPayload } from './telemetry-payload.js';
 import { AcknowledgementOrder } from './acknowledgement-order.js';
 import { TenantTurns, type Turn } from './tenant-turns.js';
+import { ExpectedReplies } from './expected-replies.js';
 
-/** A row to store, for the tenant of `tenant` (a scope made from the publisher's TenantContext). */
-export type TelemetryRecord = { tenant: TenantScope; deviceId: string; stream: string; payload: TelemetryPayload; receivedAt: number };
-type Pending = TelemetryRow & { done: ((error?: Error) => void) | undefined };
+/**
+ * A row to store, for the tenant of `tenant` (a scope made from the publisher's TenantContext).
+ * `publisher`: the connection that waits for the row's confirmation, if any (expected-replies.ts).
+ */
+export type TelemetryRecord = { tenant: TenantScope; deviceId: string; stream: string; payload: TelemetryPayload; receivedAt: number; publisher?: object };
+type Pending = TelemetryRow & { done: ((error?: Error) => void) | undefined; publisher: object | undefined };
 /** One tenant's queue, with the scope its batches are written under. */
 type TenantQueue = { scope: TenantScope; rows: Pending[] };
 
@@ -72,8 +77,9 @@ export type TelemetryWriterObserver = {
  * lone row waits for one commit, not for a timer. A tenant's small batches
  * (acknowledged traffic) go one at a time: the rows that arrive while one
  * commits form the next, which starts the moment it ends (before its PUBACKs
- * are written), so Postgres commits fewer, larger groups. Each row's `done`
- * runs after its batch has committed, in queue order: that is what lets the
+ * are written), so Postgres commits fewer, larger groups; a tenant whose
+ * publishers answer their PUBACKs at once waits for them (expected-replies.ts).
+ * Each row's `done` runs after its batch has committed, in queue order: that is what lets the
  * broker send a QoS 1 PUBACK that means "stored", in each client's order.
  *
  * Tenants queue separately, batches are one tenant's and tenants take turns
@@ -88,6 +94,7 @@ export class TelemetryWriter {
   private inFlight = 0;
   private readonly turns: TenantTurns;
   private readonly acknowledgements = new AcknowledgementOrder();
+  private readonly replies = new ExpectedReplies(() => this.schedule());
   private scheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
   /** Queued rows whose publisher waits for the commit. */
@@ -116,8 +123,9 @@ export class TelemetryWriter {
       queue = { scope: record.tenant, rows: [] };
       this.queues.set(tenantId, queue);
     }
-    queue.rows.push({ id: nextId(), deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done });
+    queue.rows.push({ id: nextId(), deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done, publisher: record.publisher });
     this.turns.queued(tenantId, record.receivedAt);
+    if (done && record.publisher) this.replies.arrived(tenantId, record.publisher);
     this.queued++;
     if (done) this.awaited++;
     this.schedule();
@@ -166,7 +174,7 @@ export class TelemetryWriter {
 
   private startBatches(): void {
     while (this.queued > 0 && this.inFlight < this.options.concurrency) {
-      const turn = this.turns.next(this.queues);
+      const turn = this.turns.next(this.queues, (tenantId) => this.replies.waiting(tenantId));
       if (turn === undefined) return;
       const queue = this.queues.get(turn.tenantId)!;
       const rows = queue.rows.splice(0, turn.rows);
@@ -202,11 +210,14 @@ export class TelemetryWriter {
   }
 
   private async writeBatch(scope: TenantScope, rows: Pending[]): Promise<() => void> {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let failure: Error | undefined;
     try {
       rows = await this.insertWithoutRemoved(scope, rows);
-      this.observer.batchWritten?.(rows.length, Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = (performance.now() - started) / 1000;
+      this.observer.batchWritten?.(rows.length, seconds);
+      // Before batchEnded starts the tenant's next batch, which is to wait for these publishers.
+      this.replies.confirmed(scope.tenantId, publishersWaiting(rows), seconds * 1000);
     } catch (error) {
       failure = error as Error;
       this.observer.batchFailed?.(rows.length, failure);
@@ -241,4 +252,10 @@ export class TelemetryWriter {
       return kept;
     }
   }
+}
+
+function publishersWaiting(rows: Pending[]): object[] {
+  const publishers: object[] = [];
+  for (const row of rows) if (row.done && row.publisher) publishers.push(row.publisher);
+  return publishers;
 }
