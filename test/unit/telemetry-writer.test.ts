@@ -273,6 +273,14 @@ describe('TelemetryWriter gathering publishers that answer their PUBACK at once'
     expect(batches.map((batch) => batch.rows)).toEqual([3, 2, 3, 3, 3, 3, 3, 3, 3, 3, 1]);
   });
 
+  it('sends a full batch without waiting for the rest', async () => {
+    const { db, timings, batches } = slowDatabase();
+    await closedLoop(writerFor(db, { maxBatch: 2 }), [1, 1, 1, 1], 5);
+    expect(batches.map((batch) => batch.rows)).toEqual(Array(10).fill(2));
+    // Each batch starts as the one before ends, or 1 ms later (the fake clock's setImmediate): none waits for the others.
+    expect(Math.max(...gaps(timings))).toBe(1);
+  });
+
   it('never holds a lone publisher: each row starts its commit the moment it arrives', async () => {
     const { db } = slowDatabase();
     const [latencies] = await closedLoop(writerFor(db, { maxBatch: 1_000 }), [1], 5);

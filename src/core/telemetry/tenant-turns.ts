@@ -72,7 +72,7 @@ export class TenantTurns {
    * write now. The batch's size and whether it is held are decided together,
    * so the batch is the one the choice was made for. A tenant `gathering` its
    * acknowledged publishers' next rows (expected-replies.ts) waits, unless it
-   * has a small batch's worth queued already.
+   * has a full batch queued already.
    */
   next(queues: ReadonlyMap<string, { readonly rows: { readonly length: number } }>, gathering: (tenantId: string) => boolean): Turn | undefined {
     const tenants = [...queues.keys()];
@@ -82,7 +82,7 @@ export class TenantTurns {
       const inFlight = this.inFlightByTenant.get(tenantId) ?? 0;
       if (inFlight >= cap || this.rests.isResting(tenantId)) continue;
       const queued = queues.get(tenantId)!.rows.length;
-      if (queued <= SMALL_BATCH_ROWS && (inFlight > 0 || gathering(tenantId))) continue;
+      if ((queued <= SMALL_BATCH_ROWS && inFlight > 0) || (queued < this.options.maxBatch && gathering(tenantId))) continue;
       const held = queued > this.options.maxBatchBesideLight && this.othersWriting(tenantId, true);
       const rows = Math.min(queued, held ? this.options.maxBatchBesideLight : this.options.maxBatch);
       const bulk = rows > SMALL_BATCH_ROWS;
