@@ -18,11 +18,13 @@ const PROMPT_COMMITS = 2;
  * answers slowly (a sensor reporting every second) and QoS 0 traffic are never
  * waited for: a lone publisher's row goes at once.
  *
- * Measured under the bench (README, Performance): 66 rows per commit instead
- * of 35 at 100 publishers, 8.2 instead of 4.6 at 10, and at both less CPU per
- * message in the gateway and per row in Postgres, more messages per second and
- * a lower PUBACK p50. Within one commit's time instead of two: 48 rows per
- * commit at 100 publishers; three: no more than two.
+ * Measured under the bench (README, Performance): 77-84 rows per commit
+ * instead of 35 at 100 publishers, 8.2 instead of 4.6 at 10, and at both less
+ * CPU per message in the gateway and per row in Postgres, more messages per
+ * second and a lower PUBACK p50. Within one commit's time instead of two: 48
+ * rows per commit at 100 publishers; three: no more than two. A wait bounded by
+ * twice the publishers' last answer time instead of two commits (shorter when
+ * Postgres is slow) gave fewer messages per second in three rounds of three.
  */
 export class ExpectedReplies {
   /** When each publisher's last row was confirmed (ms, performance.now()). */
