@@ -27,14 +27,12 @@ const PROMPT_COMMITS = 2;
  * Postgres is slow) gave fewer messages per second in three rounds of three.
  */
 export class ExpectedReplies {
-  /** When each publisher's last row was confirmed (ms, performance.now()). */
-  private readonly confirmedAt = new WeakMap<object, number>();
+  /** When each publisher's last row was confirmed (ms, performance.now()), and how long that commit took. */
+  private readonly confirmedAt = new WeakMap<object, { at: number; commitMs: number }>();
   /** Publishers whose last answer came in time (PROMPT_COMMITS). */
   private readonly prompt = new WeakSet<object>();
   /** Per tenant: the publishers still to answer, and when the wait for them ends. */
   private readonly expected = new Map<string, { publishers: Set<object>; timer: NodeJS.Timeout }>();
-  /** Per tenant: how long its last commit took (ms). */
-  private readonly commitMs = new Map<string, number>();
 
   /** `wake`: called when a wait ends by its deadline, so that the tenant's queued rows are written. */
   constructor(private readonly wake: () => void) {}
@@ -49,7 +47,7 @@ export class ExpectedReplies {
     const confirmed = this.confirmedAt.get(publisher);
     if (confirmed === undefined) return;
     this.confirmedAt.delete(publisher);
-    if (performance.now() - confirmed <= PROMPT_COMMITS * (this.commitMs.get(tenantId) ?? 0)) this.prompt.add(publisher);
+    if (performance.now() - confirmed.at <= PROMPT_COMMITS * confirmed.commitMs) this.prompt.add(publisher);
     else this.prompt.delete(publisher);
     const waited = this.expected.get(tenantId);
     if (waited?.publishers.delete(publisher) && waited.publishers.size === 0) this.stopWaiting(tenantId);
@@ -57,10 +55,9 @@ export class ExpectedReplies {
 
   /** A commit of the tenant that took `commitMs` confirmed these publishers' rows (their PUBACKs leave now). */
   confirmed(tenantId: string, publishers: readonly object[], commitMs: number): void {
-    const now = performance.now();
-    this.commitMs.set(tenantId, commitMs);
+    const confirmed = { at: performance.now(), commitMs };
     for (const publisher of publishers) {
-      this.confirmedAt.set(publisher, now);
+      this.confirmedAt.set(publisher, confirmed);
       if (!this.prompt.has(publisher)) continue;
       let waited = this.expected.get(tenantId);
       if (!waited) {

@@ -79,8 +79,9 @@ export type TelemetryWriterObserver = {
  * commits form the next, which starts the moment it ends (before its PUBACKs
  * are written), so Postgres commits fewer, larger groups; a tenant whose
  * publishers answer their PUBACKs at once waits for them (expected-replies.ts).
- * Each row's `done` runs after its batch has committed, in queue order: that is what lets the
- * broker send a QoS 1 PUBACK that means "stored", in each client's order.
+ * Each row's `done` runs after its batch has committed, in queue order: that
+ * is what lets the broker send a QoS 1 PUBACK that means "stored", in each
+ * client's order.
  *
  * Tenants queue separately, batches are one tenant's and tenants take turns
  * (tenant-turns.ts), with a writer always left for the others: one tenant
@@ -123,9 +124,11 @@ export class TelemetryWriter {
       queue = { scope: record.tenant, rows: [] };
       this.queues.set(tenantId, queue);
     }
-    queue.rows.push({ id: nextId(), deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done, publisher: record.publisher });
+    // Only a publisher that waits for the row is waited for in turn.
+    const publisher = done ? record.publisher : undefined;
+    queue.rows.push({ id: nextId(), deviceId: record.deviceId, stream: record.stream, payload: record.payload, receivedAt: record.receivedAt, done, publisher });
     this.turns.queued(tenantId, record.receivedAt);
-    if (done && record.publisher) this.replies.arrived(tenantId, record.publisher);
+    if (publisher) this.replies.arrived(tenantId, publisher);
     this.queued++;
     if (done) this.awaited++;
     this.schedule();
@@ -256,6 +259,6 @@ export class TelemetryWriter {
 
 function publishersWaiting(rows: Pending[]): object[] {
   const publishers: object[] = [];
-  for (const row of rows) if (row.done && row.publisher) publishers.push(row.publisher);
+  for (const row of rows) if (row.publisher) publishers.push(row.publisher);
   return publishers;
 }
