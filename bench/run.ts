@@ -2,6 +2,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { atFixedRate, connectStorm, fanIn, latencyAt, overload, qos0Ingest, qos1Ingest, type Result, type Sizes } from './scenarios/broker-scenarios.js';
 import { medianRuns } from './repeat.js';
+import { commitCostScenario, type CommitCostSizes } from './scenarios/commit-cost.js';
 import { credentialsScenario } from './scenarios/credentials.js';
 import { mqttBench } from './scenarios/mqttbench.js';
 import { deviceBatchScenario } from './scenarios/device-batch.js';
@@ -20,13 +21,19 @@ import { mosquittoAvailable, startAedes, startGatehouse, startGatehouseCluster, 
  * each round so that a slow minute of the machine hits them all, and reports
  * the median run (connection storms run once: a second storm would not be cold).
  */
-const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'mqttbench-qos0', 'mqttbench-qos1', 'fan-in', 'latency', 'connect-storm', 'overload', 'cluster'] as const;
+const SCENARIOS = ['credentials', 'device-batch', 'push', 'qos0-ingest', 'qos1-ingest', 'mqttbench-qos0', 'mqttbench-qos1', 'fan-in', 'latency', 'connect-storm', 'overload', 'cluster', 'commit-cost'] as const;
 /**
  * `cluster` runs only when named: BENCH_CLUSTER_NODES nodes (default 2) over one PostgreSQL and a real
  * redis-server, beside the single node, on fan-in, latency and a resume storm (publishers on the first
- * node, the subscriber and the resumed sessions on the last).
+ * node, the subscriber and the resumed sessions on the last). So does `commit-cost`, a diagnostic of
+ * the gateway's Postgres alone: what one telemetry commit costs it by the rows it holds.
  */
-const BY_DEFAULT = SCENARIOS.filter((name) => name !== 'cluster');
+const BY_DEFAULT = SCENARIOS.filter((name) => name !== 'cluster' && name !== 'commit-cost');
+const COMMIT_COST_SIZES: Record<'quick' | 'default' | 'full', CommitCostSizes> = {
+  quick: { rounds: 1, rowsPerRound: 2_000 },
+  default: { rounds: 3, rowsPerRound: 10_000 },
+  full: { rounds: 5, rowsPerRound: 20_000 },
+};
 const CLUSTER_NODES = Number(process.env.BENCH_CLUSTER_NODES ?? 2);
 const RESUME_SESSIONS: Record<'quick' | 'default' | 'full', number> = { quick: 200, default: 1_000, full: 5_000 };
 
@@ -124,6 +131,10 @@ async function main(): Promise<void> {
         extra.deviceBatch = await deviceBatchScenario(gatehouse.db, values.quick ? 100 : 1_000);
         continue;
       }
+      if (scenario === 'commit-cost') {
+        extra.commitCost = await commitCostScenario(gatehouse.connectionString, COMMIT_COST_SIZES[size]);
+        continue;
+      }
       if (scenario === 'push') {
         const push: PushResult[] = [];
         for (const provider of [providers!.apns, providers!.fcm]) push.push(await pushScenario(gatehouse, provider, PUSH_SIZES[size], pushWorkers));
@@ -174,6 +185,7 @@ async function main(): Promise<void> {
   if (!values.json) {
     if (extra.credentials) console.log(`\ncredentials: ${JSON.stringify(extra.credentials)}`);
     if (extra.deviceBatch) console.log(`\ndevice-batch: ${JSON.stringify(extra.deviceBatch)}`);
+    if (extra.commitCost) console.log(`\ncommit-cost: ${JSON.stringify(extra.commitCost)}`);
     for (const push of (extra.push as PushResult[] | undefined) ?? []) console.log(`\npush (${push.provider}): ${JSON.stringify(push)}`);
   }
   if (extra.push && !(extra.push as PushResult[]).every((push) => push.ok)) {

@@ -193,7 +193,7 @@ function gatehouseTarget(db: Database, node: Node): Omit<Target, 'name' | 'close
  * argon2 hash for all: provisioning 10 000 devices one hash at a time would
  * take minutes; each still pays its own argon2 verification at first CONNECT).
  */
-export async function startGatehouse(options: { devices: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Target & { db: Database; keyringFile: string; httpUrl: string }> {
+export async function startGatehouse(options: { devices: number; env?: Record<string, string>; nodeArgs?: string[] }): Promise<Target & { db: Database; connectionString: string; keyringFile: string; httpUrl: string }> {
   const node = await spawnNode(options.env ?? {}, options.nodeArgs);
   let database: OpenDatabase | undefined;
   let keyringFile = '';
@@ -211,9 +211,9 @@ export async function startGatehouse(options: { devices: number; env?: Record<st
     await teardown();
     throw error;
   }
-  const { db } = database;
+  const { db, connectionString } = database;
   return {
-    name: 'gatehouse', ...gatehouseTarget(db, node), db,
+    name: 'gatehouse', ...gatehouseTarget(db, node), db, connectionString,
     /** The keyring the gateway sealed its push credentials with (made at its first start), for setting credentials beside it. */
     keyringFile,
     httpUrl: `http://127.0.0.1:${node.httpPort}`,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertTelemetry, nextId } from '../../src/core/telemetry/telemetry-insert.js';
 import { TelemetryWriter, type TelemetryRecord } from '../../src/core/telemetry/telemetry-writer.js';
-import type { Database } from '../../src/db/database.js';
+import { Database, createPool } from '../../src/db/database.js';
 import type { TenantScope } from '../../src/db/tenant-scope.js';
 import { createTestDatabase } from '../support/database.js';
 import { scopeFor } from '../support/fixtures.js';
@@ -14,6 +15,7 @@ import { scopeFor } from '../support/fixtures.js';
  */
 describe('a telemetry row\'s device belongs to its tenant', () => {
   let db: Database;
+  let url: string;
   let close: () => Promise<void>;
   let tenantA: string;
   let tenantB: string;
@@ -25,7 +27,7 @@ describe('a telemetry row\'s device belongs to its tenant', () => {
   const count = async (deviceId: string) => Number((await db.platformQuery<{ n: string }>('SELECT count(*) AS n FROM telemetry WHERE device_id = $1', [deviceId]))[0]!.n);
 
   beforeAll(async () => {
-    ({ db, close } = await createTestDatabase());
+    ({ db, url, close } = await createTestDatabase());
     const tenant = async (slug: string) => (await db.platformQuery<{ id: string }>(`INSERT INTO tenants (slug, name) VALUES ($1, $1) RETURNING id`, [slug]))[0]!.id;
     const device = async (tenantId: string, name: string) =>
       (await db.platformQuery<{ id: string }>(`INSERT INTO devices (tenant_id, name, username, secret_hash) VALUES ($1, $2, $3, 'x') RETURNING id`, [tenantId, name, `${tenantId}.${name}`]))[0]!.id;
@@ -74,6 +76,32 @@ describe('a telemetry row\'s device belongs to its tenant', () => {
     }
     await expect(db.platformQuery('UPDATE telemetry SET device_id = $1 WHERE device_id = $2', [deviceB, deviceA])).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
     await expect(db.platformQuery('UPDATE telemetry_default SET tenant_id = $1 WHERE device_id = $2', [tenantB, deviceA])).rejects.toMatchObject({ code: FOREIGN_KEY_VIOLATION });
+  });
+
+  it('checks a batch by probing its devices, never by reading every device of the fleet', async () => {
+    // A fleet of 3 000 devices just registered, a batch of 80 rows from 80 of them: the planner, left to
+    // itself, hashed the whole devices table for each such statement (migration 130 says what it cost).
+    const fleet = await db.platformQuery<{ id: string }>(
+      `INSERT INTO devices (tenant_id, name, username, secret_hash)
+       SELECT $1, 'fleet-' || n, 'fleet-' || n || '@a', 'x' FROM generate_series(1, 3000) AS n RETURNING id`, [tenantA]);
+    const batch = fleet.slice(0, 80).map((device) => ({ id: nextId(), deviceId: device.id, stream: '', payload: '{}', receivedAt: Date.now() }));
+    // One connection: its statistics are flushed when it next goes idle after pg_stat_force_next_flush().
+    const writer = new Database(createPool(url, 1));
+    try {
+      const devicesScans = async () => {
+        await writer.platformQuery('SELECT pg_stat_force_next_flush()', []);
+        return (await writer.platformQuery<{ seq: string; idx: string }>(
+          "SELECT seq_scan AS seq, idx_scan AS idx FROM pg_stat_user_tables WHERE relname = 'devices'", []))[0]!;
+      };
+      const before = await devicesScans();
+      await insertTelemetry(writer, scopeA, batch);
+      const after = await devicesScans();
+      expect(Number(after.seq) - Number(before.seq)).toBe(0);
+      expect(Number(after.idx) - Number(before.idx)).toBeGreaterThanOrEqual(80);
+      expect(await count(fleet[79]!.id)).toBe(1);
+    } finally {
+      await writer.close();
+    }
   });
 
   it('a device with telemetry keeps its tenant and id', async () => {
