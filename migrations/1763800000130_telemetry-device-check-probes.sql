@@ -7,9 +7,9 @@
 -- it chose a hash join over a sequential scan of devices, reading every
 -- device of every tenant to check a handful. Measured with
 -- `npm run bench commit-cost` (3 000 devices in the table, one backend
--- alone): 250 µs of Postgres CPU for the check of an eight-row commit, 500 µs
--- for eighty rows, a cost that grows with the fleet rather than the batch. A
--- probe costs about 2 µs a device (the index on (tenant_id, id)).
+-- alone): up to 250 µs of Postgres CPU for the check of an eight-row commit,
+-- 390-1 100 µs for eighty rows, a cost that grows with the fleet rather than
+-- the batch. Probing costs 2-3 µs a device (an index scan of devices).
 ALTER FUNCTION gatehouse_check_telemetry_devices() SET enable_hashjoin = off;
 ALTER FUNCTION gatehouse_check_telemetry_devices() SET enable_mergejoin = off;
 

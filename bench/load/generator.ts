@@ -25,7 +25,10 @@ async function open(url: string, credentials: { username?: string; password?: st
 async function close(client: MqttClient): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const forced = new Promise<void>((resolve) => {
-    timer = setTimeout(() => resolve(void client.end(true)), 60_000);
+    timer = setTimeout(() => {
+      client.end(true);
+      resolve();
+    }, 60_000);
   });
   await Promise.race([client.endAsync(false).catch(() => undefined), forced]);
   clearTimeout(timer);
