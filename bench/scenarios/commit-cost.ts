@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { operatorContext } from '../../src/auth/operator.js';
 import { insertTelemetry, nextId, type TelemetryRow } from '../../src/core/telemetry/telemetry-insert.js';
 import { createTenant } from '../../src/core/tenants.js';
 import { Database, createPool } from '../../src/db/database.js';
 import { tenantScope, type TenantScope } from '../../src/db/tenant-scope.js';
+import { percentiles } from '../stats.js';
+import { onCpuMicroseconds } from '../targets/process-stats.js';
 
 export type CommitCostSizes = { rounds: number; rowsPerRound: number };
 
@@ -38,27 +39,26 @@ export async function commitCostScenario(connectionString: string, sizes: Commit
   const db = new Database(pool);
   try {
     const pid = Number((await db.platformQuery<{ pid: number }>('SELECT pg_backend_pid() AS pid', []))[0]!.pid);
-    const backendCpuUs = () => Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
     const { scope, devices } = await benchTenant(db);
     await db.platformQuery('CREATE TABLE bench_commit_floor (x integer)', []);
 
-    /** The backend's CPU per call of `call`, after a warm-up, for `calls` calls. */
-    const cost = async (calls: number, call: () => Promise<unknown>) => {
-      for (let i = 0; i < Math.min(50, calls); i++) await call();
-      const before = backendCpuUs();
-      for (let i = 0; i < calls; i++) await call();
-      return (backendCpuUs() - before) / calls;
+    /** The backend's CPU per call of `call`, after a warm-up, over `count` calls. */
+    const cost = async (count: number, call: () => Promise<unknown>) => {
+      for (let i = 0; i < Math.min(50, count); i++) await call();
+      const before = onCpuMicroseconds(pid);
+      for (let i = 0; i < count; i++) await call();
+      return (onCpuMicroseconds(pid) - before) / count;
     };
     const named = (name: string, text: string) => () => pool.query({ name, text, values: [] });
     let next = 0;
     const write = (rows: number) => () => insertTelemetry(db, scope, Array.from({ length: rows }, (): TelemetryRow => ({ id: nextId(), deviceId: devices[next++ % devices.length]!, stream: 'telemetry', payload: PAYLOAD, receivedAt: Date.now() })));
     const checkOff = (off: boolean) => db.platformQuery(`SET session_replication_role = ${off ? 'replica' : 'origin'}`, []);
 
+    const calls = (rows: number) => Math.max(20, Math.round(sizes.rowsPerRound / rows));
     const samples = new Map<string, number[]>();
-    const record = (key: string, value: number) => (samples.get(key) ?? samples.set(key, []).get(key)!).push(value);
+    const record = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value]);
     // Rounds interleave every variant, so a slow moment of the machine lands on all of them.
     for (let round = 0; round < sizes.rounds; round++) {
-      const calls = (rows: number) => Math.max(20, Math.round(sizes.rowsPerRound / rows));
       record('roundTrip', await cost(calls(1), named('bench_round_trip', 'SELECT 1')));
       record('durableOneRowInsert', await cost(calls(1), named('bench_commit_floor', 'INSERT INTO bench_commit_floor VALUES (1)')));
       for (const rows of GROUP_SIZES) {
@@ -69,10 +69,7 @@ export async function commitCostScenario(connectionString: string, sizes: Commit
       }
       await checkOff(false);
     }
-    const median = (key: string) => {
-      const sorted = [...samples.get(key)!].sort((a, b) => a - b);
-      return sorted[Math.floor(sorted.length / 2)]!;
-    };
+    const median = (key: string) => percentiles(samples.get(key)!).p50;
     const round1 = (value: number) => Math.round(value * 10) / 10;
     const largest = GROUP_SIZES.at(-1)!;
     const writes = GROUP_SIZES.flatMap((rows) => [true, false].map((deviceCheck): Measured => {

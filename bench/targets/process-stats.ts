@@ -14,6 +14,11 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 }
 
+/** Time a process has spent on a CPU so far, in µs, to the nanosecond (/proc/PID/schedstat): for costs below /proc/PID/stat's 10 ms ticks. */
+export function onCpuMicroseconds(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
+}
+
 /**
  * CPU seconds of every process below `pid` (for Gatehouse: its embedded
  * Postgres, server and backends), those that have exited included: each

@@ -217,10 +217,10 @@ export class TelemetryWriter {
     let failure: Error | undefined;
     try {
       rows = await this.insertWithoutRemoved(scope, rows);
-      const seconds = (performance.now() - started) / 1000;
-      this.observer.batchWritten?.(rows.length, seconds);
+      const ms = performance.now() - started;
+      this.observer.batchWritten?.(rows.length, ms / 1000);
       // Before batchEnded starts the tenant's next batch, which is to wait for these publishers.
-      this.replies.confirmed(scope.tenantId, publishersWaiting(rows), seconds * 1000);
+      this.replies.confirmed(scope.tenantId, publishersWaiting(rows), ms);
     } catch (error) {
       failure = error as Error;
       this.observer.batchFailed?.(rows.length, failure);
